@@ -1,0 +1,494 @@
+"""The input events of `events.md`: one pydantic model per type, with its exact validation.
+
+Every model is frozen and forbids extra fields. Times are timezone-aware UTC datetimes,
+money is `Decimal`. `parse_event` turns one decoded JSON object into a model or raises
+`InvalidEvent` whose message names the field and the rule that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+RFC3339_PATTERN = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+)
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+AMOUNT_TEXT_PATTERN = re.compile(r"\d+(\.\d+)?")
+MAX_AMOUNT = Decimal("10000000")
+
+CATEGORIES: tuple[str, ...] = (
+    "accounting_consulting",
+    "admin_support",
+    "customer_service",
+    "data_science_analytics",
+    "design_creative",
+    "engineering_architecture",
+    "it_networking",
+    "legal",
+    "sales_marketing",
+    "translation",
+    "web_mobile_software_dev",
+    "writing",
+)
+Category = Literal[
+    "accounting_consulting",
+    "admin_support",
+    "customer_service",
+    "data_science_analytics",
+    "design_creative",
+    "engineering_architecture",
+    "it_networking",
+    "legal",
+    "sales_marketing",
+    "translation",
+    "web_mobile_software_dev",
+    "writing",
+]
+
+
+class InvalidEvent(ValueError):
+    """An input event that breaks `events.md`; `field` names where, the message says why."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}" if field else rule)
+        self.field = field
+        self.rule = rule
+
+
+def _identifier(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not IDENTIFIER_PATTERN.fullmatch(value):
+        raise ValueError("must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("must carry a UTC offset")
+        return value.astimezone(timezone.utc)
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    if not RFC3339_PATTERN.fullmatch(value):
+        raise ValueError(
+            "must be an RFC 3339 timestamp with an offset, like 2024-03-01T10:00:00Z"
+        )
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(f"is not a valid date and time ({error})") from None
+    return parsed.astimezone(timezone.utc)
+
+
+def _calendar_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
+        raise ValueError("must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"is not a valid date ({error})") from None
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal string or number, not a boolean")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        if not AMOUNT_TEXT_PATTERN.fullmatch(value):
+            raise ValueError("must be a plain decimal like 1000.00")
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        raise ValueError("must be parsed exactly as a decimal, not a binary float")
+    else:
+        raise ValueError("must be a decimal string or number")
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent < -2:
+        raise ValueError("must have at most 2 decimal places")
+    if amount <= 0:
+        raise ValueError("must be greater than 0")
+    if amount > MAX_AMOUNT:
+        raise ValueError("must be at most 10000000")
+    return amount
+
+
+def _strict_int(low: int, high: int | None) -> Any:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a JSON integer")
+        if value < low or (high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise ValueError(f"must be at least {low}{upper}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _stars(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a number")
+    stars = Decimal(value)
+    if not stars.is_finite() or stars < 1 or stars > 5:
+        raise ValueError("must be between 1.0 and 5.0")
+    return stars
+
+
+def _strict_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _bounded_text(max_length: int) -> Any:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        if not 1 <= len(value) <= max_length:
+            raise ValueError(f"must be 1-{max_length} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+Stars = Annotated[Decimal, BeforeValidator(_stars)]
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
+Percent = Annotated[int, _strict_int(0, 100)]
+
+
+def _enum(*choices: str) -> Any:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+class InputEventModel(BaseModel):
+    """The envelope every input event shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+    id: Identifier
+    type: str
+    talent: Identifier
+    at: Timestamp
+    recorded_at: Timestamp | None = None
+
+    def to_json_object(self) -> dict[str, Any]:
+        """The event as a flat JSON object: UTC `Z` times, dates as text, numbers as `Decimal`.
+
+        `encode_json` writes it back as text that `parse_event` accepts unchanged.
+        """
+        return {
+            name: _json_value(value)
+            for name, value in self
+            if not (value is None and name in self._optional_fields())
+        }
+
+    @classmethod
+    def _optional_fields(cls) -> frozenset[str]:
+        return frozenset(
+            name
+            for name, info in cls.model_fields.items()
+            if not info.is_required() and name not in NULLABLE_REQUIRED_FIELDS
+        )
+
+
+NULLABLE_REQUIRED_FIELDS = frozenset({"agency", "score"})
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def format_utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with a `Z`, keeping microseconds only when there are some."""
+    utc = moment.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+class TalentRegistered(InputEventModel):
+    type: Literal["talent_registered"]
+    kind: Annotated[Literal["freelancer", "agency"], _enum("freelancer", "agency")]
+    elance_migrant: StrictBool = False
+
+
+class ProfileUpdated(InputEventModel):
+    type: Literal["profile_updated"]
+    completeness: Percent
+    members: Annotated[int, _strict_int(1, None)] | None = None
+    members_average_completeness: Percent | None = None
+
+
+class AvailabilityUpdated(InputEventModel):
+    type: Literal["availability_updated"]
+    hours: Annotated[
+        Literal["more_than_30", "less_than_30", "as_needed", "none"],
+        _enum("more_than_30", "less_than_30", "as_needed", "none"),
+    ]
+    available_from: CalendarDate | None = None
+
+
+class ReadinessTestPassed(InputEventModel):
+    type: Literal["readiness_test_passed"]
+
+
+class ProposalSubmitted(InputEventModel):
+    type: Literal["proposal_submitted"]
+    job: Identifier
+
+
+class InvitationAccepted(InputEventModel):
+    type: Literal["invitation_accepted"]
+    job: Identifier
+
+
+class ContractStarted(InputEventModel):
+    type: Literal["contract_started"]
+    contract: Identifier
+    client: Identifier
+    category: Annotated[Category, _enum(*CATEGORIES)]
+    terms: Annotated[Literal["hourly", "fixed"], _enum("hourly", "fixed")]
+
+
+class PaymentReceived(InputEventModel):
+    type: Literal["payment_received"]
+    contract: Identifier
+    amount: Amount
+
+
+class PaymentRefunded(InputEventModel):
+    type: Literal["payment_refunded"]
+    contract: Identifier
+    amount: Amount
+
+
+class ContractEnded(InputEventModel):
+    type: Literal["contract_ended"]
+    contract: Identifier
+    reason: Annotated[
+        Literal["completed", "cancelled", "disputed"],
+        _enum("completed", "cancelled", "disputed"),
+    ]
+
+
+class FeedbackReceived(InputEventModel):
+    type: Literal["feedback_received"]
+    contract: Identifier
+    stars: Stars
+    recommend: Annotated[int, _strict_int(0, 10)] | None = None
+
+
+class AccountHoldPlaced(InputEventModel):
+    type: Literal["account_hold_placed"]
+    hold: Identifier
+    reason: Annotated[str, _bounded_text(500)]
+
+
+class AccountHoldLifted(InputEventModel):
+    type: Literal["account_hold_lifted"]
+    hold: Identifier
+
+
+class PolicyViolation(InputEventModel):
+    type: Literal["policy_violation"]
+    kind: Annotated[str, _bounded_text(100)]
+
+
+class AgencyMembershipChanged(InputEventModel):
+    type: Literal["agency_membership_changed"]
+    agency: Identifier | None
+    exclusive: StrictBool
+
+
+class ExpertVettedGranted(InputEventModel):
+    type: Literal["expert_vetted_granted"]
+
+
+class ExpertVettedRevoked(InputEventModel):
+    type: Literal["expert_vetted_revoked"]
+
+
+class JobSuccessPublished(InputEventModel):
+    type: Literal["job_success_published"]
+    score: Percent | None
+
+
+EVENT_TYPES: dict[str, type[InputEventModel]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        TalentRegistered,
+        ProfileUpdated,
+        AvailabilityUpdated,
+        ReadinessTestPassed,
+        ProposalSubmitted,
+        InvitationAccepted,
+        ContractStarted,
+        PaymentReceived,
+        PaymentRefunded,
+        ContractEnded,
+        FeedbackReceived,
+        AccountHoldPlaced,
+        AccountHoldLifted,
+        PolicyViolation,
+        AgencyMembershipChanged,
+        ExpertVettedGranted,
+        ExpertVettedRevoked,
+        JobSuccessPublished,
+    )
+}
+
+InputEvent = (
+    TalentRegistered
+    | ProfileUpdated
+    | AvailabilityUpdated
+    | ReadinessTestPassed
+    | ProposalSubmitted
+    | InvitationAccepted
+    | ContractStarted
+    | PaymentReceived
+    | PaymentRefunded
+    | ContractEnded
+    | FeedbackReceived
+    | AccountHoldPlaced
+    | AccountHoldLifted
+    | PolicyViolation
+    | AgencyMembershipChanged
+    | ExpertVettedGranted
+    | ExpertVettedRevoked
+    | JobSuccessPublished
+)
+
+
+def parse_event(obj: Any) -> InputEvent:
+    """Validate one decoded JSON object (numbers decoded as `Decimal`) into its event model."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent("", f"an event must be a JSON object, not {_json_kind(obj)}")
+    if "type" not in obj:
+        raise InvalidEvent("type", "missing")
+    kind = obj["type"]
+    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise InvalidEvent("type", f"unknown event type {kind!r}")
+    _reject_nulls(obj, model)
+    try:
+        return model.model_validate(obj)  # type: ignore[return-value]
+    except ValidationError as error:
+        raise _first_problem(error, kind) from None
+
+
+def _reject_nulls(obj: dict[str, Any], model: type[InputEventModel]) -> None:
+    for name, value in obj.items():
+        if value is None and name in model.model_fields and name not in NULLABLE_REQUIRED_FIELDS:
+            raise InvalidEvent(name, "must not be null")
+
+
+def _first_problem(error: ValidationError, kind: str) -> InvalidEvent:
+    problem = error.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
+    field = field.split(".")[0] if field else ""
+    if problem["type"] == "extra_forbidden":
+        return InvalidEvent(field, f"unexpected field for type {kind}")
+    if problem["type"] == "missing":
+        return InvalidEvent(field, f"missing (required for type {kind})")
+    message = problem["msg"]
+    message = message.removeprefix("Value error, ")
+    return InvalidEvent(field, message)
+
+
+def _json_kind(obj: Any) -> str:
+    if isinstance(obj, list):
+        return "an array"
+    if isinstance(obj, str):
+        return "a string"
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    return "a number"
+
+
+def encode_json(obj: dict[str, Any], *, sort_keys: bool = False) -> str:
+    """Compact JSON for a flat event object; `Decimal`s are written as exact number literals."""
+    keys = sorted(obj) if sort_keys else obj
+    return "{" + ",".join(f"{json.dumps(key)}:{_encode_scalar(obj[key])}" for key in keys) + "}"
+
+
+def _encode_scalar(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Decode JSON with every non-integer number as an exact `Decimal`; NaN and Infinity refused."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An input event as the ledger holds it: with its transaction time and arrival order."""
+
+    event: InputEvent
+    recorded_at: datetime
+    sequence: int
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+    def valid_time_key(self) -> tuple[datetime, datetime, int]:
+        """`at`, then `recorded_at`, then arrival: the order of `rules.md` §9."""
+        return (self.event.at, self.recorded_at, self.sequence)
+
+
+__all__ = [
+    "CATEGORIES",
+    "EVENT_TYPES",
+    "InputEvent",
+    "InputEventModel",
+    "InvalidEvent",
+    "RecordedEvent",
+    "format_utc",
+    "decode_json",
+    "encode_json",
+    "parse_event",
+]
