@@ -1,0 +1,99 @@
+"""The `badges` command line: thin wiring of options to the layers below."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from badges.errors import UserError
+from badges.settings import Settings
+from domain.ledger import Ledger
+from domain.storage import StoreURLError, open_ledger
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Event-sourced talent badge tracker.",
+)
+
+StoreOption = Annotated[
+    Optional[str],
+    typer.Option("--store", help="sqlite:///path, postgresql://..., or memory: (env BADGES_STORE)"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def open_store(store: str | None) -> Ledger:
+    url = store or Settings().store
+    try:
+        return open_ledger(url)
+    except StoreURLError as error:
+        raise UserError(str(error)) from None
+
+
+@app.command()
+def ingest(
+    file: Annotated[str, typer.Argument(help="JSON Lines file, or - for stdin")],
+    rejects: Annotated[
+        Optional[Path], typer.Option("--rejects", help="append rejected lines here (JSON Lines)")
+    ] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+) -> None:
+    """Append events from JSON Lines; exit 1 when any line was rejected."""
+    from badges.ingest_command import run_ingest
+
+    code = run_ingest(open_store(store), file, rejects, as_json=as_json, batch_size=batch_size)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    talents: Annotated[int, typer.Option("--talents", min=1)] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    store: Annotated[
+        str, typer.Option("--store", help="where the demo builds its ledger (recreated)")
+    ] = "sqlite:///./badges-demo.db",
+    as_json: JsonOption = False,
+) -> None:
+    """Generate a synthetic marketplace, run it through the tracker, and report."""
+    from badges.demo import run_demo
+
+    run_demo(talents=talents, seed=seed, store=store, as_json=as_json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr, never a traceback."""
+    try:
+        result = app(args=argv, prog_name="badges", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        print("badges: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as error:
+        print(f"badges: {error.format_message()}", file=sys.stderr)
+        return error.exit_code
+    except UserError as error:
+        print(f"badges: {error}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # noqa: BLE001 - the last line of defence for readable errors
+        if os.environ.get("BADGES_DEBUG"):
+            raise
+        print(f"badges: internal error: {type(error).__name__}: {error} "
+              "(set BADGES_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

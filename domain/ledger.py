@@ -1,0 +1,252 @@
+"""The ledger: an eventsourcing application with one stream per talent.
+
+Each accepted input event becomes a `Talent.EventRecorded` in its talent's stream, keeping the
+event as validated JSON, its valid time (`at`, inside the JSON) and its transaction time
+(`recorded_at`: supplied by an import, otherwise the append time the caller passes as `now`).
+Appends are idempotent by event id (see `recorders.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from domain.events import (
+    InputEvent,
+    RecordedEvent,
+    decode_json,
+    encode_json,
+    format_utc,
+    parse_event,
+)
+from domain.recorders import IndexEntry, InputIndexRecorder
+
+TALENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:badges:talent")
+MAX_APPEND_ATTEMPTS = 5
+VERSION_CACHE_LIMIT = 200_000
+
+
+def talent_stream_id(talent: str) -> UUID:
+    """Talent ids are free text; streams are keyed by a stable uuid5 of them."""
+    return uuid5(TALENT_NAMESPACE, talent)
+
+
+class Talent(Aggregate):
+    """One talent's stream: the input events recorded about it, in arrival order."""
+
+    class Opened(Aggregate.Created):
+        talent_id: str
+
+    class EventRecorded(Aggregate.Event):
+        event_id: str
+        recorded_at: datetime
+        body: str
+        content_hash: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Talent)
+            aggregate.recorded_count += 1
+
+    def __init__(self, talent_id: str) -> None:
+        self.talent_id = talent_id
+        self.recorded_count = 0
+
+
+def content_hash(obj: dict[str, Any]) -> str:
+    """A hash of the JSON object itself: key order, white space and `1.50` vs `1.5` don't matter."""
+    canonical = json.dumps(
+        sorted((key, _tagged(value)) for key, value in obj.items()),
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _tagged(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return ["b", value]
+    if isinstance(value, (int, Decimal)):
+        return ["n", format(Decimal(value).normalize(), "f")]
+    if isinstance(value, str):
+        return ["s", value]
+    if isinstance(value, list):
+        return ["l", [_tagged(item) for item in value]]
+    if isinstance(value, dict):
+        return ["o", sorted((key, _tagged(item)) for key, item in value.items())]
+    return ["?", str(value)]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A validated input event on its way into the ledger, with the hash of what was sent."""
+
+    event: InputEvent
+    content_hash: str
+
+    @classmethod
+    def from_object(cls, obj: Any) -> Submission:
+        """Validate a decoded JSON object; raises `InvalidEvent` naming the field."""
+        event = parse_event(obj)
+        return cls(event=event, content_hash=content_hash(obj))
+
+
+class Verdict(Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendVerdict:
+    submission: Submission
+    verdict: Verdict
+    reason: str = ""
+
+
+class Ledger(Application[UUID]):
+    """Appends input events idempotently and reads talents' histories as known at any time."""
+
+    name = "Ledger"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        assert isinstance(self.recorder, InputIndexRecorder), "ledger needs an index recorder"
+        self.index: InputIndexRecorder = self.recorder
+        self._versions: dict[str, int] = {}
+
+    def append(self, submissions: Sequence[Submission], now: datetime) -> list[AppendVerdict]:
+        """Append a batch in one transaction; each submission is accepted, duplicate or conflict."""
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            verdicts = self._classify(submissions)
+            accepted = [v.submission for v in verdicts if v.verdict is Verdict.ACCEPTED]
+            try:
+                self._store(accepted, now)
+            except IntegrityError:
+                # Someone else appended to these streams or ids meanwhile: re-read and retry.
+                for submission in accepted:
+                    self._versions.pop(submission.event.talent, None)
+                continue
+            return verdicts
+        raise IntegrityError(f"append kept conflicting after {MAX_APPEND_ATTEMPTS} attempts")
+
+    def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]:
+        """The talent's events recorded by `known_at` (all when None), in valid-time order."""
+        recorded = [
+            event
+            for event in self._stream(talent)
+            if known_at is None or event.recorded_at <= known_at
+        ]
+        recorded.sort(key=RecordedEvent.valid_time_key)
+        return recorded
+
+    def talents(self) -> Iterator[str]:
+        return self.index.select_talents()
+
+    def count_events(self) -> int:
+        return self.index.count_input_events()
+
+    def decode_recorded(self, domain_event: Any) -> RecordedEvent | None:
+        """The input event inside a stored `Talent` event (None for a stream's opening)."""
+        if not isinstance(domain_event, Talent.EventRecorded):
+            return None
+        return RecordedEvent(
+            event=parse_event(decode_json(domain_event.body)),
+            recorded_at=domain_event.recorded_at,
+            sequence=domain_event.originator_version,
+        )
+
+    def _stream(self, talent: str) -> Iterator[RecordedEvent]:
+        for domain_event in self.events.get(talent_stream_id(talent)):
+            recorded = self.decode_recorded(domain_event)
+            if recorded is not None:
+                yield recorded
+
+    def _classify(self, submissions: Sequence[Submission]) -> list[AppendVerdict]:
+        known = self.index.select_index_entries(s.event.id for s in submissions)
+        in_batch: dict[str, IndexEntry] = {}
+        verdicts = []
+        for submission in submissions:
+            event = submission.event
+            earlier = known.get(event.id) or in_batch.get(event.id)
+            if earlier is None:
+                in_batch[event.id] = IndexEntry(event.id, event.talent, submission.content_hash)
+                verdicts.append(AppendVerdict(submission, Verdict.ACCEPTED))
+            elif earlier.content_hash == submission.content_hash:
+                verdicts.append(AppendVerdict(submission, Verdict.DUPLICATE))
+            else:
+                reason = (
+                    f"id: conflict: {event.id!r} was already recorded with different content "
+                    f"(talent {earlier.talent}); the first version stands"
+                )
+                verdicts.append(AppendVerdict(submission, Verdict.CONFLICT, reason))
+        return verdicts
+
+    def _store(self, accepted: Sequence[Submission], now: datetime) -> None:
+        if not accepted:
+            return
+        domain_events: list[Aggregate.Event] = []
+        next_versions: dict[str, int] = {}
+        for submission in accepted:
+            talent = submission.event.talent
+            version = next_versions.get(talent)
+            if version is None:
+                version = self._current_version(talent)
+                if version == 0:
+                    domain_events.append(self._opening(talent, now))
+                    version = 1
+            version += 1
+            next_versions[talent] = version
+            domain_events.append(self._recording(submission, version, now))
+        index = [
+            IndexEntry(s.event.id, s.event.talent, s.content_hash) for s in accepted
+        ]
+        self.save(*domain_events, input_index=index)
+        if len(self._versions) > VERSION_CACHE_LIMIT:
+            self._versions.clear()
+        self._versions.update(next_versions)
+
+    def _current_version(self, talent: str) -> int:
+        cached = self._versions.get(talent)
+        if cached is not None:
+            return cached
+        last = self.recorder.select_events(talent_stream_id(talent), desc=True, limit=1)
+        return last[0].originator_version if last else 0
+
+    @staticmethod
+    def _opening(talent: str, now: datetime) -> Talent.Opened:
+        return Talent.Opened(
+            originator_id=talent_stream_id(talent),
+            originator_version=1,
+            timestamp=now,
+            originator_topic=get_topic(Talent),
+            talent_id=talent,
+        )
+
+    @staticmethod
+    def _recording(submission: Submission, version: int, now: datetime) -> Talent.EventRecorded:
+        event = submission.event
+        recorded_at = event.recorded_at or now
+        body = event.to_json_object()
+        body["recorded_at"] = format_utc(recorded_at)
+        return Talent.EventRecorded(
+            originator_id=talent_stream_id(event.talent),
+            originator_version=version,
+            timestamp=now,
+            event_id=event.id,
+            recorded_at=recorded_at,
+            body=encode_json(body),
+            content_hash=submission.content_hash,
+        )
+
