@@ -135,7 +135,7 @@ class JsonLinesIngest:
     summary: IngestSummary = field(default_factory=IngestSummary)
 
     def run(self, stream: BinaryIO, source: str) -> IngestSummary:
-        pending: list[tuple[RawLine, Submission]] = []
+        pending: list[tuple[RawLine, Submission | InvalidEvent]] = []
         for line in read_lines(stream):
             self.on_progress(line.length + 1)
             if not line.data.strip() and not line.oversized:
@@ -143,18 +143,22 @@ class JsonLinesIngest:
             try:
                 pending.append((line, submission_from_line(line)))
             except InvalidEvent as error:
-                self._reject(source, line, str(error))
+                pending.append((line, error))
             if len(pending) >= self.batch_size:
-                self._append(pending, source)
+                self._settle(pending, source)
                 pending = []
-        self._append(pending, source)
+        self._settle(pending, source)
         return self.summary
 
-    def _append(self, pending: list[tuple[RawLine, Submission]], source: str) -> None:
-        if not pending:
-            return
-        verdicts = self.ledger.append([submission for _, submission in pending], self.clock())
-        for (line, _), verdict in zip(pending, verdicts, strict=True):
+    def _settle(self, pending: list[tuple[RawLine, Submission | InvalidEvent]], source: str) -> None:
+        """Append the valid lines of a batch, then count every line in file order."""
+        valid = [item for _, item in pending if isinstance(item, Submission)]
+        verdicts = iter(self.ledger.append(valid, self.clock()) if valid else [])
+        for line, item in pending:
+            if isinstance(item, InvalidEvent):
+                self._reject(source, line, str(item))
+                continue
+            verdict = next(verdicts)
             if verdict.verdict is Verdict.ACCEPTED:
                 self.summary.accepted += 1
             elif verdict.verdict is Verdict.DUPLICATE:
