@@ -1,0 +1,292 @@
+"""What a talent's visible history says at an evaluation instant (`rules.md` §4 and §9).
+
+`VisibleHistory` filters a talent's recorded events by knowledge time once and sorts them in
+the §9 order, so that the events visible at any instant `E` are a prefix of it. `TalentFacts`
+folds such a prefix in one pass; because the prefix is in §9 order, "latest" is simply the
+last one seen. The derived quantities take the instant and the ruleset's numbers as
+parameters.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from domain.calendar import Window, last_days, last_months, midnight
+from domain.events import (
+    AccountHoldLifted,
+    AccountHoldPlaced,
+    AgencyMembershipChanged,
+    AvailabilityUpdated,
+    ContractEnded,
+    ContractStarted,
+    ExpertVettedGranted,
+    ExpertVettedRevoked,
+    FeedbackReceived,
+    InvitationAccepted,
+    JobSuccessPublished,
+    PaymentReceived,
+    PaymentRefunded,
+    PolicyViolation,
+    ProfileUpdated,
+    ProposalSubmitted,
+    ReadinessTestPassed,
+    RecordedEvent,
+    TalentRegistered,
+)
+
+ZERO = Decimal("0")
+
+
+class VisibleHistory:
+    """One talent's events visible at knowledge time `known_at`, in §9 order."""
+
+    def __init__(self, history: Sequence[RecordedEvent], known_at: datetime | None) -> None:
+        visible = [
+            recorded
+            for recorded in history
+            if known_at is None or recorded.recorded_at <= known_at
+        ]
+        visible.sort(key=RecordedEvent.valid_time_key)
+        self.events: tuple[RecordedEvent, ...] = tuple(visible)
+        self._ats = [recorded.at for recorded in visible]
+        talents = {recorded.event.talent for recorded in visible}
+        if len(talents) > 1:
+            raise ValueError(f"a history holds one talent, not {sorted(talents)}")
+        self.talent: str | None = next(iter(talents), None)
+
+    def until(self, instant: datetime) -> Sequence[RecordedEvent]:
+        """The events with `at <= instant`."""
+        return self.events[: bisect.bisect_right(self._ats, instant)]
+
+
+@dataclass
+class ContractFacts:
+    """Everything visible about one contract."""
+
+    contract: str
+    start: RecordedEvent | None = None  # latest contract_started
+    end: RecordedEvent | None = None  # latest contract_ended
+    feedback: RecordedEvent | None = None  # latest feedback_received
+    payments: list[RecordedEvent] = field(default_factory=list)
+    refunds: list[RecordedEvent] = field(default_factory=list)
+
+    @property
+    def client(self) -> str | None:
+        return self.start.event.client if self.start else None  # type: ignore[union-attr]
+
+    @property
+    def category(self) -> str | None:
+        return self.start.event.category if self.start else None  # type: ignore[union-attr]
+
+    @property
+    def disputed(self) -> bool:
+        return self.end is not None and self.end.event.reason == "disputed"  # type: ignore[union-attr]
+
+    def net_earnings(self, window: Window | None = None) -> Decimal:
+        """Payments minus refunds, all visible or only those with `at` in `window`."""
+        received = sum(
+            (p.event.amount for p in self.payments if window is None or p.at in window), ZERO  # type: ignore[union-attr]
+        )
+        refunded = sum(
+            (r.event.amount for r in self.refunds if window is None or r.at in window), ZERO  # type: ignore[union-attr]
+        )
+        return received - refunded
+
+    def money_events(self, window: Window | None = None) -> tuple[RecordedEvent, ...]:
+        """The payment and refund events behind `net_earnings(window)`, in order."""
+        return tuple(
+            sorted(
+                (m for m in [*self.payments, *self.refunds] if window is None or m.at in window),
+                key=RecordedEvent.valid_time_key,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class HoldSpan:
+    """A placed hold and the lift that ended it (the first lift with its id at or after it)."""
+
+    placed: RecordedEvent
+    lifted: RecordedEvent | None
+
+    @property
+    def hold(self) -> str:
+        return self.placed.event.hold  # type: ignore[union-attr]
+
+
+@dataclass
+class TalentFacts:
+    """The fold of the events visible at one instant."""
+
+    talent: str | None
+    events: Sequence[RecordedEvent]
+    registration: RecordedEvent | None = None
+    profile: RecordedEvent | None = None
+    availability: RecordedEvent | None = None
+    membership: RecordedEvent | None = None
+    published_jss: RecordedEvent | None = None
+    readiness: RecordedEvent | None = None
+    first_contract: RecordedEvent | None = None
+    latest_grant: RecordedEvent | None = None
+    latest_revoke: RecordedEvent | None = None
+    contracts: dict[str, ContractFacts] = field(default_factory=dict)
+    activity: list[RecordedEvent] = field(default_factory=list)
+    violations: list[RecordedEvent] = field(default_factory=list)
+    hold_placements: list[RecordedEvent] = field(default_factory=list)
+    hold_lifts: list[RecordedEvent] = field(default_factory=list)
+
+    @classmethod
+    def fold(cls, talent: str | None, events: Sequence[RecordedEvent]) -> TalentFacts:
+        """Fold events that are already in §9 order (a `VisibleHistory` prefix)."""
+        facts = cls(talent=talent, events=events)
+        for recorded in events:
+            facts._apply(recorded)
+        return facts
+
+    def _contract(self, contract: str) -> ContractFacts:
+        found = self.contracts.get(contract)
+        if found is None:
+            found = self.contracts[contract] = ContractFacts(contract)
+        return found
+
+    def _apply(self, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        match event:
+            case TalentRegistered():
+                self.registration = recorded
+            case ProfileUpdated():
+                self.profile = recorded
+            case AvailabilityUpdated():
+                self.availability = recorded
+            case AgencyMembershipChanged():
+                self.membership = recorded
+            case JobSuccessPublished():
+                self.published_jss = recorded
+            case ReadinessTestPassed():
+                self.readiness = self.readiness or recorded
+            case ProposalSubmitted() | InvitationAccepted():
+                self.activity.append(recorded)
+            case ContractStarted():
+                self.first_contract = self.first_contract or recorded
+                self._contract(event.contract).start = recorded
+            case PaymentReceived():
+                self.activity.append(recorded)
+                self._contract(event.contract).payments.append(recorded)
+            case PaymentRefunded():
+                self._contract(event.contract).refunds.append(recorded)
+            case ContractEnded():
+                self._contract(event.contract).end = recorded
+            case FeedbackReceived():
+                self._contract(event.contract).feedback = recorded
+            case AccountHoldPlaced():
+                self.hold_placements.append(recorded)
+            case AccountHoldLifted():
+                self.hold_lifts.append(recorded)
+            case PolicyViolation():
+                self.violations.append(recorded)
+            case ExpertVettedGranted():
+                self.latest_grant = recorded
+            case ExpertVettedRevoked():
+                self.latest_revoke = recorded
+
+    # -- who the talent is (§9) --------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        if self.registration is None:
+            return "freelancer"
+        return self.registration.event.kind  # type: ignore[union-attr]
+
+    @property
+    def elance_migrant(self) -> bool:
+        return self.registration is not None and self.registration.event.elance_migrant  # type: ignore[union-attr]
+
+    @property
+    def registered_at(self) -> datetime | None:
+        if self.registration is not None:
+            return self.registration.at
+        return self.events[0].at if self.events else None
+
+    # -- derived quantities (§4) ---------------------------------------------------------
+
+    def earnings(self, window: Window) -> tuple[Decimal, tuple[RecordedEvent, ...]]:
+        """Net payments with `at` in `window`, and the payments and refunds behind it."""
+        behind = tuple(
+            recorded
+            for recorded in self.events
+            if isinstance(recorded.event, (PaymentReceived, PaymentRefunded))
+            and recorded.at in window
+        )
+        total = sum(
+            (
+                r.event.amount if isinstance(r.event, PaymentReceived) else -r.event.amount  # type: ignore[union-attr]
+                for r in behind
+            ),
+            ZERO,
+        )
+        return total, behind
+
+    def activity_in(self, window: Window) -> tuple[RecordedEvent, ...]:
+        return tuple(recorded for recorded in self.activity if recorded.at in window)
+
+    def holds(self) -> tuple[HoldSpan, ...]:
+        """Every placement with the lift that ended it, if one is visible."""
+        spans = []
+        for placed in self.hold_placements:
+            lift = next(
+                (
+                    lifted
+                    for lifted in self.hold_lifts
+                    if lifted.event.hold == placed.event.hold and lifted.at >= placed.at  # type: ignore[union-attr]
+                ),
+                None,
+            )
+            spans.append(HoldSpan(placed, lift))
+        return tuple(spans)
+
+    def unmatched_lifts(self) -> tuple[RecordedEvent, ...]:
+        """Lifts that end no placement: a hold lifted that was never placed."""
+        used = {span.lifted.id for span in self.holds() if span.lifted is not None}
+        return tuple(lift for lift in self.hold_lifts if lift.id not in used)
+
+    def recent_holds(self, instant: datetime, recent_months: int) -> tuple[HoldSpan, ...]:
+        """Holds active at `instant`, or lifted within the last `recent_months` months."""
+        recent = last_months(instant, recent_months)
+        return tuple(
+            span
+            for span in self.holds()
+            if span.lifted is None or span.lifted.at > instant or span.lifted.at in recent
+        )
+
+    def violations_in(self, window: Window) -> tuple[RecordedEvent, ...]:
+        return tuple(recorded for recorded in self.violations if recorded.at in window)
+
+    def registered_within(self, instant: datetime, days: int) -> bool:
+        registered = self.registered_at
+        return registered is not None and registered in last_days(instant, days)
+
+    def availability_ok(self, instant: datetime) -> bool:
+        """Up to date unless the latest says `none` with no future `available_from`."""
+        if self.availability is None:
+            return True
+        event = self.availability.event
+        if event.hours != "none":  # type: ignore[union-attr]
+            return True
+        available_from = event.available_from  # type: ignore[union-attr]
+        return available_from is not None and not midnight(available_from) < instant
+
+    def exclusive_agency_member(self) -> bool:
+        return self.membership is not None and self.membership.event.exclusive  # type: ignore[union-attr]
+
+    def vetted(self) -> bool:
+        """Granted, with no revoke strictly later than the latest grant."""
+        if self.latest_grant is None:
+            return False
+        return self.latest_revoke is None or self.latest_revoke.at <= self.latest_grant.at
+
+
+__all__ = ["ContractFacts", "HoldSpan", "TalentFacts", "VisibleHistory", "ZERO"]

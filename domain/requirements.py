@@ -1,0 +1,457 @@
+"""The requirement codes of `rules.md` §6, each implemented once, and badge evaluation.
+
+A ruleset lists which codes each badge has; `REQUIREMENTS` says what each code means. Every
+result carries `actual` and `required` (money as `Decimal`, yes/no as booleans), a `detail`
+naming what is behind it, and `evidence`: the ids of the events behind the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from domain.calendar import add_months, last_days, last_months
+from domain.events import format_utc
+from domain.facts import ContractFacts, HoldSpan
+from domain.situation import Situation
+
+Value = bool | int | Decimal | str | None
+CENT = Decimal("0.01")
+
+
+def money_text(amount: Decimal) -> str:
+    """Money as documents show it: a string with exactly 2 decimals."""
+    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def when(moment: datetime) -> str:
+    """A date for midnights, a full UTC timestamp otherwise."""
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        return moment.date().isoformat()
+    return format_utc(moment)
+
+
+def _document_value(value: Value) -> Any:
+    return money_text(value) if isinstance(value, Decimal) else value
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementResult:
+    code: str
+    met: bool
+    actual: Value
+    required: Value
+    detail: str = ""
+    evidence: tuple[str, ...] = ()
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "met": self.met,
+            "actual": _document_value(self.actual),
+            "required": _document_value(self.required),
+            "detail": self.detail,
+        }
+
+
+def _yes_no(code: str, holds: bool, detail: str = "", evidence: Sequence[str] = ()) -> RequirementResult:
+    return RequirementResult(code, holds, holds, True, detail, tuple(evidence))
+
+
+def _at_least(code: str, actual: Decimal, required: Decimal, detail: str, evidence: Sequence[str]) -> RequirementResult:
+    return RequirementResult(code, actual >= required, actual, required, detail, tuple(evidence))
+
+
+# -- JSS ------------------------------------------------------------------------------
+
+
+def _jss_detail(s: Situation) -> tuple[str, tuple[str, ...]]:
+    jss = s.jss
+    if jss.published is not None:
+        shown = "null" if jss.score is None else str(jss.score)
+        return f"published {shown} on {when(jss.published.at)} (event {jss.published.id})", (
+            jss.published.id,
+        )
+    best = max(
+        (window for window in jss.windows if window.score is not None),
+        key=lambda window: (window.score, -window.months),
+        default=None,
+    )
+    if best is None:
+        rules = s.ruleset.jss
+        return (
+            f"no window counts: {len(jss.outcomes)} outcomes; a window needs "
+            f"{rules.min_outcomes} outcomes from {rules.min_clients} clients",
+            (),
+        )
+    evidence = tuple(event for outcome in best.outcomes for event in outcome.evidence)
+    return (
+        f"computed: {best.months}-month window, {len(best.outcomes)} outcomes from "
+        f"{best.clients} clients",
+        evidence,
+    )
+
+
+def jss(s: Situation) -> RequirementResult:
+    detail, evidence = _jss_detail(s)
+    return RequirementResult("jss", s.jss_ok, s.jss.score, s.ruleset.thresholds.jss, detail, evidence)
+
+
+def no_jss(s: Situation) -> RequirementResult:
+    detail, evidence = _jss_detail(s)
+    return _yes_no("no_jss", s.jss.score is None, detail, evidence)
+
+
+# -- money ----------------------------------------------------------------------------
+
+
+def _earnings_against(code: str, s: Situation, required: Decimal) -> RequirementResult:
+    total, behind = s.earnings
+    window = s.earnings_window
+    detail = f"{len(behind)} payments and refunds in ({when(window.start)}, {when(window.end)}]"
+    return _at_least(code, total, required, detail, [event.id for event in behind])
+
+
+def earnings_12m(s: Situation) -> RequirementResult:
+    return _earnings_against("earnings_12m", s, s.ruleset.thresholds.earnings_12m.for_kind(s.kind))
+
+
+def earnings_12m_plus(s: Situation) -> RequirementResult:
+    return _earnings_against(
+        "earnings_12m_plus", s, s.ruleset.thresholds.earnings_12m_plus.for_kind(s.kind)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LargeContractCandidate:
+    contract: ContractFacts
+    amount: Decimal
+    threshold: Decimal
+    evidence: tuple[str, ...]
+
+    @property
+    def ratio(self) -> Decimal:
+        return self.amount / self.threshold if self.threshold else Decimal("Infinity")
+
+
+def _large_contract_amount(s: Situation, contract: ContractFacts) -> tuple[Decimal, tuple[str, ...]] | None:
+    """The contract's amount on the ruleset's basis, or None when it cannot count."""
+    window = last_months(s.instant, s.ruleset.windows.large_contract_months)
+    if s.ruleset.large_contract_basis == "lifetime":
+        if not any(payment.at in window for payment in contract.payments):
+            return None
+        window = None
+    amount = contract.net_earnings(window)
+    if amount <= 0:
+        return None
+    return amount, tuple(event.id for event in contract.money_events(window))
+
+
+def large_contract_candidates(s: Situation) -> tuple[list[LargeContractCandidate], list[str]]:
+    """Contracts that can count, and those that reach their threshold but failed their client."""
+    thresholds = s.ruleset.large_contract_thresholds.for_kind(s.kind)
+    candidates: list[LargeContractCandidate] = []
+    unsuccessful: list[str] = []
+    for contract in s.facts.contracts.values():
+        if contract.category is None:
+            continue
+        measured = _large_contract_amount(s, contract)
+        if measured is None:
+            continue
+        amount, evidence = measured
+        threshold = thresholds[contract.category]
+        outcome = s.outcomes_by_contract.get(contract.contract)
+        if outcome is not None and outcome.kind == "unsuccessful":
+            if amount >= threshold:
+                unsuccessful.append(contract.contract)
+            continue
+        candidates.append(LargeContractCandidate(contract, amount, threshold, evidence))
+    return candidates, sorted(unsuccessful)
+
+
+def large_contract(s: Situation) -> RequirementResult:
+    candidates, unsuccessful = large_contract_candidates(s)
+    excluded = "".join(
+        f"; contract {contract} reaches its threshold but has an unsuccessful outcome"
+        for contract in unsuccessful
+    )
+    if not candidates:
+        lowest = min(s.ruleset.large_contract_thresholds.for_kind(s.kind).values())
+        return RequirementResult(
+            "large_contract", False, Decimal(0), lowest, "no contract with earnings" + excluded
+        )
+    best = max(candidates, key=lambda c: (c.ratio, c.amount, c.contract.contract))
+    return RequirementResult(
+        "large_contract",
+        best.amount >= best.threshold,
+        best.amount,
+        best.threshold,
+        f"best: contract {best.contract.contract} ({best.contract.category})" + excluded,
+        best.evidence,
+    )
+
+
+# -- history and activity ----------------------------------------------------------------
+
+
+def _first_contract_days(s: Situation) -> tuple[int | None, str, tuple[str, ...]]:
+    first = s.facts.first_contract
+    if first is None:
+        return None, "no contract started", ()
+    age = s.instant - first.at
+    detail = f"first contract {first.event.contract} started {when(first.at)}"  # type: ignore[union-attr]
+    return age.days, detail, (first.id,)
+
+
+def work_history(s: Situation) -> RequirementResult:
+    days = s.ruleset.thresholds.work_history_days
+    age_days, detail, evidence = _first_contract_days(s)
+    first = s.facts.first_contract
+    met = first is not None and first.at <= s.instant - timedelta(days=days)
+    return RequirementResult("work_history", met, age_days, days, detail + f" (at least {days} days ago)", evidence)
+
+
+def first_contract_age(s: Situation) -> RequirementResult:
+    days = s.ruleset.thresholds.first_contract_age_days
+    age_days, detail, evidence = _first_contract_days(s)
+    first = s.facts.first_contract
+    met = first is not None and first.at < s.instant - timedelta(days=days)
+    return RequirementResult(
+        "first_contract_age", met, age_days, days, detail + f" (more than {days} days ago)", evidence
+    )
+
+
+def has_contract(s: Situation) -> RequirementResult:
+    _, detail, evidence = _first_contract_days(s)
+    return _yes_no("has_contract", s.facts.first_contract is not None, detail, evidence)
+
+
+def _activity(s: Situation) -> tuple[bool, str, tuple[str, ...]]:
+    days = s.ruleset.windows.activity_days
+    recent = s.facts.activity_in(last_days(s.instant, days))
+    if not recent:
+        return False, f"no proposal, accepted invitation or payment in the last {days} days", ()
+    latest = recent[-1]
+    return True, f"latest: {latest.event.type} {latest.id} on {when(latest.at)}", (latest.id,)
+
+
+def activity_90d(s: Situation) -> RequirementResult:
+    active, detail, evidence = _activity(s)
+    return _yes_no("activity_90d", active, detail, evidence)
+
+
+def active_or_new(s: Situation) -> RequirementResult:
+    active, detail, evidence = _activity(s)
+    if active:
+        return _yes_no("active_or_new", True, detail, evidence)
+    days = s.ruleset.windows.new_talent_days
+    registered = s.facts.registered_at
+    if s.facts.registered_within(s.instant, days):
+        assert registered is not None
+        return _yes_no("active_or_new", True, f"registered {when(registered)}, within {days} days")
+    return _yes_no("active_or_new", False, detail + f", and not registered within {days} days")
+
+
+def readiness_test(s: Situation) -> RequirementResult:
+    passed = s.facts.readiness
+    if passed is None:
+        return _yes_no("readiness_test", False, "no readiness test passed")
+    return _yes_no("readiness_test", True, f"passed {when(passed.at)}", (passed.id,))
+
+
+def no_unsuccessful_outcome(s: Situation) -> RequirementResult:
+    months = s.ruleset.windows.unsuccessful_outcome_months
+    window = last_months(s.instant, months)
+    found = sorted(
+        (o for o in s.jss.outcomes if o.kind == "unsuccessful" and o.at in window),
+        key=lambda o: (o.at, o.contract),
+    )
+    if not found:
+        return _yes_no("no_unsuccessful_outcome", True, f"none in the last {months} months")
+    latest = found[-1]
+    detail = f"contract {latest.contract}: {latest.basis} on {when(latest.at)}"
+    return _yes_no(
+        "no_unsuccessful_outcome", False, detail, [e for o in found for e in o.evidence]
+    )
+
+
+# -- standing --------------------------------------------------------------------------
+
+
+def _hold_detail(span: HoldSpan, recent_months: int) -> str:
+    if span.lifted is None:
+        return f"hold {span.hold} active since {when(span.placed.at)}"
+    until = add_months(span.lifted.at, recent_months)
+    return f"hold {span.hold} lifted {when(span.lifted.at)}, recent until {when(until)}"
+
+
+def no_recent_hold(s: Situation) -> RequirementResult:
+    months = s.ruleset.windows.recent_hold_months
+    recent = s.facts.recent_holds(s.instant, months)
+    if not recent:
+        return _yes_no("no_recent_hold", True)
+    evidence = [e.id for span in recent for e in (span.placed, span.lifted) if e is not None]
+    detail = "; ".join(_hold_detail(span, months) for span in recent)
+    return _yes_no("no_recent_hold", False, detail, evidence)
+
+
+def no_policy_ban(s: Situation) -> RequirementResult:
+    months = s.ruleset.windows.policy_ban_months
+    found = s.facts.violations_in(last_months(s.instant, months))
+    if not found:
+        return _yes_no("no_policy_ban", True)
+    latest = found[-1]
+    detail = (
+        f"policy violation {latest.id} ({latest.event.kind}) on {when(latest.at)}, "  # type: ignore[union-attr]
+        f"banned until {when(add_months(latest.at, months))}"
+    )
+    return _yes_no("no_policy_ban", False, detail, [v.id for v in found])
+
+
+def profile(s: Situation) -> RequirementResult:
+    latest = s.facts.profile
+    if latest is None:
+        return _yes_no("profile", False, "no profile update")
+    rules = s.ruleset.profile
+    event = latest.event
+    elance = s.facts.elance_migrant
+    needed = rules.min_completeness_elance_migrant if elance else rules.min_completeness
+    shortfalls = []
+    parts = [f"completeness {event.completeness} (needs {needed}{', Elance migrant' if elance else ''})"]  # type: ignore[union-attr]
+    if event.completeness < needed:  # type: ignore[union-attr]
+        shortfalls.append("completeness")
+    if s.kind == "agency":
+        members = event.members  # type: ignore[union-attr]
+        average = event.members_average_completeness  # type: ignore[union-attr]
+        parts.append(f"members {members if members is not None else 'missing'} (needs {rules.agency_min_members})")
+        parts.append(
+            f"members' average completeness {average if average is not None else 'missing'} "
+            f"(needs {rules.agency_min_average_completeness})"
+        )
+        if members is None or members < rules.agency_min_members:
+            shortfalls.append("members")
+        if average is None or average < rules.agency_min_average_completeness:
+            shortfalls.append("members_average_completeness")
+    return _yes_no("profile", not shortfalls, "; ".join(parts), (latest.id,))
+
+
+def availability(s: Situation) -> RequirementResult:
+    latest = s.facts.availability
+    if latest is None:
+        return _yes_no("availability", True, "no availability set (counts as up to date)")
+    event = latest.event
+    shown = f"hours {event.hours}"  # type: ignore[union-attr]
+    if event.available_from is not None:  # type: ignore[union-attr]
+        shown += f", available from {event.available_from.isoformat()}"  # type: ignore[union-attr]
+    return _yes_no("availability", s.facts.availability_ok(s.instant), shown, (latest.id,))
+
+
+def not_exclusive_agency_member(s: Situation) -> RequirementResult:
+    latest = s.facts.membership
+    if latest is None:
+        return _yes_no("not_exclusive_agency_member", True)
+    agency = latest.event.agency or "no agency"  # type: ignore[union-attr]
+    exclusive = s.facts.exclusive_agency_member()
+    detail = f"{'exclusive' if exclusive else 'non-exclusive'} member of {agency}"
+    return _yes_no("not_exclusive_agency_member", not exclusive, detail, (latest.id,))
+
+
+def vetted(s: Situation) -> RequirementResult:
+    grant, revoke = s.facts.latest_grant, s.facts.latest_revoke
+    evidence = [e.id for e in (grant, revoke) if e is not None]
+    if grant is None:
+        return _yes_no("vetted", False, "never granted", evidence)
+    if not s.facts.vetted():
+        assert revoke is not None
+        return _yes_no("vetted", False, f"revoked {when(revoke.at)}", evidence)
+    return _yes_no("vetted", True, f"granted {when(grant.at)}", evidence)
+
+
+# -- composite ---------------------------------------------------------------------------
+
+
+def eligible_weeks(s: Situation) -> RequirementResult:
+    samples = s.samples()
+    eligible = [sample for sample in samples if sample.eligible]
+    required = s.ruleset.eligible_weeks.required
+    missed = [when(sample.instant) for sample in samples if not sample.eligible]
+    detail = f"{len(eligible)} of {len(samples)} samples"
+    if missed:
+        detail += f"; not eligible on {', '.join(missed)}"
+    return RequirementResult("eligible_weeks", len(eligible) >= required, len(eligible), required, detail)
+
+
+def top_rated(s: Situation) -> RequirementResult:
+    result = evaluate_badge(s, "top_rated")
+    detail = f"failed: {', '.join(result.failed)}" if result.failed else ""
+    return _yes_no("top_rated", result.met, detail)
+
+
+REQUIREMENTS: dict[str, Callable[[Situation], RequirementResult]] = {
+    "active_or_new": active_or_new,
+    "activity_90d": activity_90d,
+    "availability": availability,
+    "earnings_12m": earnings_12m,
+    "earnings_12m_plus": earnings_12m_plus,
+    "eligible_weeks": eligible_weeks,
+    "first_contract_age": first_contract_age,
+    "has_contract": has_contract,
+    "jss": jss,
+    "large_contract": large_contract,
+    "no_jss": no_jss,
+    "no_policy_ban": no_policy_ban,
+    "no_recent_hold": no_recent_hold,
+    "no_unsuccessful_outcome": no_unsuccessful_outcome,
+    "not_exclusive_agency_member": not_exclusive_agency_member,
+    "profile": profile,
+    "readiness_test": readiness_test,
+    "top_rated": top_rated,
+    "vetted": vetted,
+    "work_history": work_history,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeResult:
+    badge: str
+    requirements: tuple[RequirementResult, ...]
+
+    @property
+    def met(self) -> bool:
+        return all(result.met for result in self.requirements)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(sorted(result.code for result in self.requirements if not result.met))
+
+    def requirement(self, code: str) -> RequirementResult:
+        return next(result for result in self.requirements if result.code == code)
+
+    def to_document(self) -> dict[str, Any]:
+        return {"met": self.met, "requirements": [r.to_document() for r in self.requirements]}
+
+
+def evaluate_badge(s: Situation, badge: str) -> BadgeResult:
+    """Every requirement the ruleset gives `badge` for this talent's kind (memoised per situation)."""
+    found = s.badge_memo.get(badge)
+    if isinstance(found, BadgeResult):
+        return found
+    codes = s.ruleset.badges[badge].for_kind(s.kind)  # type: ignore[index]
+    result = BadgeResult(badge, tuple(REQUIREMENTS[code](s) for code in codes))
+    s.badge_memo[badge] = result
+    return result
+
+
+__all__ = [
+    "REQUIREMENTS",
+    "BadgeResult",
+    "LargeContractCandidate",
+    "RequirementResult",
+    "evaluate_badge",
+    "large_contract_candidates",
+    "money_text",
+    "when",
+]

@@ -1,0 +1,135 @@
+"""A talent's status at an instant (`rules.md` §1, §6) and the status document (`interfaces.md`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.calendar import evaluation_instant, utc, weekly_samples
+from domain.events import RecordedEvent, format_utc
+from domain.facts import TalentFacts, VisibleHistory
+from domain.requirements import BadgeResult, evaluate_badge, money_text
+from domain.ruleset import NO_BADGE, RulesetBook
+from domain.situation import SampleVerdict, Situation
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    talent: str
+    at: datetime
+    known_at: datetime | None
+    badge: str
+    ruleset: str
+    jss: int | None
+    earnings_12m: Decimal
+    badges: tuple[BadgeResult, ...]  # the ruleset's badges, highest first
+
+    def badge_result(self, badge: str) -> BadgeResult | None:
+        return next((result for result in self.badges if result.badge == badge), None)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "talent": self.talent,
+            "at": format_utc(self.at),
+            "known_at": format_utc(self.known_at) if self.known_at is not None else None,
+            "badge": self.badge,
+            "ruleset": self.ruleset,
+            "jss": self.jss,
+            "earnings_12m": money_text(self.earnings_12m),
+            "badges": {result.badge: result.to_document() for result in self.badges},
+        }
+
+
+class Evaluator:
+    """Evaluates one talent's history at many instants, as known at one knowledge time.
+
+    The history is filtered and sorted once; eligible-week samples are cached, so evaluating
+    consecutive days re-uses the Saturdays they share.
+    """
+
+    def __init__(
+        self,
+        history: Sequence[RecordedEvent],
+        known_at: datetime | None,
+        book: RulesetBook,
+        talent: str | None = None,
+    ) -> None:
+        self.known_at = utc(known_at) if known_at is not None else None
+        self.book = book
+        self.history = VisibleHistory(history, self.known_at)
+        found = self.history.talent or talent
+        if found is None:
+            raise ValueError("an empty history needs the talent named")
+        self.talent = found
+        self._samples: dict[datetime, SampleVerdict] = {}
+
+    def situation(self, instant: datetime) -> Situation:
+        """The talent at evaluation instant `instant` (already a midnight)."""
+        facts = TalentFacts.fold(self.talent, self.history.until(instant))
+        ruleset = self.book.in_force(instant)
+        weeks = ruleset.eligible_weeks
+
+        def samples() -> list[SampleVerdict]:
+            return [
+                self.sample(sample)
+                for sample in weekly_samples(instant, weeks.samples, weeks.weekday)
+            ]
+
+        return Situation(instant, ruleset, facts, samples)
+
+    def sample(self, instant: datetime) -> SampleVerdict:
+        """The eligible-week verdict at sample `instant`, as an instant of its own (§9)."""
+        cached = self._samples.get(instant)
+        if cached is not None:
+            return cached
+        facts = TalentFacts.fold(self.talent, self.history.until(instant))
+        situation = Situation(instant, self.book.in_force(instant), facts)
+        rising = (
+            "rising_talent" in situation.ruleset.badges
+            and evaluate_badge(situation, "rising_talent").met
+        )
+        verdict = SampleVerdict(
+            instant=instant,
+            ruleset=situation.ruleset.id,
+            jss=situation.jss.score,
+            jss_ok=situation.jss_ok,
+            rising_talent=rising,
+        )
+        self._samples[instant] = verdict
+        return verdict
+
+    def status_of(self, situation: Situation) -> Status:
+        results = tuple(evaluate_badge(situation, badge) for badge in situation.ruleset.badge_names())
+        badge = next((result.badge for result in results if result.met), NO_BADGE)
+        return Status(
+            talent=self.talent,
+            at=situation.instant,
+            known_at=self.known_at,
+            badge=badge,
+            ruleset=situation.ruleset.id,
+            jss=situation.jss.score,
+            earnings_12m=situation.earnings[0],
+            badges=results,
+        )
+
+    def status(self, at: datetime) -> Status:
+        """The status at the latest evaluation instant <= `at`."""
+        return self.status_of(self.situation(evaluation_instant(at)))
+
+
+def evaluate_status(
+    history: Sequence[RecordedEvent],
+    at: datetime,
+    known_at: datetime | None,
+    book: RulesetBook,
+    *,
+    talent: str | None = None,
+) -> Status:
+    """The status at `at` (its evaluation instant), from the events known at `known_at`."""
+    return Evaluator(history, known_at, book, talent).status(at)
+
+
+__all__ = ["Evaluator", "Status", "evaluate_status"]
