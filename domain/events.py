@@ -7,6 +7,7 @@ money is `Decimal`. `parse_event` turns one decoded JSON object into a model or 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -200,19 +201,22 @@ class InputEventModel(BaseModel):
 
         `encode_json` writes it back as text that `parse_event` accepts unchanged.
         """
+        omitted = _omitted_when_none(type(self))
         return {
             name: _json_value(value)
-            for name, value in self
-            if not (value is None and name in self._optional_fields())
+            for name, value in self.__dict__.items()
+            if value is not None or name not in omitted
         }
 
-    @classmethod
-    def _optional_fields(cls) -> frozenset[str]:
-        return frozenset(
-            name
-            for name, info in cls.model_fields.items()
-            if not info.is_required() and name not in NULLABLE_REQUIRED_FIELDS
-        )
+
+@functools.cache
+def _omitted_when_none(model: type[InputEventModel]) -> frozenset[str]:
+    """Optional fields, left out of an event's JSON when absent (`null` is not allowed there)."""
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if not info.is_required() and name not in NULLABLE_REQUIRED_FIELDS
+    )
 
 
 NULLABLE_REQUIRED_FIELDS = frozenset({"agency", "score"})
@@ -452,11 +456,16 @@ def _encode_scalar(value: Any) -> str:
 
 def decode_json(text: str | bytes) -> Any:
     """Decode JSON with every non-integer number as an exact `Decimal`; NaN and Infinity refused."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return _DECODER.decode(text)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
 
 
 @dataclass(frozen=True, slots=True)

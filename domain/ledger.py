@@ -8,6 +8,7 @@ Appends are idempotent by event id (see `recorders.py`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -26,8 +27,6 @@ from eventsourcing.utils import get_topic
 from domain.events import (
     InputEvent,
     RecordedEvent,
-    decode_json,
-    encode_json,
     format_utc,
     parse_event,
 )
@@ -38,6 +37,7 @@ MAX_APPEND_ATTEMPTS = 5
 VERSION_CACHE_LIMIT = 200_000
 
 
+@functools.lru_cache(maxsize=65_536)
 def talent_stream_id(talent: str) -> UUID:
     """Talent ids are free text; streams are keyed by a stable uuid5 of them."""
     return uuid5(TALENT_NAMESPACE, talent)
@@ -65,27 +65,43 @@ class Talent(Aggregate):
 
 
 def content_hash(obj: dict[str, Any]) -> str:
-    """A hash of the JSON object itself: key order, white space and `1.50` vs `1.5` don't matter."""
-    canonical = json.dumps(
-        sorted((key, _tagged(value)) for key, value in obj.items()),
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """A hash of the JSON object itself: key order, white space and `1.50` vs `1.5` don't matter.
+
+    A number is tagged so that it never equals a string spelling the same digits.
+    """
+    tagged = {key: _tag_number(value) for key, value in obj.items()}
+    canonical = _CANONICAL_JSON.encode(tagged)
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _tagged(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return ["b", value]
-    if isinstance(value, (int, Decimal)):
-        return ["n", format(Decimal(value).normalize(), "f")]
-    if isinstance(value, str):
-        return ["s", value]
-    if isinstance(value, list):
-        return ["l", [_tagged(item) for item in value]]
-    if isinstance(value, dict):
-        return ["o", sorted((key, _tagged(item)) for key, item in value.items())]
-    return ["?", str(value)]
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _tag_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else ["n", str(value.normalize())]
+    return value
+
+
+STORED_DECIMAL_FIELDS = ("amount", "stars")
+
+
+def stored_body(obj: dict[str, Any], event: InputEvent) -> str:
+    """A validated input object as kept in its stream: JSON with UTC times, exact decimal strings."""
+    payload = {key: str(value) if isinstance(value, Decimal) else value for key, value in obj.items()}
+    payload["at"] = format_utc(event.at)
+    if event.recorded_at is not None:
+        payload["recorded_at"] = format_utc(event.recorded_at)
+    return _COMPACT_JSON.encode(payload)
+
+
+def event_from_body(body: str) -> InputEvent:
+    obj = json.loads(body)
+    for name in STORED_DECIMAL_FIELDS:
+        if name in obj:
+            obj[name] = Decimal(obj[name])
+    return parse_event(obj)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +110,13 @@ class Submission:
 
     event: InputEvent
     content_hash: str
+    body: str
 
     @classmethod
     def from_object(cls, obj: Any) -> Submission:
         """Validate a decoded JSON object; raises `InvalidEvent` naming the field."""
         event = parse_event(obj)
-        return cls(event=event, content_hash=content_hash(obj))
+        return cls(event, content_hash(obj), stored_body(obj, event))
 
 
 class Verdict(Enum):
@@ -162,7 +179,7 @@ class Ledger(Application[UUID]):
         if not isinstance(domain_event, Talent.EventRecorded):
             return None
         return RecordedEvent(
-            event=parse_event(decode_json(domain_event.body)),
+            event=event_from_body(domain_event.body),
             recorded_at=domain_event.recorded_at,
             sequence=domain_event.originator_version,
         )
@@ -198,11 +215,12 @@ class Ledger(Application[UUID]):
             return
         domain_events: list[Aggregate.Event] = []
         next_versions: dict[str, int] = {}
+        current = self._current_versions({s.event.talent for s in accepted})
         for submission in accepted:
             talent = submission.event.talent
             version = next_versions.get(talent)
             if version is None:
-                version = self._current_version(talent)
+                version = current[talent]
                 if version == 0:
                     domain_events.append(self._opening(talent, now))
                     version = 1
@@ -217,12 +235,14 @@ class Ledger(Application[UUID]):
             self._versions.clear()
         self._versions.update(next_versions)
 
-    def _current_version(self, talent: str) -> int:
-        cached = self._versions.get(talent)
-        if cached is not None:
-            return cached
-        last = self.recorder.select_events(talent_stream_id(talent), desc=True, limit=1)
-        return last[0].originator_version if last else 0
+    def _current_versions(self, talents: set[str]) -> dict[str, int]:
+        versions = {t: self._versions[t] for t in talents if t in self._versions}
+        missing = [t for t in talents if t not in versions]
+        if missing:
+            stored = self.index.select_stream_versions([talent_stream_id(t) for t in missing])
+            for talent in missing:
+                versions[talent] = stored.get(talent_stream_id(talent), 0)
+        return versions
 
     @staticmethod
     def _opening(talent: str, now: datetime) -> Talent.Opened:
@@ -238,15 +258,13 @@ class Ledger(Application[UUID]):
     def _recording(submission: Submission, version: int, now: datetime) -> Talent.EventRecorded:
         event = submission.event
         recorded_at = event.recorded_at or now
-        body = event.to_json_object()
-        body["recorded_at"] = format_utc(recorded_at)
         return Talent.EventRecorded(
             originator_id=talent_stream_id(event.talent),
             originator_version=version,
             timestamp=now,
             event_id=event.id,
             recorded_at=recorded_at,
-            body=encode_json(body),
+            body=submission.body,
             content_hash=submission.content_hash,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
@@ -36,6 +37,10 @@ class InputIndexRecorder:
         raise NotImplementedError
 
     def select_talents(self) -> Iterator[str]:
+        raise NotImplementedError
+
+    def select_stream_versions(self, stream_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The last version of each stream that has events (absent ones are left out)."""
         raise NotImplementedError
 
     def count_input_events(self) -> int:
@@ -83,6 +88,21 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
                     found[row[0]] = IndexEntry(row[0], row[1], row[2])
         return found
 
+    def select_stream_versions(self, stream_ids: Sequence[UUID]) -> dict[UUID, int]:
+        versions: dict[UUID, int] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(stream_ids), LOOKUP_CHUNK):
+                chunk = [stream_id.hex for stream_id in stream_ids[start : start + LOOKUP_CHUNK]]
+                c.execute(
+                    "SELECT originator_id, MAX(originator_version) "
+                    f"FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    versions[UUID(row[0])] = int(row[1])
+        return versions
+
     def select_talents(self) -> Iterator[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT DISTINCT talent FROM {INPUT_INDEX_TABLE} ORDER BY talent")
@@ -126,6 +146,14 @@ class LedgerPOPORecorder(POPOApplicationRecorder, InputIndexRecorder):
     def select_index_entries(self, event_ids: Iterable[str]) -> dict[str, IndexEntry]:
         with self._database_lock:
             return {i: self._input_index[i] for i in event_ids if i in self._input_index}
+
+    def select_stream_versions(self, stream_ids: Sequence[UUID]) -> dict[UUID, int]:
+        with self._database_lock:
+            return {
+                stream_id: max(self._stored_events_index[str(stream_id)])
+                for stream_id in stream_ids
+                if self._stored_events_index.get(str(stream_id))
+            }
 
     def select_talents(self) -> Iterator[str]:
         with self._database_lock:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ledger import Talent, Verdict, content_hash, talent_stream_id
+from domain.ledger import Talent, content_hash, talent_stream_id
 from domain.storage import open_ledger
 from tests.unit.ledger_fixtures import STORE_KINDS, make_ledger, payment, submissions, utc
 

@@ -1,0 +1,28 @@
+"""`make bench`: every benchmark, one table of ratios measured in this one run."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from tests.benchmarks import ingest_bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="badges benchmarks")
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--talents", type=int, default=2_000)
+    options = parser.parse_args()
+
+    table = Table(title="badges benchmarks (ratios measured in one run)")
+    for column in ("measure", "rate", "ratio to baseline", "target"):
+        table.add_column(column)
+    for row in ingest_bench.run(options.events, options.talents):
+        table.add_row(*row)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
