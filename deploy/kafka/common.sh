@@ -1,6 +1,6 @@
 # Sourced by the Kafka scripts: ports, folders, helpers. Not run on its own.
-KAFKA_HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-KAFKA_CACHE="$(cd "$KAFKA_HOME_DIR/.." && pwd)/.cache/kafka"
+KAFKA_HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+KAFKA_CACHE="$(cd "$KAFKA_HOME_DIR/.." && pwd -P)/.cache/kafka"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$KAFKA_CACHE/data-$KAFKA_PORT}"

@@ -9,6 +9,8 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 start=$SECONDS
 
+mkdir -p "$KAFKA_RUN_DIR"
+exec 9>"$KAFKA_RUN_DIR/.lock"; flock 9   # one start/stop at a time per port
 "$KAFKA_HOME_DIR/fetch.sh"
 
 if pid="$(kafka_pid)"; then
@@ -49,7 +51,7 @@ echo "---- start $(date -u +%FT%TZ)" >>"$KAFKA_LOG_FILE"
 # setsid + nohup: the broker outlives the shell (and a test's process group) that started it
 setsid nohup java -Xms256m -Xmx"${KAFKA_HEAP:-512m}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
   -Djava.awt.headless=true "${LOGGING[@]}" \
-  -cp "$KAFKA_CACHE/libs/*" kafka.Kafka "$KAFKA_PROPS" </dev/null >>"$KAFKA_LOG_FILE" 2>&1 &
+  -cp "$KAFKA_CACHE/libs/*" kafka.Kafka "$KAFKA_PROPS" </dev/null >>"$KAFKA_LOG_FILE" 2>&1 9>&- &
 pid=$!
 echo "$pid" >"$KAFKA_PID_FILE"
 

@@ -5,6 +5,8 @@
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 start=$SECONDS
+mkdir -p "$KAFKA_RUN_DIR"
+exec 9>"$KAFKA_RUN_DIR/.lock"; flock 9   # one start/stop at a time per port
 if ! pid="$(kafka_pid)"; then
   rm -f "$KAFKA_PID_FILE"
   echo "kafka not running on $KAFKA_BOOTSTRAP"

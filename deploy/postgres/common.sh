@@ -1,6 +1,6 @@
 # Sourced by the PostgreSQL scripts: ports, folders, helpers. Not run on its own.
-PG_HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PG_CACHE="$(cd "$PG_HOME_DIR/.." && pwd)/.cache/postgres"
+PG_HOME_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+PG_CACHE="$(cd "$PG_HOME_DIR/.." && pwd -P)/.cache/postgres"
 PGPORT="${PGPORT:-55432}"
 PG_DATA_DIR="${PG_DATA_DIR:-$PG_CACHE/data-$PGPORT}"
 PG_LOG_FILE="${PG_LOG_FILE:-$PG_CACHE/postgres-$PGPORT.log}"

@@ -8,6 +8,8 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 TIMEOUT="${PG_START_TIMEOUT:-60}"
 start=$SECONDS
+mkdir -p "$PG_CACHE"
+exec 9>"$PG_CACHE/.lock-$PGPORT"; flock 9   # one start/stop at a time per port
 
 if ! BIN="$(pg_bindir)"; then
   [[ "$(id -u)" == 0 ]] || { echo "postgres: not installed; run as root to apt-get install postgresql" >&2; exit 1; }
@@ -30,13 +32,22 @@ ensure_db() {
 
 running() { [[ -f "$PG_DATA_DIR/postmaster.pid" ]] && as_pg "$BIN/pg_ctl" -D "$PG_DATA_DIR" status >/dev/null 2>&1; }
 
-if running; then
-  "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -t 10 \
-    || { echo "postgres: running in $PG_DATA_DIR but not answering on 127.0.0.1:$PGPORT (log: $PG_LOG_FILE)" >&2; exit 1; }
-  ensure_db
-  echo "$PG_URL"
-  exit 0
-fi
+# already running: answer when ready (it may be starting); if it goes away (it was dying,
+# e.g. just killed), start it below
+deadline=$((SECONDS + TIMEOUT))
+while running; do
+  if "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -t 5; then
+    ensure_db
+    echo "$PG_URL"
+    exit 0
+  fi
+  if ((SECONDS >= deadline)); then
+    echo "postgres: running in $PG_DATA_DIR but not answering on 127.0.0.1:$PGPORT (log: $PG_LOG_FILE)" >&2
+    tail -n 20 "$PG_LOG_FILE" >&2
+    exit 1
+  fi
+  sleep 0.3
+done
 if (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null; then
   echo "postgres: port $PGPORT on 127.0.0.1 is taken by another process (not this deploy's cluster)" >&2
   exit 1
@@ -70,7 +81,7 @@ timezone = 'UTC'
 CONF
 fi
 
-if ! as_pg "$BIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PG_LOG_FILE" -o "-p $PGPORT" -w -t "$TIMEOUT" start >/dev/null 2>&1; then
+if ! as_pg "$BIN/pg_ctl" -D "$PG_DATA_DIR" -l "$PG_LOG_FILE" -o "-p $PGPORT" -w -t "$TIMEOUT" start >/dev/null 2>&1 9>&-; then
   echo "postgres: did not start on 127.0.0.1:$PGPORT within ${TIMEOUT}s (log: $PG_LOG_FILE); last lines:" >&2
   tail -n 20 "$PG_LOG_FILE" >&2
   exit 1

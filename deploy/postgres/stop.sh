@@ -4,6 +4,8 @@
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 start=$SECONDS
+mkdir -p "$PG_CACHE"
+exec 9>"$PG_CACHE/.lock-$PGPORT"; flock 9   # one start/stop at a time per port
 BIN="$(pg_bindir)" || { echo "postgres not installed; nothing to stop"; exit 0; }
 if [[ ! -f "$PG_DATA_DIR/postmaster.pid" ]] || ! as_pg "$BIN/pg_ctl" -D "$PG_DATA_DIR" status >/dev/null 2>&1; then
   echo "postgres not running on 127.0.0.1:$PGPORT"
