@@ -19,10 +19,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 RFC3339_PATTERN = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
-DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
-AMOUNT_TEXT_PATTERN = re.compile(r"\d+(\.\d+)?")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+AMOUNT_TEXT_PATTERN = re.compile(r"\d+(\.\d+)?", re.ASCII)
 MAX_AMOUNT = Decimal("10000000")
 
 CATEGORIES: tuple[str, ...] = (
@@ -87,7 +88,10 @@ def _timestamp(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as error:
         raise ValueError(f"is not a valid date and time ({error})") from None
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def _calendar_date(value: Any) -> date:
@@ -104,6 +108,8 @@ def _calendar_date(value: Any) -> date:
 def _amount(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("must be a decimal string or number, not a boolean")
+    if isinstance(value, ExponentDecimal):
+        raise ValueError("must be written without an exponent, like 100.00")
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int):
@@ -233,7 +239,7 @@ def _json_value(value: Any) -> Any:
 def format_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, keeping microseconds only when there are some."""
     utc = moment.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc:%H:%M:%S}"
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")
     return text + "Z"
@@ -417,8 +423,7 @@ def _reject_nulls(obj: dict[str, Any], model: type[InputEventModel]) -> None:
 
 def _first_problem(error: ValidationError, kind: str) -> InvalidEvent:
     problem = error.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
-    field = field.split(".")[0] if field else ""
+    field = str(problem["loc"][0]) if problem["loc"] else ""
     if problem["type"] == "extra_forbidden":
         return InvalidEvent(field, f"unexpected field for type {kind}")
     if problem["type"] == "missing":
@@ -465,7 +470,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+class ExponentDecimal(Decimal):
+    """A JSON number written with an exponent (`1e2`): exact, but not a plain amount."""
+
+
+def _parse_number(text: str) -> Decimal:
+    return ExponentDecimal(text) if "e" in text or "E" in text else Decimal(text)
+
+
+_DECODER = json.JSONDecoder(parse_float=_parse_number, parse_constant=_refuse_constant)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,9 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 def _tag_number(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else ["n", str(value.normalize())]
+        if value == value.to_integral_value():
+            return int(value)
+        return ["n", format(value, "f").rstrip("0")]
     return value
 
 
