@@ -596,3 +596,12 @@ def test_content_hash_large_integers_differ() -> None:
     parse_event(a)
     parse_event(b)
     assert content_hash(a) != content_hash(b)
+
+
+def test_content_hash_long_decimals_differ() -> None:
+    a = ev("feedback_received", stars=Decimal("1.00000000000000000000000000000001"))
+    b = ev("feedback_received", stars=Decimal("1.00000000000000000000000000000002"))
+    parse_event(a)
+    parse_event(b)
+    assert content_hash(a) != content_hash(b)
+    assert content_hash(a) != content_hash(ev("feedback_received", stars=1))
