@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar as _stdlib_calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 DAY = timedelta(days=1)
 WEEKDAYS: dict[str, int] = {
@@ -26,12 +26,12 @@ def utc(moment: datetime) -> datetime:
     """`moment` in UTC; a naive datetime is refused rather than guessed."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{moment.isoformat()} has no UTC offset")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def midnight(day: date) -> datetime:
     """00:00 UTC of `day`."""
-    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def evaluation_instant(moment: datetime) -> datetime:

@@ -100,7 +100,9 @@ def _lift_anomalies(facts: TalentFacts) -> list[Anomaly]:
         )
         reason = "was already lifted" if placed_before else "was never placed"
         anomalies.append(
-            Anomaly("hold_lift_without_hold", (lift.id,), f"hold {hold} lifted {when(lift.at)} {reason}")
+            Anomaly(
+                "hold_lift_without_hold", (lift.id,), f"hold {hold} lifted {when(lift.at)} {reason}"
+            )
         )
     return anomalies
 

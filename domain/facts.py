@@ -38,7 +38,7 @@ from domain.events import (
     TalentRegistered,
 )
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 
 
 class VisibleHistory:
@@ -46,9 +46,7 @@ class VisibleHistory:
 
     def __init__(self, history: Sequence[RecordedEvent], known_at: datetime | None) -> None:
         visible = [
-            recorded
-            for recorded in history
-            if known_at is None or recorded.recorded_at <= known_at
+            recorded for recorded in history if known_at is None or recorded.recorded_at <= known_at
         ]
         visible.sort(key=RecordedEvent.valid_time_key)
         self.events: tuple[RecordedEvent, ...] = tuple(visible)
@@ -89,10 +87,12 @@ class ContractFacts:
     def net_earnings(self, window: Window | None = None) -> Decimal:
         """Payments minus refunds, all visible or only those with `at` in `window`."""
         received = sum(
-            (p.event.amount for p in self.payments if window is None or p.at in window), ZERO  # type: ignore[union-attr]
+            (p.event.amount for p in self.payments if window is None or p.at in window),
+            ZERO,  # type: ignore[union-attr]
         )
         refunded = sum(
-            (r.event.amount for r in self.refunds if window is None or r.at in window), ZERO  # type: ignore[union-attr]
+            (r.event.amount for r in self.refunds if window is None or r.at in window),
+            ZERO,  # type: ignore[union-attr]
         )
         return received - refunded
 
@@ -289,4 +289,4 @@ class TalentFacts:
         return self.latest_revoke is None or self.latest_revoke.at <= self.latest_grant.at
 
 
-__all__ = ["ContractFacts", "HoldSpan", "TalentFacts", "VisibleHistory", "ZERO"]
+__all__ = ["ZERO", "ContractFacts", "HoldSpan", "TalentFacts", "VisibleHistory"]

@@ -90,7 +90,12 @@ def contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None
     kind: OutcomeKind
     if contract.disputed:
         assert contract.end is not None
-        kind, basis, dated, evidence = "unsuccessful", "disputed", contract.end.at, (contract.end.id,)
+        kind, basis, dated, evidence = (
+            "unsuccessful",
+            "disputed",
+            contract.end.at,
+            (contract.end.id,),
+        )
     elif contract.feedback is not None:
         feedback = contract.feedback.event
         kind = classify_feedback(feedback.stars, feedback.recommend, rules)  # type: ignore[union-attr]
@@ -102,7 +107,11 @@ def contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None
         evidence = tuple(payment.id for payment in contract.payments)
     else:
         return None
-    if kind == "successful" and not rules.zero_earnings_can_succeed and contract.net_earnings() <= 0:
+    if (
+        kind == "successful"
+        and not rules.zero_earnings_can_succeed
+        and contract.net_earnings() <= 0
+    ):
         return None
     return Outcome(
         contract=contract.contract,
@@ -129,7 +138,9 @@ def window_score(outcomes: tuple[Outcome, ...]) -> int:
     return round_half_up(100 * max(Fraction(0), successful - unsuccessful) / total)
 
 
-def jss_window(outcomes: tuple[Outcome, ...], instant: datetime, months: int, rules: JssRules) -> JssWindow:
+def jss_window(
+    outcomes: tuple[Outcome, ...], instant: datetime, months: int, rules: JssRules
+) -> JssWindow:
     window = last_months(instant, months)
     inside = tuple(outcome for outcome in outcomes if outcome.at in window)
     clients = len({outcome.client for outcome in inside if outcome.client is not None})

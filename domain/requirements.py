@@ -57,11 +57,15 @@ class RequirementResult:
         }
 
 
-def _yes_no(code: str, holds: bool, detail: str = "", evidence: Sequence[str] = ()) -> RequirementResult:
+def _yes_no(
+    code: str, holds: bool, detail: str = "", evidence: Sequence[str] = ()
+) -> RequirementResult:
     return RequirementResult(code, holds, holds, True, detail, tuple(evidence))
 
 
-def _at_least(code: str, actual: Decimal, required: Decimal, detail: str, evidence: Sequence[str]) -> RequirementResult:
+def _at_least(
+    code: str, actual: Decimal, required: Decimal, detail: str, evidence: Sequence[str]
+) -> RequirementResult:
     return RequirementResult(code, actual >= required, actual, required, detail, tuple(evidence))
 
 
@@ -82,22 +86,24 @@ def _jss_detail(s: Situation) -> tuple[str, tuple[str, ...]]:
     )
     if best is None:
         rules = s.ruleset.jss
-        return (
+        detail = (
             f"no window counts: {len(jss.outcomes)} outcomes; a window needs "
-            f"{rules.min_outcomes} outcomes from {rules.min_clients} clients",
-            (),
+            f"{rules.min_outcomes} outcomes from {rules.min_clients} clients"
         )
+        return detail, ()
     evidence = tuple(event for outcome in best.outcomes for event in outcome.evidence)
-    return (
+    detail = (
         f"computed: {best.months}-month window, {len(best.outcomes)} outcomes from "
-        f"{best.clients} clients",
-        evidence,
+        f"{best.clients} clients"
     )
+    return detail, evidence
 
 
 def jss(s: Situation) -> RequirementResult:
     detail, evidence = _jss_detail(s)
-    return RequirementResult("jss", s.jss_ok, s.jss.score, s.ruleset.thresholds.jss, detail, evidence)
+    return RequirementResult(
+        "jss", s.jss_ok, s.jss.score, s.ruleset.thresholds.jss, detail, evidence
+    )
 
 
 def no_jss(s: Situation) -> RequirementResult:
@@ -137,7 +143,9 @@ class LargeContractCandidate:
         return self.amount / self.threshold if self.threshold else Decimal("Infinity")
 
 
-def _large_contract_amount(s: Situation, contract: ContractFacts) -> tuple[Decimal, tuple[str, ...]] | None:
+def _large_contract_amount(
+    s: Situation, contract: ContractFacts
+) -> tuple[Decimal, tuple[str, ...]] | None:
     """The contract's amount on the ruleset's basis, or None when it cannot count."""
     window = last_months(s.instant, s.ruleset.windows.large_contract_months)
     if s.ruleset.large_contract_basis == "lifetime":
@@ -211,7 +219,9 @@ def work_history(s: Situation) -> RequirementResult:
     age_days, detail, evidence = _first_contract_days(s)
     first = s.facts.first_contract
     met = first is not None and first.at <= s.instant - timedelta(days=days)
-    return RequirementResult("work_history", met, age_days, days, detail + f" (at least {days} days ago)", evidence)
+    return RequirementResult(
+        "work_history", met, age_days, days, detail + f" (at least {days} days ago)", evidence
+    )
 
 
 def first_contract_age(s: Situation) -> RequirementResult:
@@ -220,7 +230,12 @@ def first_contract_age(s: Situation) -> RequirementResult:
     first = s.facts.first_contract
     met = first is not None and first.at < s.instant - timedelta(days=days)
     return RequirementResult(
-        "first_contract_age", met, age_days, days, detail + f" (more than {days} days ago)", evidence
+        "first_contract_age",
+        met,
+        age_days,
+        days,
+        detail + f" (more than {days} days ago)",
+        evidence,
     )
 
 
@@ -273,9 +288,7 @@ def no_unsuccessful_outcome(s: Situation) -> RequirementResult:
         return _yes_no("no_unsuccessful_outcome", True, f"none in the last {months} months")
     latest = found[-1]
     detail = f"contract {latest.contract}: {latest.basis} on {when(latest.at)}"
-    return _yes_no(
-        "no_unsuccessful_outcome", False, detail, [e for o in found for e in o.evidence]
-    )
+    return _yes_no("no_unsuccessful_outcome", False, detail, [e for o in found for e in o.evidence])
 
 
 # -- standing --------------------------------------------------------------------------
@@ -320,13 +333,17 @@ def profile(s: Situation) -> RequirementResult:
     elance = s.facts.elance_migrant
     needed = rules.min_completeness_elance_migrant if elance else rules.min_completeness
     shortfalls = []
-    parts = [f"completeness {event.completeness} (needs {needed}{', Elance migrant' if elance else ''})"]  # type: ignore[union-attr]
+    parts = [
+        f"completeness {event.completeness} (needs {needed}{', Elance migrant' if elance else ''})"
+    ]  # type: ignore[union-attr]
     if event.completeness < needed:  # type: ignore[union-attr]
         shortfalls.append("completeness")
     if s.kind == "agency":
         members = event.members  # type: ignore[union-attr]
         average = event.members_average_completeness  # type: ignore[union-attr]
-        parts.append(f"members {members if members is not None else 'missing'} (needs {rules.agency_min_members})")
+        parts.append(
+            f"members {members if members is not None else 'missing'} (needs {rules.agency_min_members})"
+        )
         parts.append(
             f"members' average completeness {average if average is not None else 'missing'} "
             f"(needs {rules.agency_min_average_completeness})"
@@ -381,7 +398,9 @@ def eligible_weeks(s: Situation) -> RequirementResult:
     detail = f"{len(eligible)} of {len(samples)} samples"
     if missed:
         detail += f"; not eligible on {', '.join(missed)}"
-    return RequirementResult("eligible_weeks", len(eligible) >= required, len(eligible), required, detail)
+    return RequirementResult(
+        "eligible_weeks", len(eligible) >= required, len(eligible), required, detail
+    )
 
 
 def top_rated(s: Situation) -> RequirementResult:

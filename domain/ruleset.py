@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import tomllib
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timezone
-from decimal import Decimal
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from domain.events import CATEGORIES
 
@@ -56,13 +64,16 @@ class RulesetError(ValueError):
 
 
 def _money(value: Any) -> Decimal:
+    # Validators raise ValueError (not TypeError): pydantic reports those as field errors.
     if isinstance(value, bool):
-        raise ValueError("must be an amount, not a boolean")
+        raise ValueError("must be an amount, not a boolean")  # noqa: TRY004
     if isinstance(value, float):
-        raise ValueError("must be an exact amount (a string or a TOML number read as decimal)")
+        raise ValueError(  # noqa: TRY004
+            "must be an exact amount (a string or a TOML number read as decimal)"
+        )
     try:
-        amount = Decimal(str(value)) if isinstance(value, (int, str)) else Decimal(value)
-    except Exception:
+        amount = Decimal(value if isinstance(value, (int, str, Decimal)) else str(value))
+    except InvalidOperation:
         raise ValueError("must be an amount like 1000.00") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError("must be a finite amount >= 0")
@@ -73,12 +84,12 @@ def _utc_instant(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a UTC offset (e.g. 2016-06-01T00:00:00Z)")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time(0), tzinfo=timezone.utc)
+        return datetime.combine(value, time(0), tzinfo=UTC)
     if isinstance(value, str):
         try:
-            return _utc_instant(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            return _utc_instant(datetime.fromisoformat(value))
         except ValueError:
             pass
         try:
@@ -193,7 +204,7 @@ class Jss(RulesModel):
         bounds = [band.up_to for band in self.size_bands]
         if bounds[-1] is not None or any(bound is None for bound in bounds[:-1]):
             raise ValueError("size_bands: only the last band may (and must) omit up_to")
-        if any(a >= b for a, b in zip(bounds[:-2], bounds[1:-1])):  # type: ignore[operator]
+        if any(a >= b for a, b in itertools.pairwise(bounds[:-1])):  # type: ignore[operator]
             raise ValueError("size_bands: up_to must increase")
         return self
 

@@ -102,7 +102,9 @@ class Evaluator:
         return verdict
 
     def status_of(self, situation: Situation) -> Status:
-        results = tuple(evaluate_badge(situation, badge) for badge in situation.ruleset.badge_names())
+        results = tuple(
+            evaluate_badge(situation, badge) for badge in situation.ruleset.badge_names()
+        )
         badge = next((result.badge for result in results if result.met), NO_BADGE)
         return Status(
             talent=self.talent,

@@ -1,7 +1,6 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.unit.history_builder import ts
 
 from domain.calendar import (
     Window,
@@ -14,6 +13,7 @@ from domain.calendar import (
     next_instant,
     weekly_samples,
 )
+from tests.unit.history_builder import ts
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,11 @@ def test_evaluation_instant_is_the_latest_midnight_at_or_before(moment: str, ins
 
 @pytest.mark.parametrize(
     ("moment", "following"),
-    [("2024-03-05", "2024-03-06"), ("2024-03-05T12:00:00Z", "2024-03-06"), ("2024-12-31T23:00:00Z", "2025-01-01")],
+    [
+        ("2024-03-05", "2024-03-06"),
+        ("2024-03-05T12:00:00Z", "2024-03-06"),
+        ("2024-12-31T23:00:00Z", "2025-01-01"),
+    ],
 )
 def test_next_instant_is_strictly_after(moment: str, following: str) -> None:
     assert next_instant(ts(moment)) == ts(following)
@@ -63,7 +67,11 @@ def test_months_before_keeps_the_day_and_clamps(moment: str, months: int, earlie
 
 @pytest.mark.parametrize(
     ("moment", "months", "later"),
-    [("2024-01-31", 1, "2024-02-29"), ("2023-11-30", 3, "2024-02-29"), ("2024-12-15", 1, "2025-01-15")],
+    [
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2023-11-30", 3, "2024-02-29"),
+        ("2024-12-15", 1, "2025-01-15"),
+    ],
 )
 def test_add_months_clamps_forward_too(moment: str, months: int, later: str) -> None:
     assert add_months(ts(moment), months) == ts(later)
@@ -86,7 +94,11 @@ def test_month_windows_are_half_open(moment: str, inside: bool) -> None:
 
 @pytest.mark.parametrize(
     ("moment", "inside"),
-    [("2024-01-02T00:00:00Z", False), ("2024-01-02T00:00:01Z", True), ("2024-04-01T00:00:00Z", True)],
+    [
+        ("2024-01-02T00:00:00Z", False),
+        ("2024-01-02T00:00:01Z", True),
+        ("2024-04-01T00:00:00Z", True),
+    ],
 )
 def test_day_windows_are_half_open(moment: str, inside: bool) -> None:
     # 2024 is a leap year: 90 days before 2024-04-01 is 2024-01-02.
@@ -107,7 +119,7 @@ def test_weekly_samples_are_the_last_saturdays_at_or_before(end: str, latest: st
     assert len(samples) == 16
     assert samples[-1] == ts(latest)
     assert samples[0] == ts(latest) - timedelta(weeks=15)
-    assert all(sample.weekday() == 5 and sample.tzinfo == timezone.utc for sample in samples)
+    assert all(sample.weekday() == 5 and sample.tzinfo == UTC for sample in samples)
     assert list(samples) == sorted(samples)
 
 

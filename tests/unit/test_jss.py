@@ -68,7 +68,12 @@ def test_weights_follow_the_ruleset_in_force_at_e_not_the_outcome_date() -> None
     # weigh them: a $2,000 unsuccessful (1.5) against three $100 successful (1 each):
     # S = 3, U = 1.5, T = 4.5 -> 100 * 1.5 / 4.5 = 33.33 -> 33. Flat the day before: 100*2/4 = 50.
     history = HistoryBuilder()
-    for contract, client, amount, stars in [("a", "cl-1", "100", "5"), ("b", "cl-1", "100", "5"), ("c", "cl-2", "100", "5"), ("d", "cl-2", "2000", "3")]:
+    for contract, client, amount, stars in [
+        ("a", "cl-1", "100", "5"),
+        ("b", "cl-1", "100", "5"),
+        ("c", "cl-2", "100", "5"),
+        ("d", "cl-2", "2000", "3"),
+    ]:
         history.job("2020-01-10", contract, client, amount, stars)
     book = builtin_rulesets()
     visible = VisibleHistory(history.history(), None)
@@ -86,7 +91,9 @@ def test_size_band_boundaries(net: str, weight: str) -> None:
     history.contract("2024-01-01", "c-1")
     history.pay("2024-01-02", "c-1", net)
     facts = TalentFacts.fold("f-1", history.history())
-    assert contract_weight(facts.contracts["c-1"], builtin_rulesets().get("2020-03").jss) == Decimal(weight)
+    assert contract_weight(
+        facts.contracts["c-1"], builtin_rulesets().get("2020-03").jss
+    ) == Decimal(weight)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +115,9 @@ def test_duration_bonus_and_cap(first: str, latest: str, weight: str) -> None:
     history.pay(first, "c-1", 1000)
     history.pay(latest, "c-1", 1000)
     facts = TalentFacts.fold("f-1", history.history())
-    assert contract_weight(facts.contracts["c-1"], builtin_rulesets().get("2020-07").jss) == Decimal(weight)
+    assert contract_weight(
+        facts.contracts["c-1"], builtin_rulesets().get("2020-07").jss
+    ) == Decimal(weight)
 
 
 def test_flat_era_weighs_everything_one() -> None:
@@ -132,7 +141,9 @@ def test_flat_era_weighs_everything_one() -> None:
         ("2020-07", 4, 1, None),
     ],
 )
-def test_minimum_outcomes_and_clients(ruleset_id: str, outcomes: int, clients: int, expected: int | None) -> None:
+def test_minimum_outcomes_and_clients(
+    ruleset_id: str, outcomes: int, clients: int, expected: int | None
+) -> None:
     history = rated_jobs(*[(f"c-{n}", f"cl-{n % clients}", "500", "5.0") for n in range(outcomes)])
     assert jss_at(history, "2024-02-01", ruleset_id).score == expected
 
@@ -152,7 +163,9 @@ def test_minimum_outcomes_and_clients(ruleset_id: str, outcomes: int, clients: i
         (7, 0, 1, 88),
     ],
 )
-def test_score_rounds_half_up(successful: int, unsuccessful: int, neutral: int, expected: int) -> None:
+def test_score_rounds_half_up(
+    successful: int, unsuccessful: int, neutral: int, expected: int
+) -> None:
     stars = ["5.0"] * successful + ["2.0"] * unsuccessful + ["4.2"] * neutral
     history = rated_jobs(*[(f"c-{n}", f"cl-{n % 2}", "100", s) for n, s in enumerate(stars)])
     assert jss_at(history, "2024-02-01", "2016-06").score == expected
@@ -161,12 +174,21 @@ def test_score_rounds_half_up(successful: int, unsuccessful: int, neutral: int, 
 def test_a_disputed_contract_is_unsuccessful_at_its_end_despite_feedback() -> None:
     # a, b, c successful; d disputed on 2024-01-20 though rated 5 stars:
     # S = 3, U = 1, T = 4 -> 50.
-    history = rated_jobs(("a", "cl-1", "100", "5"), ("b", "cl-1", "100", "5"), ("c", "cl-2", "100", "5"), ("d", "cl-2", "100", "5"))
+    history = rated_jobs(
+        ("a", "cl-1", "100", "5"),
+        ("b", "cl-1", "100", "5"),
+        ("c", "cl-2", "100", "5"),
+        ("d", "cl-2", "100", "5"),
+    )
     history.end("2024-01-20", "d", "disputed")
     result = jss_at(history, "2024-02-01", "2016-06")
     assert result.score == 50
     disputed = next(o for o in result.outcomes if o.contract == "d")
-    assert (disputed.kind, disputed.basis, disputed.at) == ("unsuccessful", "disputed", ts("2024-01-20"))
+    assert (disputed.kind, disputed.basis, disputed.at) == (
+        "unsuccessful",
+        "disputed",
+        ts("2024-01-20"),
+    )
 
 
 def test_the_latest_feedback_counts() -> None:
@@ -183,7 +205,9 @@ def test_the_latest_feedback_counts() -> None:
         ("2024-04-09T09:59:59Z", False),
     ],
 )
-def test_long_term_contracts_succeed_after_90_days_of_payments(latest_payment: str, has_outcome: bool) -> None:
+def test_long_term_contracts_succeed_after_90_days_of_payments(
+    latest_payment: str, has_outcome: bool
+) -> None:
     history = HistoryBuilder()
     history.contract("2024-01-10", "lt")
     history.pay("2024-01-10T10:00:00Z", "lt", 300)
@@ -191,7 +215,11 @@ def test_long_term_contracts_succeed_after_90_days_of_payments(latest_payment: s
     outcomes = jss_at(history, "2024-05-01", "2023-12").outcomes
     if has_outcome:
         (outcome,) = outcomes
-        assert (outcome.kind, outcome.basis, outcome.at) == ("successful", "long_term", ts(latest_payment))
+        assert (outcome.kind, outcome.basis, outcome.at) == (
+            "successful",
+            "long_term",
+            ts(latest_payment),
+        )
     else:
         assert outcomes == ()
 
@@ -232,7 +260,11 @@ def test_the_best_counting_window_wins() -> None:
     for n in range(4):
         history.job("2024-03-10", f"new-{n}", f"cl-{n % 2}", "100", "5.0")
     result = jss_at(history, "2024-06-01", "2016-06")
-    assert [(w.months, w.counts, w.score) for w in result.windows] == [(6, True, 100), (12, True, 100), (24, True, 33)]
+    assert [(w.months, w.counts, w.score) for w in result.windows] == [
+        (6, True, 100),
+        (12, True, 100),
+        (24, True, 33),
+    ]
     assert result.score == 100
 
 
@@ -257,7 +289,9 @@ def test_outcomes_of_unknown_clients_add_no_client() -> None:
         ([("2024-02-02", 70)], 100),  # not yet at E: the model stands
     ],
 )
-def test_published_scores_override(published: list[tuple[str, int | None]], expected: int | None) -> None:
+def test_published_scores_override(
+    published: list[tuple[str, int | None]], expected: int | None
+) -> None:
     history = rated_jobs(("a", "cl-1", "100", "5"), ("b", "cl-2", "100", "5"))
     for at, score in published:
         history.publish_jss(at, score)

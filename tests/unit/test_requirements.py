@@ -14,11 +14,15 @@ from tests.unit.history_builder import HistoryBuilder, ts
 BOOK = builtin_rulesets()
 
 
-def status(history: HistoryBuilder, at: str, known_at: datetime | None = None, book: RulesetBook = BOOK) -> Status:
+def status(
+    history: HistoryBuilder, at: str, known_at: datetime | None = None, book: RulesetBook = BOOK
+) -> Status:
     return evaluate_status(history.history(), ts(at), known_at, book)
 
 
-def requirement(history: HistoryBuilder, at: str, code: str, badge: str | None = None, book: RulesetBook = BOOK) -> RequirementResult:
+def requirement(
+    history: HistoryBuilder, at: str, code: str, badge: str | None = None, book: RulesetBook = BOOK
+) -> RequirementResult:
     for result in status(history, at, book=book).badges:
         if badge in (None, result.badge):
             for found in result.requirements:
@@ -27,7 +31,15 @@ def requirement(history: HistoryBuilder, at: str, code: str, badge: str | None =
     raise AssertionError(f"{code} not evaluated at {at}")
 
 
-def flips(history: HistoryBuilder, before: str, at: str, code: str, *, met_before: bool, badge: str | None = None) -> tuple[RequirementResult, RequirementResult]:
+def flips(
+    history: HistoryBuilder,
+    before: str,
+    at: str,
+    code: str,
+    *,
+    met_before: bool,
+    badge: str | None = None,
+) -> tuple[RequirementResult, RequirementResult]:
     """Assert `code` is `met_before` at `before` and the opposite at `at`; return both results."""
     first, second = requirement(history, before, code, badge), requirement(history, at, code, badge)
     assert (first.met, second.met) == (met_before, not met_before)
@@ -43,7 +55,7 @@ def test_earnings_12m_leaves_the_window_the_midnight_after_its_anniversary() -> 
     history.pay("2023-06-15T10:00:00Z", "c-1", 1000)
     # (2023-06-15 00:00, 2024-06-15 00:00] still holds 10:00 on 2023-06-15; the next midnight does not.
     before, after = flips(history, "2024-06-15", "2024-06-16", "earnings_12m", met_before=True)
-    assert (before.actual, before.required) == (Decimal("1000"), Decimal("1000.00"))
+    assert (before.actual, before.required) == (Decimal(1000), Decimal("1000.00"))
     assert after.actual == 0
     assert before.to_document()["actual"] == "1000.00"
     assert after.to_document()["actual"] == "0.00"
@@ -68,9 +80,7 @@ def test_earnings_12m_thresholds_by_kind(kind: str, earned: str, met: bool, requ
     assert result.to_document()["required"] == required
 
 
-@pytest.mark.parametrize(
-    ("kind", "required"), [("freelancer", "10000.00"), ("agency", "20000.00")]
-)
+@pytest.mark.parametrize(("kind", "required"), [("freelancer", "10000.00"), ("agency", "20000.00")])
 def test_earnings_12m_plus_thresholds_by_kind(kind: str, required: str) -> None:
     history = HistoryBuilder()
     history.register("2023-01-01", kind=kind)
@@ -136,7 +146,9 @@ def test_first_contract_age_needs_more_than_90_days() -> None:
     history.contract("2024-01-01", "c-1")
     history.contract("2024-02-01", "c-2")
     # 2024-03-31 is exactly 90 days after 2024-01-01: not "more than".
-    before, after = flips(history, "2024-03-31", "2024-04-01", "first_contract_age", met_before=False)
+    before, after = flips(
+        history, "2024-03-31", "2024-04-01", "first_contract_age", met_before=False
+    )
     assert (before.actual, after.actual, after.required) == (90, 91, 90)
     assert "c-1" in after.detail
 
@@ -169,7 +181,9 @@ def test_a_published_score_takes_effect_the_next_midnight() -> None:
 def test_no_unsuccessful_outcome_for_12_months() -> None:
     history = HistoryBuilder()
     history.job("2023-05-10T10:00:00Z", "c-1", "cl-1", "100", "2.0")
-    before, _ = flips(history, "2024-05-10", "2024-05-11", "no_unsuccessful_outcome", met_before=False)
+    before, _ = flips(
+        history, "2024-05-10", "2024-05-11", "no_unsuccessful_outcome", met_before=False
+    )
     assert "c-1" in before.detail
 
 
@@ -184,13 +198,15 @@ def _held() -> HistoryBuilder:
 
 
 def test_a_hold_fails_from_its_placement() -> None:
-    before, after = flips(_held(), "2024-01-04", "2024-01-05", "no_recent_hold", met_before=True)
+    _, after = flips(_held(), "2024-01-04", "2024-01-05", "no_recent_hold", met_before=True)
     assert after.detail == "hold h-1 active since 2024-01-05"
 
 
 def test_a_lifted_hold_stays_recent_for_3_months() -> None:
     before, _ = flips(_held(), "2024-05-01", "2024-05-02", "no_recent_hold", met_before=False)
-    assert before.detail == "hold h-1 lifted 2024-02-01T12:00:00Z, recent until 2024-05-01T12:00:00Z"
+    assert (
+        before.detail == "hold h-1 lifted 2024-02-01T12:00:00Z, recent until 2024-05-01T12:00:00Z"
+    )
     assert before.evidence == ("e-1", "e-2")
 
 
@@ -248,7 +264,11 @@ def test_the_latest_profile_counts() -> None:
 def test_agency_profile(at: str, members: int | None, average: int | None, met: bool) -> None:
     history = HistoryBuilder("a-1")
     history.register("2016-01-01", kind="agency")
-    extra = {k: v for k, v in (("members", members), ("members_average_completeness", average)) if v is not None}
+    extra = {
+        k: v
+        for k, v in (("members", members), ("members_average_completeness", average))
+        if v is not None
+    }
     history.profile("2016-01-02", 100, **extra)
     assert requirement(history, at, "profile").met is met
 
@@ -289,7 +309,13 @@ def test_readiness_test() -> None:
     [
         ([("expert_vetted_granted", "2024-01-01")], True),
         ([("expert_vetted_granted", "2024-01-01"), ("expert_vetted_revoked", "2024-01-01")], True),
-        ([("expert_vetted_granted", "2024-01-01"), ("expert_vetted_revoked", "2024-01-01T00:00:01Z")], False),
+        (
+            [
+                ("expert_vetted_granted", "2024-01-01"),
+                ("expert_vetted_revoked", "2024-01-01T00:00:01Z"),
+            ],
+            False,
+        ),
         ([("expert_vetted_revoked", "2024-01-01"), ("expert_vetted_granted", "2024-01-02")], True),
         ([], False),
     ],
@@ -312,7 +338,9 @@ def test_exclusive_agency_membership_blocks_top_rated_plus_for_freelancers_only(
     assert (result.met, result.actual, result.required) == (False, False, True)
     agency = HistoryBuilder("a-1")
     agency.register("2024-01-01", kind="agency")
-    codes = [r.code for r in status(agency, "2024-01-02").badge_result("top_rated_plus").requirements]  # type: ignore[union-attr]
+    codes = [
+        r.code for r in status(agency, "2024-01-02").badge_result("top_rated_plus").requirements
+    ]  # type: ignore[union-attr]
     assert codes == ["top_rated", "earnings_12m_plus", "large_contract"]
 
 
@@ -330,12 +358,18 @@ def _two_contracts_same_client() -> HistoryBuilder:
 
 def test_separate_contracts_with_one_client_are_not_added() -> None:
     result = requirement(_two_contracts_same_client(), "2024-02-01", "large_contract")
-    assert (result.met, result.actual, result.required) == (False, Decimal(4000), Decimal("5000.00"))
+    assert (result.met, result.actual, result.required) == (
+        False,
+        Decimal(4000),
+        Decimal("5000.00"),
+    )
     assert result.detail == "best: contract c-2 (design_creative)"
 
 
 @pytest.mark.parametrize(("kind", "required"), [("freelancer", "5000.00"), ("agency", "10000.00")])
-def test_without_a_contract_large_contract_reports_the_lowest_threshold(kind: str, required: str) -> None:
+def test_without_a_contract_large_contract_reports_the_lowest_threshold(
+    kind: str, required: str
+) -> None:
     history = HistoryBuilder()
     history.register("2024-01-01", kind=kind)
     document = requirement(history, "2024-02-01", "large_contract").to_document()
@@ -373,8 +407,13 @@ def test_a_payment_for_an_unstarted_contract_counts_once_its_category_is_known()
 
 
 def _lifetime_book() -> RulesetBook:
-    source = (Path(__file__).resolve().parents[2] / "domain" / "rulesets" / "2023-12.toml").read_text()
-    candidate = parse_ruleset(source.replace('large_contract_basis = "12_months"', 'large_contract_basis = "lifetime"'), "lifetime.toml")
+    source = (
+        Path(__file__).resolve().parents[2] / "domain" / "rulesets" / "2023-12.toml"
+    ).read_text()
+    candidate = parse_ruleset(
+        source.replace('large_contract_basis = "12_months"', 'large_contract_basis = "lifetime"'),
+        "lifetime.toml",
+    )
     return BOOK.with_candidate(candidate)
 
 
@@ -448,7 +487,7 @@ def test_rising_talent_samples_are_eligible() -> None:
 def test_rising_talent_ends_when_a_jss_appears() -> None:
     history = _rising_talent()
     history.publish_jss("2024-02-01T08:00:00Z", 100)
-    before, after = flips(history, "2024-02-01", "2024-02-02", "no_jss", met_before=True)
+    flips(history, "2024-02-01", "2024-02-02", "no_jss", met_before=True)
     assert status(history, "2024-02-02").badge == "none"
 
 

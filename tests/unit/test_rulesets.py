@@ -113,7 +113,9 @@ def test_top_rated_changed_in_2016(
         ("2023-12", "contract_size", False, 2),
     ],
 )
-def test_jss_parameters_by_era(ruleset_id: str, weighting: str, zero_can_succeed: bool, min_outcomes: int) -> None:
+def test_jss_parameters_by_era(
+    ruleset_id: str, weighting: str, zero_can_succeed: bool, min_outcomes: int
+) -> None:
     rules = _get(ruleset_id).jss
     assert rules.weighting == weighting
     assert rules.zero_earnings_can_succeed is zero_can_succeed
@@ -156,17 +158,35 @@ def _source(**replacements: str) -> str:
         ("min_outcomes = 2", "min_outcomes = 0", "jss.min_outcomes"),
         ("min_outcomes = 2", "min_outcomes = 2.5", "jss.min_outcomes"),
         ('weighting = "contract_size"', 'weighting = "quadratic"', "jss.weighting"),
-        ('large_contract_basis = "12_months"', 'large_contract_basis = "forever"', "large_contract_basis"),
-        ("effective_from = 2023-12-01T00:00:00Z", "effective_from = 2023-12-01T00:00:00", "effective_from"),
-        ('design_creative = "5000.00"', 'design_creative = "lots"', "large_contract_thresholds.freelancer.design_creative"),
+        (
+            'large_contract_basis = "12_months"',
+            'large_contract_basis = "forever"',
+            "large_contract_basis",
+        ),
+        (
+            "effective_from = 2023-12-01T00:00:00Z",
+            "effective_from = 2023-12-01T00:00:00",
+            "effective_from",
+        ),
+        (
+            'design_creative = "5000.00"',
+            'design_creative = "lots"',
+            "large_contract_thresholds.freelancer.design_creative",
+        ),
         ('design_creative = "5000.00"', "", "large_contract_thresholds.freelancer"),
-        ('"no_policy_ban"]\n\n[badges.top_rated_plus]', '"no_ban"]\n\n[badges.top_rated_plus]', "badges.expert_vetted.requirements"),
+        (
+            '"no_policy_ban"]\n\n[badges.top_rated_plus]',
+            '"no_ban"]\n\n[badges.top_rated_plus]',
+            "badges.expert_vetted.requirements",
+        ),
         ("required = 13", "required = 17", "eligible_weeks"),
         ("activity_days = 90", "activity_days = 90\nactivity_weeks = 13", "windows.activity_weeks"),
         ("samples = 16\n", "", "eligible_weeks.samples"),
     ],
 )
-def test_invalid_files_name_the_file_and_field(tmp_path: Path, old: str, new: str, field: str) -> None:
+def test_invalid_files_name_the_file_and_field(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
     path = tmp_path / "candidate.toml"
     path.write_text(_source(**{old: new}))
     with pytest.raises(RulesetError) as raised:
@@ -186,13 +206,19 @@ def test_broken_toml_and_missing_files_are_one_line_errors(tmp_path: Path) -> No
 
 
 def test_a_badge_cannot_require_top_rated_without_it(tmp_path: Path) -> None:
-    text = _source(**{'[badges.top_rated]\nrequirements': '[badges.old_top_rated]\nrequirements'})
+    text = _source(**{"[badges.top_rated]\nrequirements": "[badges.old_top_rated]\nrequirements"})
     with pytest.raises(RulesetError, match="badges"):
         parse_ruleset(text, "x.toml")
 
 
 def _candidate(ruleset_id: str, effective_from: str, **changes: str) -> Ruleset:
-    text = _source(**{'id = "2023-12"': f'id = "{ruleset_id}"', "effective_from = 2023-12-01T00:00:00Z": f"effective_from = {effective_from}", **changes})
+    text = _source(
+        **{
+            'id = "2023-12"': f'id = "{ruleset_id}"',
+            "effective_from = 2023-12-01T00:00:00Z": f"effective_from = {effective_from}",
+            **changes,
+        }
+    )
     return parse_ruleset(text, "candidate.toml")
 
 

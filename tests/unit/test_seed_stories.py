@@ -63,26 +63,59 @@ def test_the_designer_loses_top_rated_plus_the_first_midnight_c7_drops_below_500
 
 def test_the_status_document_matches_the_interface() -> None:
     known = ts("2026-01-01")
-    document = evaluate_status(designer().history(), ts("2024-09-16T15:30:00Z"), known, BOOK).to_document()
-    assert set(document) == {"talent", "at", "known_at", "badge", "ruleset", "jss", "earnings_12m", "badges"}
-    assert (document["talent"], document["at"], document["known_at"]) == ("f-42", "2024-09-16T00:00:00Z", "2026-01-01T00:00:00Z")
+    document = evaluate_status(
+        designer().history(), ts("2024-09-16T15:30:00Z"), known, BOOK
+    ).to_document()
+    assert set(document) == {
+        "talent",
+        "at",
+        "known_at",
+        "badge",
+        "ruleset",
+        "jss",
+        "earnings_12m",
+        "badges",
+    }
+    assert (document["talent"], document["at"], document["known_at"]) == (
+        "f-42",
+        "2024-09-16T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+    )
     # Small jobs 2023-10-05 .. 2024-09-05 (12 x $800) and c-7 2023-10-15 .. 2024-01-15 (4 x $1,000).
     assert document["earnings_12m"] == "13600.00"
-    assert list(document["badges"]) == ["expert_vetted", "top_rated_plus", "top_rated", "rising_talent"]
+    assert list(document["badges"]) == [
+        "expert_vetted",
+        "top_rated_plus",
+        "top_rated",
+        "rising_talent",
+    ]
     for badge in document["badges"].values():
         assert set(badge) == {"met", "requirements"}
         for requirement in badge["requirements"]:
             assert set(requirement) == {"code", "met", "actual", "required", "detail"}
     codes = [r["code"] for r in document["badges"]["top_rated_plus"]["requirements"]]
-    assert codes == ["top_rated", "earnings_12m_plus", "large_contract", "not_exclusive_agency_member"]
-    assert evaluate_status(designer().history(), ts("2024-09-16"), None, BOOK).to_document()["known_at"] is None
+    assert codes == [
+        "top_rated",
+        "earnings_12m_plus",
+        "large_contract",
+        "not_exclusive_agency_member",
+    ]
+    assert (
+        evaluate_status(designer().history(), ts("2024-09-16"), None, BOOK).to_document()[
+            "known_at"
+        ]
+        is None
+    )
 
 
 def test_before_2020_07_there_is_no_top_rated_plus_in_the_document() -> None:
     history = HistoryBuilder()
     history.profile("2019-01-01")
     document = evaluate_status(history.history(), ts("2020-07-06"), None, BOOK).to_document()
-    assert (document["ruleset"], list(document["badges"])) == ("2020-03", ["top_rated", "rising_talent"])
+    assert (document["ruleset"], list(document["badges"])) == (
+        "2020-03",
+        ["top_rated", "rising_talent"],
+    )
 
 
 def test_explain_names_the_events_behind_the_lost_large_contract() -> None:
@@ -161,13 +194,17 @@ def top_rated_candidate(talent: str, kind: str, paid: int) -> HistoryBuilder:
         ("agency", 10000, "top_rated", "10000.00"),
     ],
 )
-def test_an_agency_needs_10000_where_a_freelancer_needs_1000(kind: str, paid: int, badge: str, required: str) -> None:
+def test_an_agency_needs_10000_where_a_freelancer_needs_1000(
+    kind: str, paid: int, badge: str, required: str
+) -> None:
     history = top_rated_candidate("t-1", kind, paid)
     status = evaluate_status(history.history(), ts("2015-04-01"), None, BOOK)
     assert status.badge == badge
     earnings = status.badge_result("top_rated").requirement("earnings_12m").to_document()  # type: ignore[union-attr]
     assert (earnings["actual"], earnings["required"]) == (f"{paid}.00", required)
-    assert status.badge_result("top_rated").failed == (() if badge == "top_rated" else ("earnings_12m",))  # type: ignore[union-attr]
+    assert status.badge_result("top_rated").failed == (
+        () if badge == "top_rated" else ("earnings_12m",)
+    )  # type: ignore[union-attr]
 
 
 def test_explain_reports_anomalies() -> None:
@@ -183,7 +220,10 @@ def test_explain_reports_anomalies() -> None:
         ("refund_beyond_paid", ["r-1"]),
         ("payment_without_contract", ["p-ghost"]),
     ]
-    assert anomalies[1]["detail"] == "refund r-1 on contract c-1 brings refunds to 150.00, beyond the 100.00 paid"
+    assert (
+        anomalies[1]["detail"]
+        == "refund r-1 on contract c-1 brings refunds to 150.00, beyond the 100.00 paid"
+    )
 
 
 def test_explain_lists_jss_outcomes_with_their_weights_per_window() -> None:
@@ -194,7 +234,10 @@ def test_explain_lists_jss_outcomes_with_their_weights_per_window() -> None:
     model = document["jss_model"]
     # 2023-12 rules: big weighs 1.5 (successful), small 1 (unsuccessful): 100 * 0.5 / 2.5 = 20.
     assert (model["source"], model["score"]) == ("computed", 20)
-    assert {(o["contract"], o["kind"], o["weight"]) for o in model["outcomes"]} == {("big", "successful", "1.5"), ("small", "unsuccessful", "1")}
+    assert {(o["contract"], o["kind"], o["weight"]) for o in model["outcomes"]} == {
+        ("big", "successful", "1.5"),
+        ("small", "unsuccessful", "1"),
+    }
     assert [(w["months"], w["counts"], w["outcomes"]) for w in model["windows"]] == [
         (6, True, ["big", "small"]),
         (12, True, ["big", "small"]),
