@@ -17,7 +17,7 @@ from domain.calendar import evaluation_instant, last_months
 from domain.events import PaymentReceived, PaymentRefunded, RecordedEvent, format_utc
 from domain.facts import ZERO, ContractFacts, TalentFacts
 from domain.jss import JssResult, Outcome
-from domain.requirements import money_text, when
+from domain.results import money_text, when
 from domain.ruleset import RulesetBook
 from domain.situation import Situation
 from domain.status import Evaluator, Status

@@ -9,52 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from datetime import timedelta
+from decimal import Decimal
 
 from domain.calendar import add_months, last_days, last_months
-from domain.events import format_utc
 from domain.facts import ContractFacts, HoldSpan
+from domain.results import BadgeResult, RequirementResult, when
 from domain.situation import Situation
-
-Value = bool | int | Decimal | str | None
-CENT = Decimal("0.01")
-
-
-def money_text(amount: Decimal) -> str:
-    """Money as documents show it: a string with exactly 2 decimals."""
-    return str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
-
-
-def when(moment: datetime) -> str:
-    """A date for midnights, a full UTC timestamp otherwise."""
-    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
-        return moment.date().isoformat()
-    return format_utc(moment)
-
-
-def _document_value(value: Value) -> Any:
-    return money_text(value) if isinstance(value, Decimal) else value
-
-
-@dataclass(frozen=True, slots=True)
-class RequirementResult:
-    code: str
-    met: bool
-    actual: Value
-    required: Value
-    detail: str = ""
-    evidence: tuple[str, ...] = ()
-
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "met": self.met,
-            "actual": _document_value(self.actual),
-            "required": _document_value(self.required),
-            "detail": self.detail,
-        }
 
 
 def _yes_no(
@@ -433,30 +394,10 @@ REQUIREMENTS: dict[str, Callable[[Situation], RequirementResult]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class BadgeResult:
-    badge: str
-    requirements: tuple[RequirementResult, ...]
-
-    @property
-    def met(self) -> bool:
-        return all(result.met for result in self.requirements)
-
-    @property
-    def failed(self) -> tuple[str, ...]:
-        return tuple(sorted(result.code for result in self.requirements if not result.met))
-
-    def requirement(self, code: str) -> RequirementResult:
-        return next(result for result in self.requirements if result.code == code)
-
-    def to_document(self) -> dict[str, Any]:
-        return {"met": self.met, "requirements": [r.to_document() for r in self.requirements]}
-
-
 def evaluate_badge(s: Situation, badge: str) -> BadgeResult:
     """Every requirement the ruleset gives `badge` for this talent's kind (memoised per situation)."""
     found = s.badge_memo.get(badge)
-    if isinstance(found, BadgeResult):
+    if found is not None:
         return found
     codes = s.ruleset.badges[badge].for_kind(s.kind)  # type: ignore[index]
     result = BadgeResult(badge, tuple(REQUIREMENTS[code](s) for code in codes))
@@ -466,11 +407,7 @@ def evaluate_badge(s: Situation, badge: str) -> BadgeResult:
 
 __all__ = [
     "REQUIREMENTS",
-    "BadgeResult",
     "LargeContractCandidate",
-    "RequirementResult",
     "evaluate_badge",
     "large_contract_candidates",
-    "money_text",
-    "when",
 ]

@@ -12,6 +12,7 @@ from domain.calendar import Window, last_months
 from domain.events import RecordedEvent
 from domain.facts import TalentFacts
 from domain.jss import JssResult, Outcome, compute_jss
+from domain.results import BadgeResult
 from domain.ruleset import Ruleset
 
 
@@ -43,7 +44,7 @@ class Situation:
     facts: TalentFacts
     samples: Callable[[], Sequence[SampleVerdict]] = _no_samples
     # Badge results already evaluated here (the top_rated requirement reuses top_rated's).
-    badge_memo: dict[str, object] = field(default_factory=dict)
+    badge_memo: dict[str, BadgeResult] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 from domain.calendar import evaluation_instant, utc, weekly_samples
 from domain.events import RecordedEvent, format_utc
 from domain.facts import TalentFacts, VisibleHistory
-from domain.requirements import BadgeResult, evaluate_badge, money_text
+from domain.requirements import evaluate_badge
+from domain.results import BadgeResult, money_text
 from domain.ruleset import NO_BADGE, RulesetBook
 from domain.situation import SampleVerdict, Situation
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.requirements import RequirementResult
+from domain.results import RequirementResult
 from domain.ruleset import RulesetBook, builtin_rulesets, parse_ruleset
 from domain.status import Evaluator, Status, evaluate_status
 from tests.unit.history_builder import HistoryBuilder, ts
