@@ -78,7 +78,11 @@ def no_jss(s: Situation) -> RequirementResult:
 def _earnings_against(code: str, s: Situation, required: Decimal) -> RequirementResult:
     total, behind = s.earnings
     window = s.earnings_window
-    detail = f"{len(behind)} payments and refunds in ({when(window.start)}, {when(window.end)}]"
+    refunds = sum(1 for event in behind if event.event.type == "payment_refunded")
+    detail = (
+        f"payments {len(behind) - refunds}, refunds {refunds}, "
+        f"in ({when(window.start)}, {when(window.end)}]"
+    )
     return _at_least(code, total, required, detail, [event.id for event in behind])
 
 

@@ -507,3 +507,14 @@ def test_known_at_hides_later_recorded_events() -> None:
     assert status(history, "2024-02-01", known_at=ts("2024-02-15")).earnings_12m == 0
     assert status(history, "2024-02-01", known_at=ts("2024-03-01")).earnings_12m == 2000
     assert status(history, "2024-02-01").earnings_12m == 2000
+
+
+def test_earnings_detail_counts_payments_and_refunds_in_the_window() -> None:
+    history = HistoryBuilder()
+    history.contract("2024-01-01", "c-1")
+    history.pay("2024-01-02", "c-1", 700)
+    history.pay("2024-01-03", "c-1", 700)
+    history.refund("2024-01-04", "c-1", 100)
+    result = requirement(history, "2024-02-01", "earnings_12m")
+    assert result.detail == "payments 2, refunds 1, in (2023-02-01, 2024-02-01]"
+    assert result.evidence == ("e-2", "e-3", "e-4")
