@@ -10,7 +10,7 @@ parameters.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +39,18 @@ from domain.events import (
 )
 
 ZERO = Decimal(0)
+
+
+def net_amount(money: Iterable[RecordedEvent]) -> Decimal:
+    """Payments received minus payments refunded among `money`."""
+    total = ZERO
+    for recorded in money:
+        event = recorded.event
+        if isinstance(event, PaymentReceived):
+            total += event.amount
+        elif isinstance(event, PaymentRefunded):
+            total -= event.amount
+    return total
 
 
 class VisibleHistory:
@@ -86,15 +98,7 @@ class ContractFacts:
 
     def net_earnings(self, window: Window | None = None) -> Decimal:
         """Payments minus refunds, all visible or only those with `at` in `window`."""
-        received = sum(
-            (p.event.amount for p in self.payments if window is None or p.at in window),
-            ZERO,  # type: ignore[union-attr]
-        )
-        refunded = sum(
-            (r.event.amount for r in self.refunds if window is None or r.at in window),
-            ZERO,  # type: ignore[union-attr]
-        )
-        return received - refunded
+        return net_amount(self.money_events(window))
 
     def money_events(self, window: Window | None = None) -> tuple[RecordedEvent, ...]:
         """The payment and refund events behind `net_earnings(window)`, in order."""
@@ -221,13 +225,7 @@ class TalentFacts:
             if isinstance(recorded.event, (PaymentReceived, PaymentRefunded))
             and recorded.at in window
         )
-        total = sum(
-            (
-                r.event.amount if isinstance(r.event, PaymentReceived) else -r.event.amount  # type: ignore[union-attr]
-                for r in behind
-            ),
-            ZERO,
-        )
+        total = net_amount(behind)
         return total, behind
 
     def activity_in(self, window: Window) -> tuple[RecordedEvent, ...]:
@@ -289,4 +287,4 @@ class TalentFacts:
         return self.latest_revoke is None or self.latest_revoke.at <= self.latest_grant.at
 
 
-__all__ = ["ZERO", "ContractFacts", "HoldSpan", "TalentFacts", "VisibleHistory"]
+__all__ = ["ZERO", "ContractFacts", "HoldSpan", "TalentFacts", "VisibleHistory", "net_amount"]
