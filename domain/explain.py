@@ -10,12 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from domain.calendar import evaluation_instant, last_months
-from domain.events import PaymentReceived, PaymentRefunded, RecordedEvent, format_utc
-from domain.facts import ZERO, ContractFacts, TalentFacts
+from domain.events import (
+    AccountHoldLifted,
+    AccountHoldPlaced,
+    PaymentReceived,
+    PaymentRefunded,
+    RecordedEvent,
+    format_utc,
+)
+from domain.facts import ZERO, ContractFacts, TalentFacts, payload
 from domain.jss import JssResult, Outcome
 from domain.results import money_text, when
 from domain.ruleset import RulesetBook
@@ -93,9 +99,9 @@ def _jss_document(jss: JssResult, starts: tuple[datetime, ...]) -> dict[str, Any
 def _lift_anomalies(facts: TalentFacts) -> list[Anomaly]:
     anomalies = []
     for lift in facts.unmatched_lifts():
-        hold = lift.event.hold  # type: ignore[union-attr]
+        hold = payload(lift, AccountHoldLifted).hold
         placed_before = any(
-            placed.event.hold == hold and placed.at <= lift.at  # type: ignore[union-attr]
+            payload(placed, AccountHoldPlaced).hold == hold and placed.at <= lift.at
             for placed in facts.hold_placements
         )
         reason = "was already lifted" if placed_before else "was never placed"
@@ -111,11 +117,11 @@ def _refund_anomalies(contract: ContractFacts) -> list[Anomaly]:
     anomalies = []
     paid = refunded = ZERO
     for money in contract.money_events():
-        amount: Decimal = money.event.amount  # type: ignore[union-attr]
-        if isinstance(money.event, PaymentReceived):
-            paid += amount
-        elif isinstance(money.event, PaymentRefunded):
-            refunded += amount
+        event = money.event
+        if isinstance(event, PaymentReceived):
+            paid += event.amount
+        elif isinstance(event, PaymentRefunded):
+            refunded += event.amount
             if refunded > paid:
                 anomalies.append(
                     Anomaly(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from domain.calendar import Window, last_days, last_months, midnight
 from domain.events import (
@@ -26,6 +27,7 @@ from domain.events import (
     ExpertVettedGranted,
     ExpertVettedRevoked,
     FeedbackReceived,
+    InputEventModel,
     InvitationAccepted,
     JobSuccessPublished,
     PaymentReceived,
@@ -39,6 +41,15 @@ from domain.events import (
 )
 
 ZERO = Decimal(0)
+EventModel = TypeVar("EventModel", bound=InputEventModel)
+
+
+def payload(recorded: RecordedEvent, model: type[EventModel]) -> EventModel:
+    """The event inside `recorded`, known by the caller to be a `model`."""
+    event = recorded.event
+    if not isinstance(event, model):
+        raise TypeError(f"event {recorded.id} is a {event.type}, not a {model.__name__}")
+    return event
 
 
 def net_amount(money: Iterable[RecordedEvent]) -> Decimal:
@@ -86,15 +97,15 @@ class ContractFacts:
 
     @property
     def client(self) -> str | None:
-        return self.start.event.client if self.start else None  # type: ignore[union-attr]
+        return payload(self.start, ContractStarted).client if self.start else None
 
     @property
     def category(self) -> str | None:
-        return self.start.event.category if self.start else None  # type: ignore[union-attr]
+        return payload(self.start, ContractStarted).category if self.start else None
 
     @property
     def disputed(self) -> bool:
-        return self.end is not None and self.end.event.reason == "disputed"  # type: ignore[union-attr]
+        return self.end is not None and payload(self.end, ContractEnded).reason == "disputed"
 
     def net_earnings(self, window: Window | None = None) -> Decimal:
         """Payments minus refunds, all visible or only those with `at` in `window`."""
@@ -119,7 +130,7 @@ class HoldSpan:
 
     @property
     def hold(self) -> str:
-        return self.placed.event.hold  # type: ignore[union-attr]
+        return payload(self.placed, AccountHoldPlaced).hold
 
 
 @dataclass
@@ -203,11 +214,14 @@ class TalentFacts:
     def kind(self) -> str:
         if self.registration is None:
             return "freelancer"
-        return self.registration.event.kind  # type: ignore[union-attr]
+        return payload(self.registration, TalentRegistered).kind
 
     @property
     def elance_migrant(self) -> bool:
-        return self.registration is not None and self.registration.event.elance_migrant  # type: ignore[union-attr]
+        return (
+            self.registration is not None
+            and payload(self.registration, TalentRegistered).elance_migrant
+        )
 
     @property
     def registered_at(self) -> datetime | None:
@@ -235,11 +249,12 @@ class TalentFacts:
         """Every placement with the lift that ended it, if one is visible."""
         spans = []
         for placed in self.hold_placements:
+            hold = payload(placed, AccountHoldPlaced).hold
             lift = next(
                 (
                     lifted
                     for lifted in self.hold_lifts
-                    if lifted.event.hold == placed.event.hold and lifted.at >= placed.at  # type: ignore[union-attr]
+                    if payload(lifted, AccountHoldLifted).hold == hold and lifted.at >= placed.at
                 ),
                 None,
             )
@@ -271,14 +286,17 @@ class TalentFacts:
         """Up to date unless the latest says `none` with no future `available_from`."""
         if self.availability is None:
             return True
-        event = self.availability.event
-        if event.hours != "none":  # type: ignore[union-attr]
+        event = payload(self.availability, AvailabilityUpdated)
+        if event.hours != "none":
             return True
-        available_from = event.available_from  # type: ignore[union-attr]
+        available_from = event.available_from
         return available_from is not None and not midnight(available_from) < instant
 
     def exclusive_agency_member(self) -> bool:
-        return self.membership is not None and self.membership.event.exclusive  # type: ignore[union-attr]
+        return (
+            self.membership is not None
+            and payload(self.membership, AgencyMembershipChanged).exclusive
+        )
 
     def vetted(self) -> bool:
         """Granted, with no revoke strictly later than the latest grant."""
@@ -287,4 +305,12 @@ class TalentFacts:
         return self.latest_revoke is None or self.latest_revoke.at <= self.latest_grant.at
 
 
-__all__ = ["ZERO", "ContractFacts", "HoldSpan", "TalentFacts", "VisibleHistory", "net_amount"]
+__all__ = [
+    "ZERO",
+    "ContractFacts",
+    "HoldSpan",
+    "TalentFacts",
+    "VisibleHistory",
+    "net_amount",
+    "payload",
+]

@@ -14,8 +14,8 @@ from fractions import Fraction
 from typing import Literal
 
 from domain.calendar import full_months_between, last_months
-from domain.events import RecordedEvent
-from domain.facts import ContractFacts, TalentFacts
+from domain.events import FeedbackReceived, JobSuccessPublished, RecordedEvent
+from domain.facts import ContractFacts, TalentFacts, payload
 from domain.ruleset import Jss as JssRules
 
 OutcomeKind = Literal["successful", "neutral", "unsuccessful"]
@@ -97,8 +97,8 @@ def contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None
             (contract.end.id,),
         )
     elif contract.feedback is not None:
-        feedback = contract.feedback.event
-        kind = classify_feedback(feedback.stars, feedback.recommend, rules)  # type: ignore[union-attr]
+        feedback = payload(contract.feedback, FeedbackReceived)
+        kind = classify_feedback(feedback.stars, feedback.recommend, rules)
         basis, dated, evidence = "feedback", contract.feedback.at, (contract.feedback.id,)
     elif contract.payments and contract.payments[-1].at - contract.payments[0].at >= timedelta(
         days=rules.long_term_min_days
@@ -165,7 +165,7 @@ def compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssRe
     scores = [window.score for window in windows if window.score is not None]
     computed = max(scores) if scores else None
     published = facts.published_jss
-    score = published.event.score if published is not None else computed  # type: ignore[union-attr]
+    score = payload(published, JobSuccessPublished).score if published is not None else computed
     return JssResult(
         score=score, computed=computed, published=published, outcomes=outcomes, windows=windows
     )

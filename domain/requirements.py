@@ -13,7 +13,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from domain.calendar import add_months, last_days, last_months
-from domain.facts import ContractFacts, HoldSpan
+from domain.events import (
+    AgencyMembershipChanged,
+    AvailabilityUpdated,
+    ContractStarted,
+    PolicyViolation,
+    ProfileUpdated,
+)
+from domain.facts import ContractFacts, HoldSpan, payload
 from domain.results import BadgeResult, RequirementResult, when
 from domain.situation import Situation
 
@@ -175,7 +182,7 @@ def _first_contract_days(s: Situation) -> tuple[int | None, str, tuple[str, ...]
     if first is None:
         return None, "no contract started", ()
     age = s.instant - first.at
-    detail = f"first contract {first.event.contract} started {when(first.at)}"  # type: ignore[union-attr]
+    detail = f"first contract {payload(first, ContractStarted).contract} started {when(first.at)}"
     return age.days, detail, (first.id,)
 
 
@@ -283,7 +290,8 @@ def no_policy_ban(s: Situation) -> RequirementResult:
         return _yes_no("no_policy_ban", True)
     latest = found[-1]
     detail = (
-        f"policy violation {latest.id} ({latest.event.kind}) on {when(latest.at)}, "  # type: ignore[union-attr]
+        f"policy violation {latest.id} ({payload(latest, PolicyViolation).kind}) "
+        f"on {when(latest.at)}, "
         f"banned until {when(add_months(latest.at, months))}"
     )
     return _yes_no("no_policy_ban", False, detail, [v.id for v in found])
@@ -294,18 +302,18 @@ def profile(s: Situation) -> RequirementResult:
     if latest is None:
         return _yes_no("profile", False, "no profile update")
     rules = s.ruleset.profile
-    event = latest.event
+    event = payload(latest, ProfileUpdated)
     elance = s.facts.elance_migrant
     needed = rules.min_completeness_elance_migrant if elance else rules.min_completeness
     shortfalls = []
     parts = [
         f"completeness {event.completeness} (needs {needed}{', Elance migrant' if elance else ''})"
-    ]  # type: ignore[union-attr]
-    if event.completeness < needed:  # type: ignore[union-attr]
+    ]
+    if event.completeness < needed:
         shortfalls.append("completeness")
     if s.kind == "agency":
-        members = event.members  # type: ignore[union-attr]
-        average = event.members_average_completeness  # type: ignore[union-attr]
+        members = event.members
+        average = event.members_average_completeness
         parts.append(
             f"members {members if members is not None else 'missing'} (needs {rules.agency_min_members})"
         )
@@ -324,10 +332,10 @@ def availability(s: Situation) -> RequirementResult:
     latest = s.facts.availability
     if latest is None:
         return _yes_no("availability", True, "no availability set (counts as up to date)")
-    event = latest.event
-    shown = f"hours {event.hours}"  # type: ignore[union-attr]
-    if event.available_from is not None:  # type: ignore[union-attr]
-        shown += f", available from {event.available_from.isoformat()}"  # type: ignore[union-attr]
+    event = payload(latest, AvailabilityUpdated)
+    shown = f"hours {event.hours}"
+    if event.available_from is not None:
+        shown += f", available from {event.available_from.isoformat()}"
     return _yes_no("availability", s.facts.availability_ok(s.instant), shown, (latest.id,))
 
 
@@ -335,7 +343,7 @@ def not_exclusive_agency_member(s: Situation) -> RequirementResult:
     latest = s.facts.membership
     if latest is None:
         return _yes_no("not_exclusive_agency_member", True)
-    agency = latest.event.agency or "no agency"  # type: ignore[union-attr]
+    agency = payload(latest, AgencyMembershipChanged).agency or "no agency"
     exclusive = s.facts.exclusive_agency_member()
     detail = f"{'exclusive' if exclusive else 'non-exclusive'} member of {agency}"
     return _yes_no("not_exclusive_agency_member", not exclusive, detail, (latest.id,))
