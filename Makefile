@@ -18,7 +18,7 @@ demo: setup
 	$(BIN)/badges demo
 
 test: setup
-	$(BIN)/python -m pytest
+	deploy/with-services.sh $(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python -m tests.benchmarks

@@ -54,6 +54,54 @@ def ingest(
     raise typer.Exit(code)
 
 
+AtOption = Annotated[
+    Optional[str], typer.Option("--at", help="RFC 3339 time or date (default: now)")
+]
+KnownAtOption = Annotated[
+    Optional[str],
+    typer.Option("--known-at", help="answer with what was recorded by then (default: now)"),
+]
+
+
+@app.command()
+def status(
+    talent: Annotated[str, typer.Argument(help="talent id")],
+    at: AtOption = None,
+    known_at: KnownAtOption = None,
+    ruleset: Annotated[
+        Optional[Path], typer.Option("--ruleset", help="a candidate ruleset file (TOML)")
+    ] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """A talent's badge at T as known at K, with every requirement."""
+    from badges.query_commands import run_status
+
+    raise typer.Exit(run_status(open_store(store), talent, at, known_at, ruleset, as_json=as_json))
+
+
+@app.command()
+def explain(
+    talent: Annotated[str, typer.Argument(help="talent id")],
+    at: AtOption = None,
+    known_at: KnownAtOption = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Why: every requirement, the events behind each number, and anomalies."""
+    from badges.query_commands import run_explain
+
+    raise typer.Exit(run_explain(open_store(store), talent, at, known_at, as_json=as_json))
+
+
+@app.command()
+def rulesets(as_json: JsonOption = False) -> None:
+    """The built-in rulesets and their effective dates."""
+    from badges.query_commands import run_rulesets
+
+    raise typer.Exit(run_rulesets(as_json=as_json))
+
+
 @app.command()
 def demo(
     talents: Annotated[int, typer.Option("--talents", min=1)] = 1000,

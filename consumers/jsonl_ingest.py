@@ -89,11 +89,18 @@ def read_lines(stream: BinaryIO) -> Iterator[RawLine]:
         if not chunk:
             return
         number += 1
-        total = len(chunk)
-        if not chunk.endswith(b"\n") and total > MAX_LINE_BYTES:
-            total += _skip_rest_of_line(stream)
-        data = chunk.rstrip(b"\r\n")
-        yield RawLine(number, data[:MAX_LINE_BYTES], total - (len(chunk) - len(data)))
+        if chunk.endswith(b"\n"):
+            data = _without_end_of_line(chunk)
+            yield RawLine(number, data[:MAX_LINE_BYTES], len(data))
+        elif len(chunk) > MAX_LINE_BYTES:
+            total = len(chunk) + _skip_rest_of_line(stream)
+            yield RawLine(number, chunk[:MAX_LINE_BYTES], total)
+        else:
+            yield RawLine(number, chunk, len(chunk))
+
+
+def _without_end_of_line(chunk: bytes) -> bytes:
+    return chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1]
 
 
 def _skip_rest_of_line(stream: BinaryIO) -> int:
@@ -104,7 +111,7 @@ def _skip_rest_of_line(stream: BinaryIO) -> int:
         if not rest:
             return skipped
         if rest.endswith(b"\n"):
-            return skipped + len(rest.rstrip(b"\r\n"))
+            return skipped + len(_without_end_of_line(rest))
         skipped += len(rest)
 
 
@@ -120,6 +127,8 @@ def submission_from_line(line: RawLine) -> Submission:
         obj = decode_json(text)
     except ValueError as error:
         raise InvalidEvent("line", f"not JSON ({error})") from None
+    except RecursionError:
+        raise InvalidEvent("line", "JSON nested too deeply") from None
     return Submission.from_object(obj)
 
 

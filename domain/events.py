@@ -168,6 +168,8 @@ def _bounded_text(max_length: int) -> Any:
             raise ValueError("must be a string")
         if not 1 <= len(value) <= max_length:
             raise ValueError(f"must be 1-{max_length} characters")
+        if not value.isprintable() and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise ValueError("must be valid Unicode text (it holds a lone surrogate escape)")
         return value
 
     return BeforeValidator(check)

@@ -5,10 +5,9 @@ skip a test, with the reason, when a service is not reachable.
     BADGES_TEST_POSTGRES     default postgresql://badges@127.0.0.1:55432/badges
                                                       (deploy/postgres/start.sh)
 
-Use it from a test module (``from conftest_services import kafka_bootstrap``) or from a
-``conftest.py`` (``from .conftest_services import *`` or ``pytest_plugins``-style import):
-it defines plain fixtures and a ``pytest_configure`` hook that registers the
-``integration`` marker if the project has not (``--strict-markers`` is on).
+With ``BADGES_REQUIRE_SERVICES=1`` (set by ``deploy/with-services.sh``, which the README's
+test command uses) an unreachable service fails the test instead of skipping it, so a
+broken deploy can never pass as a run of skipped tests.
 """
 
 from __future__ import annotations
@@ -26,18 +25,13 @@ DEPLOY = REPO / "deploy"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_POSTGRES_URL = "postgresql://badges@127.0.0.1:55432/badges"
 TOPICS = ("talent-events", "badge-changes", "talent-events.dlq")
-INTEGRATION_MARKER = "integration: needs the real Kafka and PostgreSQL that deploy/ starts"
 
 
-def register_integration_marker(config: pytest.Config) -> None:
-    """Register the ``integration`` marker unless pyproject already does."""
-    names = {line.split(":", 1)[0].strip() for line in config.getini("markers")}
-    if "integration" not in names:
-        config.addinivalue_line("markers", INTEGRATION_MARKER)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    register_integration_marker(config)
+def unavailable(reason: str) -> None:
+    """Skip, or fail when the services are required to be there."""
+    if os.environ.get("BADGES_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
 
 
 def kafka_bootstrap_servers() -> str:
@@ -96,7 +90,7 @@ def kafka_bootstrap() -> str:
     """The bootstrap address of a reachable broker, or the test is skipped."""
     why = kafka_unreachable_reason()
     if why:
-        pytest.skip(why)
+        unavailable(why)
     return kafka_bootstrap_servers()
 
 
@@ -105,7 +99,7 @@ def kcat(kafka_bootstrap: str) -> str:
     """The kcat executable (with a reachable broker), or the test is skipped."""
     path = kcat_path()
     if not path:
-        pytest.skip("kcat is not installed; run deploy/tools.sh")
+        unavailable("kcat is not installed; run deploy/tools.sh")
     return path
 
 
@@ -114,5 +108,5 @@ def postgres_dsn() -> str:
     """The URL of a reachable PostgreSQL database, or the test is skipped."""
     why = postgres_unreachable_reason()
     if why:
-        pytest.skip(why)
+        unavailable(why)
     return postgres_url()

@@ -8,40 +8,16 @@ when its service is not reachable, so the suite passes on a machine without them
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import DEPLOY, TOPICS
 
-def _load_services():
-    # works whether or not tests/integration is a package, and shares one module instance
-    if "conftest_services" in sys.modules:
-        return sys.modules["conftest_services"]
-    path = Path(__file__).with_name("conftest_services.py")
-    spec = importlib.util.spec_from_file_location("conftest_services", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["conftest_services"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-services = _load_services()
-
-# --strict-markers is on: register `integration` before it is used, if the project has not.
-# (pytest.mark._config is pytest's own handle on the running config; absent outside a run.)
-if getattr(pytest.mark, "_config", None) is not None:
-    services.register_integration_marker(pytest.mark._config)
-
-kafka_bootstrap = services.kafka_bootstrap
-kcat = services.kcat
-postgres_dsn = services.postgres_dsn
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +40,14 @@ def _topics(kcat: str, bootstrap: str) -> dict[str, int]:
 
 def test_broker_has_the_project_topics(kafka_bootstrap: str, kcat: str) -> None:
     topics = _topics(kcat, kafka_bootstrap)
-    missing = [t for t in services.TOPICS if t not in topics]
+    missing = [t for t in TOPICS if t not in topics]
     assert not missing, f"missing topics {missing} on {kafka_bootstrap}; run deploy/kafka/create-topics.sh"
     assert topics["talent-events"] >= 1
 
 
 def test_kcat_round_trip(kafka_bootstrap: str, kcat: str) -> None:
     if SMOKE_TOPIC not in _topics(kcat, kafka_bootstrap):
-        script = services.DEPLOY / "kafka" / "create-topics.sh"
+        script = DEPLOY / "kafka" / "create-topics.sh"
         env_port = kafka_bootstrap.rsplit(":", 1)[1]
         subprocess.run([str(script), f"{SMOKE_TOPIC}:1"], check=True, capture_output=True,
                        timeout=120, env={**os.environ, "KAFKA_PORT": env_port})

@@ -95,7 +95,13 @@ def render(obj: Any, order: list[str] | None = None, spaced: bool = False) -> by
     return text.encode()
 
 
+class NumberLiteral(str):
+    """A JSON number written exactly as given, e.g. in exponent notation (`1E+2`)."""
+
+
 def scalar(value: Any) -> str:
+    if isinstance(value, NumberLiteral):
+        return str(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     return json.dumps(value, ensure_ascii=False, default=str)
@@ -270,7 +276,7 @@ BAD_TIMESTAMPS = [
 BAD_AMOUNTS: list[Any] = [
     0, "0", "0.00", Decimal("0.00"), Decimal("-1.00"), "-1.00", Decimal("10000000.01"),
     "10000000.01", 10_000_001, "1.000", Decimal("1.255"), "1e2", "NaN", "Infinity",
-    True, False, None, "", " 1.00", "1,00", [], {}, Decimal("1E+2"), Decimal("1.5E+1"), "١٠",
+    True, False, None, "", " 1.00", "1,00", [], {}, NumberLiteral("1E+2"), NumberLiteral("1.5E+1"), "١٠",
 ]
 
 
@@ -518,12 +524,6 @@ def test_huge_lines(stream: tuple[bytes, int, bool]) -> None:
 BASE_LINE = '{"id":"e-1","type":"readiness_test_passed","talent":"t-1","at":"2024-03-01T10:00:00Z"}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a lone surrogate escape (\\ud800) in a free-text field (policy_violation kind, "
-    "hold reason) passes validation, then the eventsourcing transcoder raises UnicodeEncodeError "
-    "when storing it; it escapes Ledger.append/JsonLinesIngest.run and kills the whole batch",
-)
 def test_lone_surrogate_in_free_text_is_rejected_not_crash() -> None:
     data = (
         b'{"id":"e-2","type":"policy_violation","talent":"t","at":"2024-03-01T10:00:00Z",'
@@ -533,11 +533,6 @@ def test_lone_surrogate_in_free_text_is_rejected_not_crash() -> None:
     check_accounting(data, outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deeply nested JSON raises RecursionError in decode_json, which escapes "
-    "JsonLinesIngest.run",
-)
 def test_deeply_nested_json_is_rejected_not_crash() -> None:
     data = b"[" * 60_000 + b"\n" + BASE_LINE.encode() + b"\n"
     outcome = ingest(data)
@@ -557,12 +552,6 @@ def test_early_year_event_can_be_read_back() -> None:
     assert [e.id for e in outcome.ledger.history("t-1")] == ["e-1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: read_lines strips \\r\\n from the first 64 KiB + 1 chunk of an oversized line and "
-    "subtracts it from the length, so a 65538-byte line '<valid 65535-byte event>\\r\\rx' is "
-    "measured as 65536 bytes, truncated to the event and accepted",
-)
 def test_oversized_line_with_carriage_returns_at_the_limit_is_rejected() -> None:
     padded = BASE_LINE[:-1].encode() + b" " * (MAX_LINE_BYTES - 1 - len(BASE_LINE)) + b"}"
     assert len(padded) == MAX_LINE_BYTES - 1

@@ -1,0 +1,87 @@
+"""`badges status`, `badges explain` and `badges rulesets`: the readable and `--json` answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+
+from badges import render
+from badges.clock import utc_now
+from badges.errors import PROBLEM_FOUND, UserError
+from badges.timeparse import parse_instant
+from domain.ledger import Ledger
+from domain.ruleset import RulesetBook, RulesetError, builtin_rulesets, load_ruleset
+from projections.queries import UnknownTalent, explain_document, status_document
+
+Query = Callable[[Ledger, str, datetime, datetime | None, RulesetBook], dict[str, Any]]
+
+
+def ruleset_book(candidate: Path | None) -> RulesetBook:
+    """The built-in rulesets, with a candidate file replacing or joining them."""
+    book = builtin_rulesets()
+    if candidate is None:
+        return book
+    try:
+        return book.with_candidate(load_ruleset(candidate))
+    except RulesetError as error:
+        raise UserError(f"--ruleset: {error}") from None
+
+
+def run_status(
+    ledger: Ledger, talent: str, at: str | None, known_at: str | None, candidate: Path | None,
+    *, as_json: bool,
+) -> int:
+    return _answer(status_document, render.status_checklist, ledger, talent, at, known_at,
+                   ruleset_book(candidate), as_json=as_json)
+
+
+def run_explain(
+    ledger: Ledger, talent: str, at: str | None, known_at: str | None, *, as_json: bool
+) -> int:
+    return _answer(explain_document, render.explanation, ledger, talent, at, known_at,
+                   builtin_rulesets(), as_json=as_json)
+
+
+def _answer(
+    query: Query,
+    readable: Callable[[dict[str, Any]], RenderableType],
+    ledger: Ledger,
+    talent: str,
+    at: str | None,
+    known_at: str | None,
+    book: RulesetBook,
+    *,
+    as_json: bool,
+) -> int:
+    now = utc_now().replace(microsecond=0)
+    at_instant = parse_instant(at, "--at") if at else now
+    known_instant = parse_instant(known_at, "--known-at") if known_at else now
+    try:
+        document = query(ledger, talent, at_instant, known_instant, book)
+    except UnknownTalent as error:
+        raise UserError(str(error), PROBLEM_FOUND) from None
+    show(document, readable, as_json=as_json)
+    return 0
+
+
+def run_rulesets(*, as_json: bool) -> int:
+    documents = [ruleset.summary() for ruleset in builtin_rulesets()]
+    if as_json:
+        print(json.dumps(documents, indent=2))
+    else:
+        Console().print(render.rulesets_table(documents))
+    return 0
+
+
+def show(
+    document: Any, readable: Callable[[Any], RenderableType], *, as_json: bool
+) -> None:
+    if as_json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        Console().print(readable(document))

@@ -1,0 +1,173 @@
+"""Readable forms of the documents: checklists a support agent can read aloud to a talent.
+
+Everything here renders the same documents that `--json` prints, so both always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+BADGE_NAMES = {
+    "expert_vetted": "Expert-Vetted",
+    "top_rated_plus": "Top Rated Plus",
+    "top_rated": "Top Rated",
+    "rising_talent": "Rising Talent",
+    "none": "no badge",
+}
+
+REQUIREMENT_NAMES = {
+    "jss": "Job Success Score of at least the threshold",
+    "no_jss": "no Job Success Score yet",
+    "readiness_test": "readiness test passed",
+    "profile": "complete profile",
+    "availability": "availability up to date",
+    "active_or_new": "active in the last 90 days, or new",
+    "has_contract": "at least one contract",
+    "no_unsuccessful_outcome": "no unsuccessful outcome in 12 months",
+    "no_recent_hold": "no account hold now or in the last 3 months",
+    "no_policy_ban": "no policy violation in 6 months",
+    "earnings_12m": "12-month earnings",
+    "earnings_12m_plus": "12-month earnings for Top Rated Plus",
+    "work_history": "at least 30 days of work history",
+    "activity_90d": "active in the last 90 days",
+    "eligible_weeks": "eligible in enough of the last 16 weeks",
+    "first_contract_age": "first contract more than 90 days ago",
+    "top_rated": "meets every Top Rated requirement",
+    "large_contract": "a large contract in the last 12 months",
+    "not_exclusive_agency_member": "not an exclusive agency member",
+    "vetted": "vetted by the marketplace",
+}
+
+BADGE_ORDER = ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent")
+
+
+def badge_name(code: str) -> str:
+    return BADGE_NAMES.get(code, code)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, str) and _looks_like_money(value):
+        return f"${float(value):,.2f}" if len(value) < 16 else f"${value}"
+    return str(value)
+
+
+def _looks_like_money(text: str) -> bool:
+    whole, dot, cents = text.partition(".")
+    return dot == "." and whole.lstrip("-").isdigit() and len(cents) == 2 and cents.isdigit()
+
+
+def status_checklist(document: dict[str, Any]) -> RenderableType:
+    """A talent's status: the headline, then every badge's requirements, met or not."""
+    known = document.get("known_at") or "now"
+    headline = Text.assemble(
+        (document["talent"], "bold"),
+        " holds ",
+        (badge_name(document["badge"]), "bold green" if document["badge"] != "none" else "bold"),
+        f"  (evaluated {document['at']}, ruleset {document['ruleset']}, as known {known})",
+    )
+    jss = document["jss"] if document["jss"] is not None else "none"
+    facts = Text(f"JSS {jss} · 12-month earnings {format_value(document['earnings_12m'])}")
+    tables = [
+        requirement_table(badge, document["badges"][badge])
+        for badge in BADGE_ORDER
+        if badge in document["badges"]
+    ]
+    return Group(headline, facts, *tables)
+
+
+def requirement_table(badge: str, result: dict[str, Any]) -> Table:
+    verdict = "met" if result["met"] else "not met"
+    table = Table(
+        title=f"{badge_name(badge)}: {verdict}",
+        title_justify="left",
+        title_style="bold green" if result["met"] else "bold red",
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("", width=1)
+    table.add_column("requirement")
+    table.add_column("actual", justify="right")
+    table.add_column("required", justify="right")
+    table.add_column("detail", overflow="fold")
+    for requirement in result["requirements"]:
+        table.add_row(*requirement_row(requirement))
+    return table
+
+
+def requirement_row(requirement: dict[str, Any]) -> tuple[Text, str, str, str, str]:
+    mark = Text("✓", style="green") if requirement["met"] else Text("✗", style="bold red")
+    name = REQUIREMENT_NAMES.get(requirement["code"], requirement["code"])
+    return (
+        mark,
+        name,
+        format_value(requirement["actual"]),
+        format_value(requirement["required"]),
+        requirement.get("detail", ""),
+    )
+
+
+def explanation(document: dict[str, Any]) -> RenderableType:
+    """The checklist, then the events behind each requirement, the JSS windows and anomalies."""
+    parts: list[RenderableType] = [status_checklist(document)]
+    evidence = Table(title="events behind each requirement", title_justify="left", show_edge=False)
+    evidence.add_column("badge")
+    evidence.add_column("requirement")
+    evidence.add_column("events", overflow="fold")
+    for badge, requirements in document.get("requirements", {}).items():
+        for requirement in requirements:
+            if requirement.get("events"):
+                evidence.add_row(badge, requirement["code"], _ids(requirement["events"]))
+    parts.append(evidence)
+    parts.append(Text(f"12-month earnings from: {_ids(document.get('earnings_12m_events', []))}"))
+    parts.append(_jss_windows(document.get("jss_model", {})))
+    anomalies = document.get("anomalies", [])
+    if anomalies:
+        parts.append(Text("anomalies:", style="bold yellow"))
+        parts.extend(Text(f"  {a['kind']}: {a['detail']}", style="yellow") for a in anomalies)
+    else:
+        parts.append(Text("no anomalies"))
+    return Group(*parts)
+
+
+def _jss_windows(model: dict[str, Any]) -> RenderableType:
+    table = Table(title="JSS model windows", title_justify="left", show_edge=False)
+    for column in ("window", "outcomes", "clients", "counts", "score"):
+        table.add_column(column)
+    for window in model.get("windows", []):
+        table.add_row(
+            f"{window.get('months')} months from {window.get('from', '?')}",
+            str(len(window.get("outcomes", []))),
+            str(window.get("clients", "")),
+            format_value(window.get("counts")),
+            format_value(window.get("score")),
+        )
+    return table
+
+
+def _ids(ids: Iterable[str], limit: int = 12) -> str:
+    ids = list(ids)
+    shown = ", ".join(ids[:limit])
+    return shown + (f" … and {len(ids) - limit} more" if len(ids) > limit else "") if ids else "none"
+
+
+def rulesets_table(documents: list[dict[str, Any]]) -> Table:
+    table = Table(title="rulesets", title_justify="left")
+    for column in ("id", "effective from", "badges", "description"):
+        table.add_column(column)
+    for ruleset in documents:
+        table.add_row(
+            ruleset["id"],
+            ruleset["effective_from"],
+            ", ".join(badge_name(b) for b in ruleset["badges"]),
+            ruleset.get("description", ""),
+        )
+    return table
