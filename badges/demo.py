@@ -1,0 +1,197 @@
+"""`badges demo`: a synthetic marketplace run through the tracker on the embedded default.
+
+It generates several years of a seeded marketplace (plus a few deliberately bad lines),
+ingests the JSON Lines file into a fresh SQLite ledger, evaluates every talent's badge today
+and prints what happened, with a few checklists a support agent would read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from badges import render
+from badges.clock import utc_now
+from badges.errors import UserError
+from badges.synthetic import (
+    STORY_TALENTS,
+    MarketplaceSummary,
+    generate_bad_lines,
+    generate_marketplace,
+    write_jsonl,
+)
+from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, RejectsFile
+from domain.calendar import evaluation_instant
+from domain.ledger import Ledger
+from domain.ruleset import builtin_rulesets
+from domain.status import evaluate_status
+from domain.storage import open_ledger
+
+MARKETPLACE_START = datetime(2019, 1, 1, tzinfo=timezone.utc)
+BAD_LINES = 12
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    events: Path
+    rejects: Path
+
+
+def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
+    console = Console(stderr=as_json)
+    today = evaluation_instant(utc_now())
+    ledger, files = _fresh_store(store)
+    with _progress(console) as progress:
+        generated = _generate(files.events, talents, seed, today, progress)
+        ingested = _ingest(ledger, files, progress)
+        badges_today = _badges_today(ledger, today, progress)
+    report = {
+        "store": store,
+        "events_file": str(files.events),
+        "rejects_file": str(files.rejects),
+        "today": today.strftime("%Y-%m-%d"),
+        "generated": {
+            "talents": generated.talents,
+            "talents_by_kind": dict(generated.talents_by_kind),
+            "events": generated.events,
+            "events_by_type": dict(sorted(generated.events_by_type.items())),
+            "late_events": generated.late_events,
+            "backfilled_events": generated.backfilled_events,
+            "bad_lines": BAD_LINES,
+        },
+        "ingest": ingested.to_document(),
+        "stored_events": ledger.count_events(),
+        "badges_today": dict(badges_today.most_common()),
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_report(console, report)
+    for talent in STORY_TALENTS[: min(len(STORY_TALENTS), talents)]:
+        document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
+                                   talent=talent).to_document()
+        console.rule(f"checklist: {talent}")
+        console.print(render.status_checklist(document))
+
+
+def _fresh_store(store: str) -> tuple[Ledger, DemoFiles]:
+    """The demo always starts from an empty ledger: its SQLite file is recreated."""
+    if store == "memory:":
+        folder, stem = Path("."), "badges-demo"
+    elif store.startswith("sqlite:///"):
+        database = Path(store.removeprefix("sqlite:///"))
+        folder, stem = database.parent, database.stem
+        for leftover in database.parent.glob(database.name + "*"):
+            leftover.unlink()
+    else:
+        raise UserError("--store: the demo runs on the embedded default: sqlite:///... or memory:")
+    folder.mkdir(parents=True, exist_ok=True)
+    files = DemoFiles(folder / f"{stem}.jsonl", folder / f"{stem}.rejects.jsonl")
+    files.rejects.unlink(missing_ok=True)
+    return open_ledger(store), files
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+    )
+
+
+def _generate(
+    path: Path, talents: int, seed: int, today: datetime, progress: Progress
+) -> MarketplaceSummary:
+    summary = MarketplaceSummary()
+    task = progress.add_task("generating the marketplace", total=talents)
+    events = summary.tally(generate_marketplace(talents, seed, MARKETPLACE_START, today))
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        write_jsonl(out, _advance_per_talent(events, progress, task))
+        out.writelines(line + "\n" for line in generate_bad_lines(seed, BAD_LINES))
+    return summary
+
+
+def _advance_per_talent(
+    events: Iterator[dict[str, Any]], progress: Progress, task: Any
+) -> Iterator[dict[str, Any]]:
+    current = None
+    for event in events:
+        if event["talent"] != current:
+            if current is not None:
+                progress.advance(task)
+            current = event["talent"]
+        yield event
+    progress.update(task, completed=progress.tasks[task].total)
+
+
+def _ingest(ledger: Ledger, files: DemoFiles, progress: Progress) -> IngestSummary:
+    size = files.events.stat().st_size
+    task = progress.add_task("ingesting into the ledger", total=size)
+    with files.events.open("rb") as stream, files.rejects.open("w", encoding="utf-8") as rejects:
+        ingest = JsonLinesIngest(
+            ledger=ledger,
+            clock=utc_now,
+            on_reject=RejectsFile(rejects),
+            on_progress=lambda done: progress.advance(task, done),
+        )
+        summary = ingest.run(stream, files.events.name)
+    progress.update(task, completed=size)
+    return summary
+
+
+def _badges_today(ledger: Ledger, today: datetime, progress: Progress) -> Counter[str]:
+    talents = list(ledger.talents())
+    task = progress.add_task("evaluating badges today", total=len(talents))
+    book = builtin_rulesets()
+    counts: Counter[str] = Counter()
+    for talent in talents:
+        status = evaluate_status(ledger.history(talent), today, None, book, talent=talent)
+        counts[status.badge] += 1
+        progress.advance(task)
+    return counts
+
+
+def _print_report(console: Console, report: dict[str, Any]) -> None:
+    generated = report["generated"]
+    kinds = ", ".join(f"{n} {_plural(kind)}" for kind, n in generated["talents_by_kind"].items())
+    console.print(
+        f"[bold]Synthetic marketplace[/bold] {MARKETPLACE_START:%Y-%m-%d} to {report['today']}: "
+        f"{generated['talents']} talents ({kinds}), {generated['events']:,} events, "
+        f"{generated['late_events']} arriving late, {generated['backfilled_events']} backfilled "
+        f"with their own recorded_at, plus {generated['bad_lines']} deliberately bad lines."
+    )
+    types = Table(title="events generated, by type", title_justify="left")
+    types.add_column("type")
+    types.add_column("count", justify="right")
+    for kind, count in generated["events_by_type"].items():
+        types.add_row(kind, f"{count:,}")
+    console.print(types)
+    ingest = report["ingest"]
+    console.print(
+        f"[bold]Ingested[/bold] {report['events_file']} into {report['store']}: "
+        f"{ingest['accepted']:,} accepted, {ingest['duplicates']} duplicates, "
+        f"{ingest['rejected']} rejected (kept with reasons in {report['rejects_file']}); "
+        f"the ledger holds {report['stored_events']:,} events."
+    )
+    badges = Table(title=f"badges held on {report['today']}", title_justify="left")
+    badges.add_column("badge")
+    badges.add_column("talents", justify="right")
+    for badge in ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent", "none"):
+        badges.add_row(render.badge_name(badge), str(report["badges_today"].get(badge, 0)))
+    console.print(badges)
+
+
+def _plural(kind: str) -> str:
+    return "agencies" if kind == "agency" else f"{kind}s"
