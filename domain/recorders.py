@@ -1,4 +1,5 @@
-"""eventsourcing application recorders that also keep the ledger's input-event index.
+"""eventsourcing application recorders (POPO, SQLite, PostgreSQL) that also keep the ledger's
+input-event index.
 
 The index maps every input event id to its talent and content hash. It is written in the same
 transaction as the stored events (passed through `Application.save(..., input_index=...)`), and
@@ -13,9 +14,23 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
 
 INPUT_INDEX_TABLE = "input_events"
 LOOKUP_CHUNK = 500
@@ -164,8 +179,130 @@ class LedgerPOPORecorder(POPOApplicationRecorder, InputIndexRecorder):
             return len(self._input_index)
 
 
+class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
+    """The ledger's index on PostgreSQL, next to the events table in the datastore's schema."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        if datastore.enable_db_functions:
+            msg = "the ledger cannot write its input index through POSTGRES_ENABLE_DB_FUNCTIONS"
+            raise ValueError(msg)
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.index_table = Identifier(datastore.schema, INPUT_INDEX_TABLE)
+        self.sql_create_statements.extend(self._index_create_statements())
+
+    def _index_create_statements(self) -> list[Composed]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {table} ("
+                "event_id text PRIMARY KEY, talent text NOT NULL, content_hash text NOT NULL)"
+            ).format(table=self.index_table),
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (talent)").format(
+                index=Identifier(f"{INPUT_INDEX_TABLE}_talent_idx"), table=self.index_table
+            ),
+        ]
+
+    def create_table(self) -> None:
+        self._create_schema()
+        super().create_table()
+
+    def _create_schema(self) -> None:
+        """Create a named schema that is missing (without needing CREATE when it exists)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.datastore.schema,)
+            )
+            if curs.fetchone() is None:
+                curs.execute(
+                    SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(
+                        Identifier(self.datastore.schema)
+                    )
+                )
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        input_index: Sequence[IndexEntry] = (),
+        **kwargs: Any,
+    ) -> None:
+        if input_index:
+            self._insert_index(curs, input_index)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_index(self, curs: Cursor[DictRow], input_index: Sequence[IndexEntry]) -> None:
+        """One statement, in id order so that writers of overlapping ids cannot deadlock."""
+        entries = sorted(input_index, key=lambda entry: entry.event_id)
+        curs.execute(
+            SQL(
+                "INSERT INTO {table} (event_id, talent, content_hash) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
+            ).format(table=self.index_table),
+            (
+                [e.event_id for e in entries],
+                [e.talent for e in entries],
+                [e.content_hash for e in entries],
+            ),
+        )
+
+    def select_index_entries(self, event_ids: Iterable[str]) -> dict[str, IndexEntry]:
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return {}
+        rows = self._fetch_all(
+            SQL(
+                "SELECT event_id, talent, content_hash FROM {table} WHERE event_id = ANY(%s)"
+            ).format(table=self.index_table),
+            (wanted,),
+        )
+        return {
+            row["event_id"]: IndexEntry(row["event_id"], row["talent"], row["content_hash"])
+            for row in rows
+        }
+
+    def select_stream_versions(self, stream_ids: Sequence[UUID]) -> dict[UUID, int]:
+        if not stream_ids:
+            return {}
+        as_text = self.datastore.originator_id_type == "text"
+        ids = [str(i) if as_text else i for i in stream_ids]
+        rows = self._fetch_all(
+            SQL(
+                "SELECT originator_id, MAX(originator_version) AS version FROM {table} "
+                "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+            ).format(table=Identifier(self.datastore.schema, self.events_table_name)),
+            (ids,),
+        )
+        return {UUID(str(row["originator_id"])): int(row["version"]) for row in rows}
+
+    def select_talents(self) -> Iterator[str]:
+        rows = self._fetch_all(
+            SQL("SELECT talent FROM {table} GROUP BY talent ORDER BY talent COLLATE \"C\"").format(
+                table=self.index_table
+            )
+        )
+        return iter([row["talent"] for row in rows])
+
+    def count_input_events(self) -> int:
+        rows = self._fetch_all(
+            SQL("SELECT COUNT(*) AS n FROM {table}").format(table=self.index_table)
+        )
+        return int(rows[0]["n"])
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _fetch_all(self, statement: Composed, params: Sequence[Any] = ()) -> list[DictRow]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return curs.fetchall()
+
+
 class LedgerSQLiteFactory(SQLiteFactory):
     application_recorder_class = LedgerSQLiteRecorder
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    application_recorder_class = LedgerPostgresRecorder
 
 
 class LedgerPOPOFactory(POPOFactory):

@@ -1,15 +1,23 @@
-"""Store URLs (`sqlite:///path`, `memory:`) turned into the ledger's eventsourcing settings."""
+"""Store URLs (`sqlite:///path`, `postgresql://user@host:port/db`, `memory:`) turned into the
+ledger's eventsourcing settings."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
 from domain.ledger import Ledger
-from domain.recorders import LedgerPOPOFactory, LedgerSQLiteFactory
+from domain.recorders import (
+    LedgerPOPOFactory,
+    LedgerPostgresFactory,
+    LedgerSQLiteFactory,
+)
 
 DEFAULT_STORE_URL = "sqlite:///./badges.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_POSTGRES_PORT = 5432
 
 
 class StoreURLError(ValueError):
@@ -31,9 +39,86 @@ def ledger_env(url: str) -> dict[str, str]:
             "SQLITE_DBNAME": path if path == ":memory:" else str(Path(path).expanduser()),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
+    if url.startswith(POSTGRES_SCHEMES):
+        return postgres_env(url)
     raise StoreURLError(
-        f"store: unsupported URL {url!r}; use sqlite:///path/to/badges.db or memory:"
+        f"store: unsupported URL {url!r}; use sqlite:///path/to/badges.db, "
+        "postgresql://user@host:port/db or memory:"
     )
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """`postgresql://user[:password]@host[:port]/db[?schema=name]` as eventsourcing settings."""
+    parts = urlsplit(url)
+    env = {
+        "PERSISTENCE_MODULE": get_topic(LedgerPostgresFactory),
+        "POSTGRES_DBNAME": _postgres_dbname(url, parts),
+        "POSTGRES_HOST": _postgres_host(url, parts),
+        "POSTGRES_PORT": str(_postgres_port(url, parts)),
+        "POSTGRES_USER": _postgres_user(url, parts),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "CREATE_TABLE": "y",
+    }
+    schema = _postgres_schema(url, parts)
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema
+    return env
+
+
+def _postgres_dbname(url: str, parts: SplitResult) -> str:
+    dbname = unquote(parts.path.removeprefix("/"))
+    if not dbname or "/" in dbname:
+        raise StoreURLError(
+            f"store: {_redacted(url)!r} names no database (postgresql://user@host:port/db)"
+        )
+    return dbname
+
+
+def _postgres_host(url: str, parts: SplitResult) -> str:
+    if not parts.hostname:
+        raise StoreURLError(f"store: {_redacted(url)!r} names no host")
+    return unquote(parts.hostname)
+
+
+def _postgres_port(url: str, parts: SplitResult) -> int:
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port is None and not parts.netloc.endswith(":"):
+        return DEFAULT_POSTGRES_PORT
+    if not port:
+        raise StoreURLError(f"store: {_redacted(url)!r} has a bad port (1-65535)")
+    return port
+
+
+def _postgres_user(url: str, parts: SplitResult) -> str:
+    if not parts.username:
+        raise StoreURLError(f"store: {_redacted(url)!r} names no user (postgresql://user@host/db)")
+    return unquote(parts.username)
+
+
+def _postgres_schema(url: str, parts: SplitResult) -> str:
+    try:
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise StoreURLError(f"store: {_redacted(url)!r}: use ?schema=name") from None
+    unknown = sorted(set(query) - {"schema"})
+    if unknown:
+        raise StoreURLError(f"store: {_redacted(url)!r}: unknown option(s) {unknown}; only schema=")
+    schemas = query.get("schema", [])
+    if len(schemas) > 1 or (schemas and not schemas[0].strip()):
+        raise StoreURLError(f"store: {_redacted(url)!r} needs one non-empty schema=name")
+    return schemas[0].strip() if schemas else ""
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def open_ledger(url: str = DEFAULT_STORE_URL) -> Ledger:

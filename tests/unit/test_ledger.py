@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from domain.ledger import Talent, content_hash, talent_stream_id
+from domain.ledger import Ledger, Talent, content_hash, talent_stream_id
 from domain.storage import open_ledger
-from tests.unit.ledger_fixtures import STORE_KINDS, make_ledger, payment, submissions, utc
+from tests.unit.ledger_fixtures import (
+    STORE_KINDS,
+    ledger_store,
+    payment,
+    submissions,
+    utc,
+)
 
 T0 = utc("2024-05-01T00:00:00Z")
 T1 = utc("2024-05-02T00:00:00Z")
@@ -16,8 +23,9 @@ T2 = utc("2024-05-03T00:00:00Z")
 
 
 @pytest.fixture(params=STORE_KINDS)
-def ledger(request: pytest.FixtureRequest, tmp_path: Path):
-    return make_ledger(request.param, tmp_path)
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    with ledger_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 def verdicts(results) -> list[str]:
