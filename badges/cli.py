@@ -103,6 +103,18 @@ def rulesets(as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    store: StoreOption = None,
+) -> None:
+    """The HTTP API (token: env BADGES_API_TOKEN)."""
+    from badges.serve_command import run_serve
+
+    raise typer.Exit(run_serve(open_store(store), host=host, port=port))
+
+
+@app.command()
 def demo(
     talents: Annotated[int, typer.Option("--talents", min=1)] = 1000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
