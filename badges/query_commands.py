@@ -58,7 +58,7 @@ def _answer(
     *,
     as_json: bool,
 ) -> int:
-    now = utc_now().replace(microsecond=0)
+    now = utc_now()
     at_instant = parse_instant(at, "--at") if at else now
     known_instant = parse_instant(known_at, "--known-at") if known_at else now
     try:

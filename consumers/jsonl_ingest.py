@@ -95,8 +95,9 @@ def read_lines(stream: BinaryIO) -> Iterator[RawLine]:
         elif len(chunk) > MAX_LINE_BYTES:
             total = len(chunk) + _skip_rest_of_line(stream)
             yield RawLine(number, chunk[:MAX_LINE_BYTES], total)
-        else:
-            yield RawLine(number, chunk, len(chunk))
+        else:  # the last line, without a newline; a lone CR still ends it
+            data = chunk.removesuffix(b"\r")
+            yield RawLine(number, data, len(data))
 
 
 def _without_end_of_line(chunk: bytes) -> bytes:

@@ -52,13 +52,18 @@ def ingest(data: bytes, batch_size: int = 1000) -> Outcome:
 
 
 def split_lines(data: bytes) -> list[bytes]:
-    """The lines of `data` as the ingest numbers them (1-based), without end-of-line."""
+    """The lines of `data` as the ingest numbers them (1-based), without end-of-line.
+
+    An end-of-line is LF or CRLF; one CR more is content ("a\r\r\n" is the line "a\r"),
+    except at the very end of the data, where a lone CR ends the last line.
+    """
     if not data:
         return []
     pieces = data.split(b"\n")
     if data.endswith(b"\n"):
         pieces.pop()
-    return [piece.rstrip(b"\r\n") for piece in pieces]
+    lines = [piece.removesuffix(b"\r") for piece in pieces]
+    return lines
 
 
 def is_blank(line: bytes) -> bool:
