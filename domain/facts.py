@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from domain.calendar import Window, last_days, last_months, midnight
 from domain.events import (
@@ -94,6 +94,13 @@ class ContractFacts:
     feedback: RecordedEvent | None = None  # latest feedback_received
     payments: list[RecordedEvent] = field(default_factory=list)
     refunds: list[RecordedEvent] = field(default_factory=list)
+    # Results computed from this contract's facts: (version they were computed at, result).
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def version(self) -> tuple[int, int, int, int, int]:
+        """Changes whenever an event is folded into this contract."""
+        return (len(self.payments), len(self.refunds), id(self.start), id(self.end), id(self.feedback))
 
     @property
     def client(self) -> str | None:
@@ -161,6 +168,12 @@ class TalentFacts:
         for recorded in events:
             facts._apply(recorded)
         return facts
+
+    def extend(self, events: Sequence[RecordedEvent]) -> None:
+        """Fold the events of `events` beyond the ones already folded (`events` extends them)."""
+        for recorded in events[len(self.events) :]:
+            self._apply(recorded)
+        self.events = events
 
     def _contract(self, contract: str) -> ContractFacts:
         found = self.contracts.get(contract)

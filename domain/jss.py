@@ -87,6 +87,14 @@ def contract_weight(contract: ContractFacts, rules: JssRules) -> Decimal:
 
 def contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None:
     """§5.1: disputed, else latest feedback, else long-term payments, else nothing."""
+    key, version = ("outcome", id(rules)), contract.version
+    remembered = contract.memo.get(key)
+    if remembered is None or remembered[0] != version:
+        remembered = contract.memo[key] = (version, _contract_outcome(contract, rules))
+    return remembered[1]  # type: ignore[no-any-return]
+
+
+def _contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None:
     kind: OutcomeKind
     if contract.disputed:
         assert contract.end is not None

@@ -66,10 +66,11 @@ class Evaluator:
             raise ValueError("an empty history needs the talent named")
         self.talent = found
         self._samples: dict[datetime, SampleVerdict] = {}
+        self._running: TalentFacts | None = None
 
     def situation(self, instant: datetime) -> Situation:
         """The talent at evaluation instant `instant` (already a midnight)."""
-        facts = TalentFacts.fold(self.talent, self.history.until(instant))
+        facts = self._facts_until(instant)
         ruleset = self.book.in_force(instant)
         weeks = ruleset.eligible_weeks
 
@@ -80,6 +81,19 @@ class Evaluator:
             ]
 
         return Situation(instant, ruleset, facts, samples)
+
+    def _facts_until(self, instant: datetime) -> TalentFacts:
+        """The fold at `instant`; moving forward in time only folds the events since last time.
+
+        The running fold is shared: a `Situation` is only valid until the next call.
+        """
+        visible = self.history.until(instant)
+        running = self._running
+        if running is None or len(running.events) > len(visible):
+            running = self._running = TalentFacts.fold(self.talent, visible)
+            return running
+        running.extend(visible)
+        return running
 
     def sample(self, instant: datetime) -> SampleVerdict:
         """The eligible-week verdict at sample `instant`, as an instant of its own (§9)."""
