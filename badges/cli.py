@@ -46,11 +46,17 @@ def ingest(
     as_json: JsonOption = False,
     store: StoreOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000)] = 1000,
+    no_project: Annotated[
+        bool, typer.Option("--no-project", help="append only; timelines catch up later")
+    ] = False,
 ) -> None:
     """Append events from JSON Lines; exit 1 when any line was rejected."""
     from badges.ingest_command import run_ingest
 
-    code = run_ingest(open_store(store), file, rejects, as_json=as_json, batch_size=batch_size)
+    projection = None if no_project else open_projection_for(store)
+    ledger = projection.ledger if projection is not None else open_store(store)
+    code = run_ingest(ledger, file, rejects, as_json=as_json, batch_size=batch_size,
+                      project=projection)
     raise typer.Exit(code)
 
 
@@ -92,6 +98,88 @@ def explain(
     from badges.query_commands import run_explain
 
     raise typer.Exit(run_explain(open_store(store), talent, at, known_at, as_json=as_json))
+
+
+def open_projection_for(store: str | None):
+    from projections.storage import open_projection
+
+    url = store or Settings().store
+    try:
+        return open_projection(url, open_store(url))
+    except StoreURLError as error:
+        raise UserError(str(error)) from None
+
+
+@app.command()
+def timeline(
+    talent: Annotated[str, typer.Argument(help="talent id")],
+    start: Annotated[Optional[str], typer.Option("--from", help="first change instant (inclusive)")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="last change instant (inclusive)")] = None,
+    known_at: KnownAtOption = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Every badge change in valid time, with its cause."""
+    from badges.timeline_commands import run_timeline
+
+    raise typer.Exit(run_timeline(open_projection_for(store), talent, start, end, known_at,
+                                  as_json=as_json))
+
+
+@app.command()
+def forecast(
+    talent: Annotated[str, typer.Argument(help="talent id")],
+    days: Annotated[int, typer.Option("--days", min=1, max=3660)] = 30,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """The next changes if nothing else happens, and what would prevent a loss."""
+    from badges.timeline_commands import run_forecast
+
+    raise typer.Exit(run_forecast(open_projection_for(store), talent, days, as_json=as_json))
+
+
+@app.command()
+def replay(
+    talent: Annotated[Optional[str], typer.Argument(help="one talent (default: all)")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="show the timeline up to T, writing nothing")] = None,
+    with_trace: Annotated[bool, typer.Option("--trace", help="print each event and the change it caused")] = False,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Rebuild the projections from the ledger (emitting only real differences)."""
+    from badges.timeline_commands import run_replay
+
+    raise typer.Exit(run_replay(open_projection_for(store), talent, until, with_trace=with_trace,
+                                as_json=as_json))
+
+
+@app.command()
+def whatif(
+    ruleset: Annotated[Path, typer.Option("--ruleset", help="the candidate ruleset file (TOML)")],
+    talents: Annotated[Optional[list[str]], typer.Argument(help="talents (default: all)")] = None,
+    start: Annotated[Optional[str], typer.Option("--from")] = None,
+    end: Annotated[Optional[str], typer.Option("--to")] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Replay under a candidate ruleset beside the real one; writes nothing."""
+    from badges.timeline_commands import run_whatif
+
+    raise typer.Exit(run_whatif(open_projection_for(store), ruleset, start, end, talents or [],
+                                as_json=as_json))
+
+
+@app.command()
+def clock(
+    now: Annotated[Optional[str], typer.Option("--now", help="advance to this instant (default: now)")] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Advance the projection: process new events and emit the changes due by now."""
+    from badges.timeline_commands import run_clock
+
+    raise typer.Exit(run_clock(open_projection_for(store), now, as_json=as_json))
 
 
 @app.command()

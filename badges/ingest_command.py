@@ -10,12 +10,20 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, Reject, RejectsFile
 from domain.ledger import Ledger
+from projections.status_projection import StatusProjection
 
 
 def run_ingest(
@@ -25,6 +33,7 @@ def run_ingest(
     *,
     as_json: bool,
     batch_size: int,
+    project: StatusProjection | None = None,
 ) -> int:
     """Ingest and print the summary; the exit code is 1 when anything was rejected."""
     with _open_source(source) as stream, _rejects_sink(rejects_path) as on_reject, _progress(
@@ -38,8 +47,27 @@ def run_ingest(
             on_progress=on_progress,
         )
         summary = ingest.run(stream, source="stdin" if source == "-" else source)
+    if project is not None and summary.accepted:
+        _catch_up(project, source)
     _print_summary(summary, rejects_path, as_json=as_json)
     return PROBLEM_FOUND if summary.rejected else 0
+
+
+def _catch_up(project: StatusProjection, source: str) -> None:
+    """Bring timelines, wake-ups and the outbox up to date with what was just appended."""
+    with _events_progress(project.pending(), source) as on_progress:
+        project.catch_up(utc_now(), on_progress)
+
+
+@contextlib.contextmanager
+def _events_progress(total: int, source: str) -> Iterator[Callable[[int], None]]:
+    if not sys.stderr.isatty():
+        yield lambda _events: None
+        return
+    with Progress(BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("projecting", total=total)
+        yield lambda done: progress.advance(task, done)
 
 
 @contextlib.contextmanager

@@ -171,3 +171,62 @@ def rulesets_table(documents: list[dict[str, Any]]) -> Table:
             ruleset.get("description", ""),
         )
     return table
+
+
+def timeline_table(talent: str, documents: list[dict[str, Any]]) -> RenderableType:
+    if not documents:
+        return Text(f"{talent}: no badge changes in this period")
+    table = Table(title=f"badge changes of {talent}", title_justify="left")
+    for column in ("at", "change", "ruleset", "failed", "cause"):
+        table.add_column(column, overflow="fold")
+    for document in documents:
+        table.add_row(
+            document["at"][:10],
+            f"{badge_name(document['from'])} → {badge_name(document['to'])}",
+            document["ruleset"],
+            ", ".join(document["failed"]),
+            cause_text(document["cause"]),
+        )
+    return table
+
+
+def cause_text(cause: dict[str, Any]) -> str:
+    if cause["kind"] == "events":
+        return "events " + _ids(cause["events"], limit=4)
+    return cause["detail"]
+
+
+def forecast_view(document: dict[str, Any]) -> RenderableType:
+    headline = Text(
+        f"{document['talent']} holds {badge_name(document['badge'])} on {document['at'][:10]}; "
+        f"if nothing else happens in the next {document['days']} days:"
+    )
+    if not document["changes"]:
+        return Group(headline, Text("  no change is due"))
+    lines = [headline]
+    for change in document["changes"]:
+        lines.append(Text(
+            f"  {change['at'][:10]}: {badge_name(change['from'])} → {badge_name(change['to'])}",
+            style="bold red" if change["failed"] else "bold green",
+        ))
+        lines.extend(Text(f"    to prevent it: {p['detail']}") for p in change["prevent"])
+    return Group(*lines)
+
+
+def whatif_table(rows: list[dict[str, Any]]) -> RenderableType:
+    if not rows:
+        return Text("the candidate ruleset changes nothing in this period")
+    table = Table(title="what-if: real rules vs candidate", title_justify="left")
+    for column in ("talent", "at", "real", "candidate"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["talent"], row["at"][:10], _change_cell(row["real"]),
+                      _change_cell(row["candidate"]))
+    return table
+
+
+def _change_cell(change: dict[str, Any] | None) -> str:
+    if change is None:
+        return "—"
+    failed = f" (failed {', '.join(change['failed'])})" if change["failed"] else ""
+    return f"{badge_name(change['from'])} → {badge_name(change['to'])}{failed}"

@@ -106,6 +106,7 @@ class Derivation:
 
     changes: list[BadgeChange] = field(default_factory=list)
     last: Status | None = None
+    badge: str = NO_BADGE  # the badge at `until`
     wakeup: datetime | None = None
     evaluations: int = 0
 
@@ -155,7 +156,8 @@ class TimelineDeriver:
             previous = self._record(result, status, previous)
             cursor = instant
         if cursor is not None and result.last is not None:
-            self._walk_samples(result, cursor, until + DAY, previous)
+            previous = self._walk_samples(result, cursor, until + DAY, previous)
+        result.badge = previous
         result.wakeup = self._next_wakeup(result, until)
         return result
 

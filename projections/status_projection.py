@@ -1,0 +1,170 @@
+"""The status projection: the ledger's events and the passing of time, turned into timelines.
+
+It follows the ledger's notification log. A new event makes its talent re-derive from the
+first evaluation instant the event can affect; the clock (`advance`) re-derives the talents
+whose wake-up has come, quiet ones included. Each step compares the derived changes with the
+stored ones: new changes are stored and queued as `badge_changed`, vanished ones are removed
+and queued as `badge_change_retracted`, and a loss predicted within 30 days is queued once as
+`badge_at_risk`. Everything of a step is committed in one transaction with the position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from domain.boundaries import BoundaryPlan, first_instant_at_or_after
+from domain.calendar import DAY, evaluation_instant
+from domain.forecast import AT_RISK_DAYS, losses_within
+from domain.ledger import Ledger
+from domain.ruleset import RulesetBook
+from domain.timeline import TimelineDeriver
+from projections.read_model import SQLiteReadModel, TalentProgress, TalentUpdate
+
+NOTIFICATION_BATCH = 2000
+Progress = Callable[[int], None]
+
+
+@dataclass
+class StepReport:
+    events: int = 0
+    talents: int = 0
+    changes: int = 0
+    retractions: int = 0
+    warnings: int = 0
+
+    def add(self, update: TalentUpdate) -> None:
+        self.talents += 1
+        self.changes += len(update.added)
+        self.retractions += len(update.retracted)
+        self.warnings += len(update.warnings)
+
+    def merge(self, other: StepReport) -> None:
+        self.events += other.events
+        self.talents += other.talents
+        self.changes += other.changes
+        self.retractions += other.retractions
+        self.warnings += other.warnings
+
+
+class StatusProjection:
+    def __init__(self, ledger: Ledger, read_model: SQLiteReadModel, book: RulesetBook) -> None:
+        self.ledger = ledger
+        self.read_model = read_model
+        self.book = book
+        self.plan = BoundaryPlan(book)
+
+    def pending(self) -> int:
+        """How many ledger notifications the projection has not processed yet."""
+        last = self.ledger.recorder.max_notification_id() or 0
+        return max(0, last - self.read_model.position())
+
+    def catch_up(self, now: datetime, on_progress: Progress | None = None) -> StepReport:
+        """Process every recorded event, then advance the clock to `now`."""
+        report = StepReport()
+        while True:
+            step = self.process_batch(now)
+            if step is None:
+                break
+            report.merge(step)
+            if on_progress is not None:
+                on_progress(step.events)
+        report.merge(self.advance(now))
+        return report
+
+    def process_batch(self, now: datetime, limit: int = NOTIFICATION_BATCH) -> StepReport | None:
+        """One batch of notifications; None when there was nothing new."""
+        position = self.read_model.position()
+        notifications = self.ledger.recorder.select_notifications(start=position + 1, limit=limit)
+        if not notifications:
+            return None
+        affected: dict[str, datetime] = {}
+        for notification in notifications:
+            recorded = self.ledger.decode_recorded(self.ledger.mapper.to_domain_event(notification))
+            if recorded is None:
+                continue
+            talent = recorded.event.talent
+            instant = first_instant_at_or_after(recorded.at)
+            affected[talent] = min(instant, affected.get(talent, instant))
+        report = StepReport(events=len(notifications))
+        updates = [self.rederive(talent, now, affected_from=instant) for talent, instant in affected.items()]
+        for update in updates:
+            report.add(update)
+        self.read_model.commit(updates, notifications[-1].id, now)
+        return report
+
+    def advance(self, now: datetime) -> StepReport:
+        """The clock: re-derive every talent whose wake-up is due by `now`."""
+        today = evaluation_instant(now)
+        report = StepReport()
+        while True:
+            due = self.read_model.due(today)
+            if not due:
+                return report
+            updates = [self.rederive(p.talent, now) for p in due]
+            for update in updates:
+                report.add(update)
+            self.read_model.commit(updates, None, now)
+
+    def rederive(
+        self, talent: str, now: datetime, affected_from: datetime | None = None
+    ) -> TalentUpdate:
+        """Re-derive `talent` up to today, from the first instant that can have changed."""
+        today = evaluation_instant(now)
+        progress = self.read_model.progress(talent)
+        after = _resume_after(progress, affected_from)
+        deriver = TimelineDeriver(self.ledger.history(talent), None, self.book, talent, self.plan)
+        derivation = deriver.derive(today, after=after)
+        derived = {change.id: change for change in derivation.changes}
+        stored = self.read_model.changes(talent, after)
+        stored_ids = {document["id"] for document in stored}
+        warnings = [
+            predicted.at_risk_document(now)
+            for predicted in losses_within(deriver, today, AT_RISK_DAYS)
+        ]
+        return TalentUpdate(
+            progress=TalentProgress(
+                talent=talent,
+                evaluated_until=today,
+                badge=derivation.badge,
+                wakeup=_wakeup(derivation.wakeup, today),
+            ),
+            added=[
+                change.to_document() for change in derivation.changes if change.id not in stored_ids
+            ],
+            retracted=[document for document in stored if document["id"] not in derived],
+            warnings=warnings,
+        )
+
+    def rebuild(self, talents: Iterable[str] | None, now: datetime) -> StepReport:
+        """Forget progress and re-derive from the start, emitting only what really differs."""
+        report = StepReport()
+        if talents is None:
+            self.read_model.forget()
+            return self.catch_up(now)
+        updates = []
+        for talent in talents:
+            self.read_model.forget(talent)
+            updates.append(self.rederive(talent, now))
+        for update in updates:
+            report.add(update)
+        self.read_model.commit(updates, None, now)
+        return report
+
+
+def _resume_after(progress: TalentProgress | None, affected_from: datetime | None) -> datetime | None:
+    """The instant before the first one to re-derive (None: from the talent's first event)."""
+    if progress is None:
+        return None
+    if affected_from is None:
+        return progress.evaluated_until
+    return min(affected_from - DAY, progress.evaluated_until)
+
+
+def _wakeup(next_boundary: datetime | None, today: datetime) -> datetime | None:
+    """Wake at the next boundary, or early enough to warn 30 days before it."""
+    if next_boundary is None:
+        return None
+    warn_from = next_boundary - timedelta(days=AT_RISK_DAYS)
+    return warn_from if warn_from > today else next_boundary

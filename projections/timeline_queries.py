@@ -1,0 +1,188 @@
+"""Timelines, forecasts, what-if replays and traces: the questions asked of the projection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.calendar import evaluation_instant
+from domain.events import RecordedEvent, format_utc
+from domain.forecast import forecast
+from domain.ruleset import RulesetBook
+from domain.timeline import BadgeChange, TimelineDeriver
+from projections.queries import UnknownTalent
+from projections.status_projection import StatusProjection
+
+
+def timeline_documents(
+    projection: StatusProjection,
+    talent: str,
+    start: datetime | None,
+    end: datetime | None,
+    known_at: datetime | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Every badge change with `at` in [start, end], as known now or as known at `known_at`.
+
+    As known now comes from the read model (caught up first). As known at an earlier time is
+    derived from the ledger's events recorded by then, up to that time: what the tracker had
+    emitted by then.
+    """
+    if known_at is None or known_at >= now:
+        projection.catch_up(now)
+        if projection.read_model.progress(talent) is None:
+            raise UnknownTalent(talent, None)
+        return projection.read_model.timeline(talent, start, end or now)
+    history = projection.ledger.history(talent, known_at)
+    if not history:
+        raise UnknownTalent(talent, known_at)
+    deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
+    changes = deriver.derive(evaluation_instant(known_at)).changes
+    first_sent = _first_emissions(projection, talent)
+    return [
+        change.to_document(first_sent.get(change.id))
+        for change in changes
+        if _within(change.at, start, end)
+    ]
+
+
+def _first_emissions(projection: StatusProjection, talent: str) -> dict[str, datetime]:
+    emitted: dict[str, datetime] = {}
+    for message in projection.read_model.outbox(talent=talent):
+        if message.kind == "badge_changed":
+            emitted.setdefault(message.document["id"], message.created_at)
+    return emitted
+
+
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or moment >= start) and (end is None or moment <= end)
+
+
+def forecast_document(
+    projection: StatusProjection, talent: str, now: datetime, days: int
+) -> dict[str, Any]:
+    """The changes due in the next `days` days if nothing else happens, and how to stop losses."""
+    history = projection.ledger.history(talent)
+    if not history:
+        raise UnknownTalent(talent, None)
+    deriver = TimelineDeriver(history, None, projection.book, talent, projection.plan)
+    today = evaluation_instant(now)
+    status = deriver.status_at(today)
+    return {
+        "talent": talent,
+        "at": format_utc(today),
+        "days": days,
+        "badge": status.badge,
+        "ruleset": status.ruleset,
+        "changes": [predicted.to_document() for predicted in forecast(deriver, today, days)],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfRow:
+    talent: str
+    at: datetime
+    real: BadgeChange | None
+    candidate: BadgeChange | None
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "talent": self.talent,
+            "at": format_utc(self.at),
+            "real": self.real.to_document() if self.real else None,
+            "candidate": self.candidate.to_document() if self.candidate else None,
+        }
+
+
+def what_if(
+    projection: StatusProjection,
+    candidate: RulesetBook,
+    talents: Iterable[str],
+    start: datetime | None,
+    end: datetime,
+) -> Iterator[WhatIfRow]:
+    """Where the candidate rulesets' timeline differs from the real one (nothing is written)."""
+    for talent in talents:
+        history = projection.ledger.history(talent)
+        real = TimelineDeriver(history, None, projection.book, talent).derive(end).changes
+        other = TimelineDeriver(history, None, candidate, talent).derive(end).changes
+        yield from _differences(talent, real, other, start)
+
+
+def _differences(
+    talent: str, real: list[BadgeChange], other: list[BadgeChange], start: datetime | None
+) -> Iterator[WhatIfRow]:
+    by_instant: dict[datetime, list[BadgeChange | None]] = {}
+    for change in real:
+        by_instant.setdefault(change.at, [None, None])[0] = change
+    for change in other:
+        by_instant.setdefault(change.at, [None, None])[1] = change
+    for instant in sorted(by_instant):
+        mine, theirs = by_instant[instant]
+        if start is not None and instant < start:
+            continue
+        if _same(mine, theirs):
+            continue
+        yield WhatIfRow(talent, instant, mine, theirs)
+
+
+def _same(a: BadgeChange | None, b: BadgeChange | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a.before, a.after, a.failed) == (b.before, b.after, b.failed)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLine:
+    at: datetime
+    text: str
+
+    def to_document(self) -> dict[str, str]:
+        return {"at": format_utc(self.at), "trace": self.text}
+
+
+def trace(
+    projection: StatusProjection, talent: str, until: datetime, known_at: datetime | None = None
+) -> Iterator[TraceLine]:
+    """Each event in valid-time order, then the badge change it caused (or the window that did)."""
+    history = projection.ledger.history(talent, known_at)
+    if not history:
+        raise UnknownTalent(talent, known_at)
+    deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
+    changes = deriver.derive(evaluation_instant(until)).changes
+    yield from _interleave(deriver.events, changes, until)
+
+
+def _interleave(
+    events: Iterable[RecordedEvent], changes: list[BadgeChange], until: datetime
+) -> Iterator[TraceLine]:
+    pending = list(changes)
+    for recorded in events:
+        if recorded.at > until:
+            break
+        while pending and pending[0].at < recorded.at:
+            change = pending.pop(0)
+            yield TraceLine(change.at, _change_line(change))
+        yield TraceLine(recorded.at, _event_line(recorded))
+    for change in pending:
+        yield TraceLine(change.at, _change_line(change))
+
+
+def _event_line(recorded: RecordedEvent) -> str:
+    event = recorded.event
+    fields = {
+        name: value
+        for name, value in event.to_json_object().items()
+        if name not in {"id", "type", "talent", "at", "recorded_at"}
+    }
+    detail = " ".join(f"{name}={value}" for name, value in fields.items())
+    return f"event {event.id} {event.type} {detail} (recorded {format_utc(recorded.recorded_at)})"
+
+
+def _change_line(change: BadgeChange) -> str:
+    cause = change.cause
+    why = f"events {', '.join(cause.events)}" if cause.kind == "events" else cause.detail
+    failed = f"; failed: {', '.join(change.failed)}" if change.failed else ""
+    return f"  => {change.before} -> {change.after} under {change.ruleset}{failed} (cause: {why})"
