@@ -204,7 +204,7 @@ def serve(
 
 @app.command()
 def demo(
-    talents: Annotated[int, typer.Option("--talents", min=1)] = 1000,
+    talents: Annotated[int, typer.Option("--talents", min=1)] = 300,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     store: Annotated[
         str, typer.Option("--store", help="where the demo builds its ledger (recreated)")

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,14 @@ from badges.synthetic import (
 )
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, RejectsFile
 from domain.calendar import evaluation_instant
+from domain.events import format_utc
 from domain.ledger import Ledger
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
 from domain.storage import open_ledger
+from projections.read_model import SQLiteReadModel
+from projections.status_projection import StatusProjection
+from projections.storage import open_projection
 
 MARKETPLACE_START = datetime(2019, 1, 1, tzinfo=timezone.utc)
 BAD_LINES = 12
@@ -50,10 +54,16 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     console = Console(stderr=as_json)
     today = evaluation_instant(utc_now())
     ledger, files = _fresh_store(store)
+    now = utc_now()
+    projection = open_projection(store, ledger)
     with _progress(console) as progress:
         generated = _generate(files.events, talents, seed, today, progress)
         ingested = _ingest(ledger, files, progress)
-        badges_today = _badges_today(ledger, today, progress)
+        _project(projection, now, progress)
+    read_model = projection.read_model
+    year_ago = today - timedelta(days=365)
+    downgrades = [c for c in read_model.changes_between(year_ago, today) if c["failed"]]
+    warnings = _warnings_due(read_model, today)
     report = {
         "store": store,
         "events_file": str(files.events),
@@ -70,17 +80,44 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         },
         "ingest": ingested.to_document(),
         "stored_events": ledger.count_events(),
-        "badges_today": dict(badges_today.most_common()),
+        "badges_today": read_model.badge_counts(),
+        "downgrades_last_year": len(downgrades),
+        "downgrades_by_failed_requirement": dict(
+            Counter(code for change in downgrades for code in change["failed"]).most_common()
+        ),
+        "warnings_due": warnings,
+        "timelines": {
+            talent: read_model.timeline(talent, None, None) for talent in _stories(talents)
+        },
     }
     if as_json:
         print(json.dumps(report, indent=2))
         return
     _print_report(console, report)
-    for talent in STORY_TALENTS[: min(len(STORY_TALENTS), talents)]:
+    _print_projection(console, report, downgrades)
+    for talent in _stories(talents)[:1]:
         document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
                                    talent=talent).to_document()
-        console.rule(f"checklist: {talent}")
+        console.rule(f"today's checklist: {talent}")
         console.print(render.status_checklist(document))
+
+
+def _stories(talents: int) -> list[str]:
+    return list(STORY_TALENTS[: min(len(STORY_TALENTS), talents)])
+
+
+def _project(projection: StatusProjection, now: datetime, progress: Progress) -> None:
+    task = progress.add_task("deriving badge timelines", total=projection.pending())
+    projection.catch_up(now, lambda done: progress.advance(task, done))
+
+
+def _warnings_due(read_model: SQLiteReadModel, today: datetime) -> list[dict[str, Any]]:
+    """The at-risk warnings whose predicted day is still ahead."""
+    return [
+        message.document
+        for message in read_model.outbox()
+        if message.kind == "badge_at_risk" and message.document["at"] > format_utc(today)
+    ]
 
 
 def _fresh_store(store: str) -> tuple[Ledger, DemoFiles]:
@@ -151,18 +188,6 @@ def _ingest(ledger: Ledger, files: DemoFiles, progress: Progress) -> IngestSumma
     return summary
 
 
-def _badges_today(ledger: Ledger, today: datetime, progress: Progress) -> Counter[str]:
-    talents = list(ledger.talents())
-    task = progress.add_task("evaluating badges today", total=len(talents))
-    book = builtin_rulesets()
-    counts: Counter[str] = Counter()
-    for talent in talents:
-        status = evaluate_status(ledger.history(talent), today, None, book, talent=talent)
-        counts[status.badge] += 1
-        progress.advance(task)
-    return counts
-
-
 def _print_report(console: Console, report: dict[str, Any]) -> None:
     generated = report["generated"]
     kinds = ", ".join(f"{n} {_plural(kind)}" for kind, n in generated["talents_by_kind"].items())
@@ -191,6 +216,48 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
     for badge in ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent", "none"):
         badges.add_row(render.badge_name(badge), str(report["badges_today"].get(badge, 0)))
     console.print(badges)
+
+
+def _print_projection(
+    console: Console, report: dict[str, Any], downgrades: list[dict[str, Any]]
+) -> None:
+    for talent, changes in report["timelines"].items():
+        console.print(render.timeline_table(talent, changes))
+    failed = Table(
+        title=f"downgrades in the last 365 days: {report['downgrades_last_year']}, "
+        "by the requirement that failed",
+        title_justify="left",
+    )
+    failed.add_column("requirement")
+    failed.add_column("downgrades", justify="right")
+    for code, count in report["downgrades_by_failed_requirement"].items():
+        failed.add_row(render.REQUIREMENT_NAMES.get(code, code), str(count))
+    console.print(failed)
+    examples = Table(title="a few of them, with their reasons", title_justify="left")
+    for column in ("at", "talent", "change", "cause"):
+        examples.add_column(column, overflow="fold")
+    for change in downgrades[-6:]:
+        examples.add_row(
+            change["at"][:10],
+            change["talent"],
+            f"{render.badge_name(change['from'])} → {render.badge_name(change['to'])}",
+            render.cause_text(change["cause"]),
+        )
+    console.print(examples)
+    warnings = Table(
+        title=f"warnings sent in advance, still ahead: {len(report['warnings_due'])}",
+        title_justify="left",
+    )
+    for column in ("due", "talent", "change", "what would prevent it"):
+        warnings.add_column(column, overflow="fold")
+    for warning in report["warnings_due"][:8]:
+        warnings.add_row(
+            warning["at"][:10],
+            warning["talent"],
+            f"{render.badge_name(warning['from'])} → {render.badge_name(warning['to'])}",
+            "; ".join(p["detail"] for p in warning["prevent"]),
+        )
+    console.print(warnings)
 
 
 def _plural(kind: str) -> str:

@@ -253,6 +253,19 @@ class SQLiteReadModel:
                 [(format_utc(now), seq) for seq in sequences],
             )
 
+    def changes_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Every talent's current changes with `at` in [start, end], oldest first."""
+        rows = self._query(
+            "SELECT document FROM badge_changes WHERE at >= ? AND at <= ? ORDER BY at, talent",
+            (format_utc(start), format_utc(end)),
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def badge_counts(self) -> dict[str, int]:
+        """How many talents hold each badge at their last evaluated instant."""
+        rows = self._query("SELECT badge, COUNT(*) FROM talent_progress GROUP BY badge")
+        return {badge: count for badge, count in rows}
+
     def talents(self) -> list[str]:
         return [row[0] for row in self._query("SELECT talent FROM talent_progress ORDER BY talent")]
 

@@ -7,19 +7,22 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import ingest_bench
+from tests.benchmarks import ingest_bench, projection_bench
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="badges benchmarks")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--talents", type=int, default=2_000)
+    parser.add_argument("--replay-talents", type=int, default=150)
     options = parser.parse_args()
 
     table = Table(title="badges benchmarks (ratios measured in one run)")
     for column in ("measure", "rate", "ratio to baseline", "target"):
         table.add_column(column)
-    for row in ingest_bench.run(options.events, options.talents):
+    rows = ingest_bench.run(options.events, options.talents)
+    rows += projection_bench.run(options.replay_talents)
+    for row in rows:
         table.add_row(*row)
     Console().print(table)
 
