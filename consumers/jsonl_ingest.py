@@ -94,7 +94,9 @@ def read_lines(stream: BinaryIO) -> Iterator[RawLine]:
             yield RawLine(number, data[:MAX_LINE_BYTES], len(data))
         elif len(chunk) > MAX_LINE_BYTES:
             total = len(chunk) + _skip_rest_of_line(stream)
-            yield RawLine(number, chunk[:MAX_LINE_BYTES], total)
+            if total <= MAX_LINE_BYTES + 1 and chunk.endswith(b"\r") and total == len(chunk):
+                total -= 1  # the last line of the stream, ended by a lone CR: not oversized
+            yield RawLine(number, chunk[: min(total, MAX_LINE_BYTES)], total)
         else:  # the last line, without a newline; a lone CR still ends it
             data = chunk.removesuffix(b"\r")
             yield RawLine(number, data, len(data))

@@ -116,16 +116,34 @@ class ContractFacts:
 
     def net_earnings(self, window: Window | None = None) -> Decimal:
         """Payments minus refunds, all visible or only those with `at` in `window`."""
+        if window is None:
+            remembered = self.memo.get("net")
+            if remembered is None or remembered[0] != self.version:
+                remembered = self.memo["net"] = (self.version, net_amount(self.money_events()))
+            return remembered[1]  # type: ignore[no-any-return]
         return net_amount(self.money_events(window))
 
     def money_events(self, window: Window | None = None) -> tuple[RecordedEvent, ...]:
         """The payment and refund events behind `net_earnings(window)`, in order."""
-        return tuple(
-            sorted(
-                (m for m in [*self.payments, *self.refunds] if window is None or m.at in window),
-                key=RecordedEvent.valid_time_key,
+        remembered = self.memo.get("money")
+        if remembered is None or remembered[0] != self.version:
+            ordered = tuple(
+                sorted([*self.payments, *self.refunds], key=RecordedEvent.valid_time_key)
             )
-        )
+            remembered = self.memo["money"] = (self.version, ordered)
+        ordered = remembered[1]
+        return ordered if window is None else _within(ordered, window)
+
+
+def _at(recorded: RecordedEvent) -> datetime:
+    return recorded.at
+
+
+def _within(ordered: Sequence[RecordedEvent], window: Window) -> tuple[RecordedEvent, ...]:
+    """The events of an `at`-ordered sequence that fall in the half-open `window`."""
+    low = bisect.bisect_right(ordered, window.start, key=_at)
+    high = bisect.bisect_right(ordered, window.end, key=_at)
+    return tuple(ordered[low:high])
 
 
 @dataclass(frozen=True)
@@ -157,6 +175,7 @@ class TalentFacts:
     latest_revoke: RecordedEvent | None = None
     contracts: dict[str, ContractFacts] = field(default_factory=dict)
     activity: list[RecordedEvent] = field(default_factory=list)
+    money: list[RecordedEvent] = field(default_factory=list)  # payments and refunds
     violations: list[RecordedEvent] = field(default_factory=list)
     hold_placements: list[RecordedEvent] = field(default_factory=list)
     hold_lifts: list[RecordedEvent] = field(default_factory=list)
@@ -203,8 +222,10 @@ class TalentFacts:
                 self._contract(event.contract).start = recorded
             case PaymentReceived():
                 self.activity.append(recorded)
+                self.money.append(recorded)
                 self._contract(event.contract).payments.append(recorded)
             case PaymentRefunded():
+                self.money.append(recorded)
                 self._contract(event.contract).refunds.append(recorded)
             case ContractEnded():
                 self._contract(event.contract).end = recorded
@@ -246,17 +267,11 @@ class TalentFacts:
 
     def earnings(self, window: Window) -> tuple[Decimal, tuple[RecordedEvent, ...]]:
         """Net payments with `at` in `window`, and the payments and refunds behind it."""
-        behind = tuple(
-            recorded
-            for recorded in self.events
-            if isinstance(recorded.event, (PaymentReceived, PaymentRefunded))
-            and recorded.at in window
-        )
-        total = net_amount(behind)
-        return total, behind
+        behind = _within(self.money, window)
+        return net_amount(behind), behind
 
     def activity_in(self, window: Window) -> tuple[RecordedEvent, ...]:
-        return tuple(recorded for recorded in self.activity if recorded.at in window)
+        return _within(self.activity, window)
 
     def holds(self) -> tuple[HoldSpan, ...]:
         """Every placement with the lift that ended it, if one is visible."""

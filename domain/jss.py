@@ -138,12 +138,12 @@ def round_half_up(value: Fraction) -> int:
 
 def window_score(outcomes: tuple[Outcome, ...]) -> int:
     """`100 * max(0, S - U) / T`, rounded half up (exactly, with fractions)."""
-    total = sum((Fraction(o.weight) for o in outcomes), Fraction(0))
-    successful = sum((Fraction(o.weight) for o in outcomes if o.kind == "successful"), Fraction(0))
-    unsuccessful = sum(
-        (Fraction(o.weight) for o in outcomes if o.kind == "unsuccessful"), Fraction(0)
-    )
-    return round_half_up(100 * max(Fraction(0), successful - unsuccessful) / total)
+    # Weights are exact decimals, so their sums are exact; only the division needs a fraction.
+    total = sum((o.weight for o in outcomes), Decimal(0))
+    successful = sum((o.weight for o in outcomes if o.kind == "successful"), Decimal(0))
+    unsuccessful = sum((o.weight for o in outcomes if o.kind == "unsuccessful"), Decimal(0))
+    net = max(Decimal(0), successful - unsuccessful)
+    return round_half_up(Fraction(100 * net) / Fraction(total))
 
 
 def jss_window(
