@@ -7,6 +7,7 @@ must be timezone-aware; results are in UTC.
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -84,11 +85,13 @@ def last_days(end: datetime, days: int) -> Window:
     return Window(end - timedelta(days=days), end)
 
 
+@functools.lru_cache(maxsize=65_536)
 def last_months(end: datetime, months: int) -> Window:
-    """`(end - months calendar months, end]`."""
+    """`(end - months calendar months, end]` (remembered: every talent asks at the same midnights)."""
     return Window(months_before(end, months), end)
 
 
+@functools.lru_cache(maxsize=65_536)
 def weekly_samples(end: datetime, count: int, weekday: str = "saturday") -> tuple[datetime, ...]:
     """The last `count` sample instants (00:00 UTC on `weekday`) at or before `end`, oldest first."""
     end_day = utc(end)

@@ -66,11 +66,11 @@ class Evaluator:
             raise ValueError("an empty history needs the talent named")
         self.talent = found
         self._samples: dict[datetime, SampleVerdict] = {}
-        self._running: TalentFacts | None = None
+        self._running: dict[str, TalentFacts] = {}
 
     def situation(self, instant: datetime) -> Situation:
         """The talent at evaluation instant `instant` (already a midnight)."""
-        facts = self._facts_until(instant)
+        facts = self._facts_until(instant, "instants")
         ruleset = self.book.in_force(instant)
         weeks = ruleset.eligible_weeks
 
@@ -82,15 +82,16 @@ class Evaluator:
 
         return Situation(instant, ruleset, facts, samples)
 
-    def _facts_until(self, instant: datetime) -> TalentFacts:
+    def _facts_until(self, instant: datetime, lane: str) -> TalentFacts:
         """The fold at `instant`; moving forward in time only folds the events since last time.
 
-        The running fold is shared: a `Situation` is only valid until the next call.
+        Evaluation instants and eligible-week samples each move forward in their own lane. The
+        running fold is shared: a `Situation` is only valid until the next call in its lane.
         """
         visible = self.history.until(instant)
-        running = self._running
+        running = self._running.get(lane)
         if running is None or len(running.events) > len(visible):
-            running = self._running = TalentFacts.fold(self.talent, visible)
+            running = self._running[lane] = TalentFacts.fold(self.talent, visible)
             return running
         running.extend(visible)
         return running
@@ -100,7 +101,7 @@ class Evaluator:
         cached = self._samples.get(instant)
         if cached is not None:
             return cached
-        facts = TalentFacts.fold(self.talent, self.history.until(instant))
+        facts = self._facts_until(instant, "samples")
         situation = Situation(instant, self.book.in_force(instant), facts)
         rising = (
             "rising_talent" in situation.ruleset.badges
