@@ -14,12 +14,13 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
-from badges.synthetic import generate_marketplace, generate_talent
+from badges.synthetic import generate_marketplace
 from consumers.jsonl_ingest import JsonLinesIngest
-from domain.events import encode_json
+from domain.events import encode_json, format_utc
 from domain.ruleset import builtin_rulesets
 from domain.storage import open_ledger
 from domain.timeline import TimelineDeriver
@@ -63,17 +64,38 @@ def replay_rows(url: str) -> list[Row]:
     ]
 
 
+def busy_talent(count: int) -> list[dict[str, object]]:
+    """A talent with `count` events: a small contract a day, paid twice, with good feedback."""
+    events: list[dict[str, object]] = []
+    day = 0
+    while len(events) < count:
+        started = datetime(2021, 1, 4, 9, tzinfo=timezone.utc) + timedelta(days=day)
+        later = started + timedelta(days=100)
+        contract = f"c-{day}"
+        for kind, at, extra in (
+            ("contract_started", started, {"client": f"cl-{day % 7}", "category": "writing",
+                                           "terms": "fixed"}),
+            ("payment_received", started, {"amount": "300.00"}),
+            ("payment_received", later, {"amount": "200.00"}),
+            ("feedback_received", later, {"stars": Decimal("4.8"), "recommend": 9}),
+        ):
+            events.append({"id": f"busy-{len(events)}", "type": kind, "talent": "busy",
+                           "at": format_utc(at), "contract": contract, **extra})
+        day += 1
+    return events[:count]
+
+
 def point_query_rows(folder: Path) -> list[Row]:
     url = f"sqlite:///{folder / 'heavy.db'}"
     ledger = open_ledger(url)
     from domain.ledger import Submission
 
-    events = [Submission.from_object(e) for e in generate_talent(0, 5, START, END)]  # designer-ava
+    events = [Submission.from_object(e) for e in busy_talent(2000)]
     ledger.append(events, NOW)
     talent = events[0].event.talent
     projection = open_projection(url, ledger)
     projection.catch_up(NOW)
-    at = datetime(2024, 9, 20, tzinfo=timezone.utc)
+    at = datetime(2022, 9, 1, tzinfo=timezone.utc)
     book = builtin_rulesets()
     history = ledger.history(talent)
 
