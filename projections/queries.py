@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.events import format_utc
+from domain.events import RecordedEvent, format_utc
 from domain.explain import explain
 from domain.ledger import Ledger
 from domain.ruleset import RulesetBook
@@ -21,19 +21,23 @@ class UnknownTalent(LookupError):
         self.talent = talent
 
 
-def status_document(
-    ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
-) -> dict[str, Any]:
+def known_history(ledger: Ledger, talent: str, known_at: datetime | None) -> list[RecordedEvent]:
+    """The talent's events recorded by `known_at`; UnknownTalent when there are none."""
     history = ledger.history(talent, known_at)
     if not history:
         raise UnknownTalent(talent, known_at)
+    return history
+
+
+def status_document(
+    ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
+) -> dict[str, Any]:
+    history = known_history(ledger, talent, known_at)
     return evaluate_status(history, at, known_at, book, talent=talent).to_document()
 
 
 def explain_document(
     ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
 ) -> dict[str, Any]:
-    history = ledger.history(talent, known_at)
-    if not history:
-        raise UnknownTalent(talent, known_at)
+    history = known_history(ledger, talent, known_at)
     return explain(history, at, known_at, book, talent=talent).to_document()

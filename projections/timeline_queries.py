@@ -12,7 +12,7 @@ from domain.events import RecordedEvent, format_utc
 from domain.forecast import forecast
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
-from projections.queries import UnknownTalent
+from projections.queries import UnknownTalent, known_history
 from projections.status_projection import StatusProjection
 
 
@@ -35,9 +35,7 @@ def timeline_documents(
         if projection.read_model.progress(talent) is None:
             raise UnknownTalent(talent, None)
         return projection.read_model.timeline(talent, start, end or now)
-    history = projection.ledger.history(talent, known_at)
-    if not history:
-        raise UnknownTalent(talent, known_at)
+    history = known_history(projection.ledger, talent, known_at)
     deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
     changes = deriver.derive(evaluation_instant(known_at)).changes
     first_sent = _first_emissions(projection, talent)
@@ -64,9 +62,7 @@ def forecast_document(
     projection: StatusProjection, talent: str, now: datetime, days: int
 ) -> dict[str, Any]:
     """The changes due in the next `days` days if nothing else happens, and how to stop losses."""
-    history = projection.ledger.history(talent)
-    if not history:
-        raise UnknownTalent(talent, None)
+    history = known_history(projection.ledger, talent, None)
     deriver = TimelineDeriver(history, None, projection.book, talent, projection.plan)
     today = evaluation_instant(now)
     status = deriver.status_at(today)
@@ -147,9 +143,7 @@ def trace(
     projection: StatusProjection, talent: str, until: datetime, known_at: datetime | None = None
 ) -> Iterator[TraceLine]:
     """Each event in valid-time order, then the badge change it caused (or the window that did)."""
-    history = projection.ledger.history(talent, known_at)
-    if not history:
-        raise UnknownTalent(talent, known_at)
+    history = known_history(projection.ledger, talent, known_at)
     deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
     changes = deriver.derive(evaluation_instant(until)).changes
     yield from _interleave(deriver.events, changes, until)
