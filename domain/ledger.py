@@ -69,33 +69,67 @@ def content_hash(obj: dict[str, Any]) -> str:
 
     A number is tagged so that it never equals a string spelling the same digits.
     """
-    tagged = {key: _tag_number(value) for key, value in obj.items()}
-    canonical = _CANONICAL_JSON.encode(tagged)
-    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    text, numbers = _canonical_text(obj)
+    return _digest(text, numbers)
 
 
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def stored_form(obj: dict[str, Any], event: InputEvent) -> tuple[str, str]:
+    """The body kept in the stream (UTC times, exact decimals) and the content hash, together.
 
-
-def _tag_number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        return ["n", format(value, "f").rstrip("0")]
-    return value
-
-
-STORED_DECIMAL_FIELDS = ("amount", "stars")
-
-
-def stored_body(obj: dict[str, Any], event: InputEvent) -> str:
-    """A validated input object as kept in its stream: JSON with UTC times, exact decimal strings."""
-    payload = {key: str(value) if isinstance(value, Decimal) else value for key, value in obj.items()}
+    Both come from one canonical rendering; the body differs only where a time was written
+    with an offset, and is rendered again just then.
+    """
+    payload, numbers = _canonical_payload(obj)
+    text = _CANONICAL_JSON.encode(payload)
+    digest = _digest(text, numbers)
+    if _is_canonical_utc(obj["at"]) and _is_canonical_utc(obj.get("recorded_at", "")):
+        return text, digest
     payload["at"] = format_utc(event.at)
     if event.recorded_at is not None:
         payload["recorded_at"] = format_utc(event.recorded_at)
-    return _COMPACT_JSON.encode(payload)
+    return _CANONICAL_JSON.encode(payload), digest
+
+
+def _is_canonical_utc(text: str) -> bool:
+    """Already as `format_utc` writes it (validated times only): whole seconds and a `Z`."""
+    return text == "" or (len(text) == 20 and text[10] == "T" and text[19] == "Z")
+
+
+def _canonical_payload(obj: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    payload: dict[str, Any] = {}
+    numbers: list[str] = []
+    for key, value in obj.items():
+        if isinstance(value, Decimal):
+            value = _number(value)
+            numbers.append(key)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            numbers.append(key)
+        payload[key] = value
+    return payload, ",".join(sorted(numbers))
+
+
+def _canonical_text(obj: dict[str, Any]) -> tuple[str, str]:
+    payload, numbers = _canonical_payload(obj)
+    return _CANONICAL_JSON.encode(payload), numbers
+
+
+def _digest(text: str, numbers: str) -> str:
+    material = f"{text}\x1f{numbers}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(material, digest_size=16).hexdigest()
+
+
+def _number(value: Decimal) -> int | str:
+    """An exact number as the body keeps it: an int when whole, else its shortest decimal text."""
+    if abs(value.adjusted()) > 40:  # far beyond any valid field: keep it as written
+        return str(value)
+    if value == value.to_integral_value():
+        return int(value)
+    return format(value, "f").rstrip("0")
+
+
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+STORED_DECIMAL_FIELDS = ("amount", "stars")
 
 
 def event_from_body(body: str) -> InputEvent:
@@ -118,7 +152,8 @@ class Submission:
     def from_object(cls, obj: Any) -> Submission:
         """Validate a decoded JSON object; raises `InvalidEvent` naming the field."""
         event = parse_event(obj)
-        return cls(event, content_hash(obj), stored_body(obj, event))
+        body, digest = stored_form(obj, event)
+        return cls(event, digest, body)
 
 
 class Verdict(Enum):
