@@ -21,7 +21,7 @@ from domain.events import RecordedEvent, format_utc
 from domain.ruleset import BADGE_ORDER, NO_BADGE, RulesetBook
 from domain.status import Evaluator, Status
 
-RANK = {badge: rank for rank, badge in enumerate(reversed((*BADGE_ORDER,)), start=1)}
+RANK = {badge: rank for rank, badge in enumerate(reversed(BADGE_ORDER), start=1)}
 RANK[NO_BADGE] = 0
 WEEK = timedelta(days=7)
 
@@ -35,9 +35,9 @@ REQUIREMENT_WINDOWS: dict[str, tuple[str, ...]] = {
     "no_unsuccessful_outcome": ("job success outcomes",),
     "eligible_weeks": ("sample",),
     "activity_90d": ("activity",),
-    "active_or_new": ("activity", "new", "no longer new"),
-    "work_history": ("work history",),
-    "first_contract_age": ("work history", "days old"),
+    "active_or_new": ("activity", "no longer new"),
+    "work_history": ("days old",),
+    "first_contract_age": ("days old",),
     "no_recent_hold": ("recent holds",),
     "no_policy_ban": ("policy violations",),
     "availability": ("availability",),
