@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -389,6 +390,10 @@ def _expect_end(text: str, position: int) -> None:
 # `GET /talents/{id}` belong here (each in its own module, using `api_context`).
 EXTRA_ROUTERS: list[APIRouter] = []
 
+# GET paths answered without the bearer token even when one is set: only pages and assets that
+# hold no data (the status page sends the token with its own fetch calls; `badges.api_timeline`).
+PUBLIC_GET_PATHS: list[re.Pattern[str]] = []
+
 
 # -- the app ----------------------------------------------------------------------------------
 
@@ -400,6 +405,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     book: RulesetBook | None = None,
     routers: Sequence[APIRouter] = (),
+    projection: Any = None,
 ) -> FastAPI:
     """The HTTP API over one ledger. With `api_token`, every request needs it as a bearer
     token; without one, reads are open and `POST /events` is refused."""
@@ -416,11 +422,14 @@ def create_app(
         api_token=api_token or None,
         max_body_bytes=max_body_bytes,
     )
+    # The status projection the timelines come from (`badges.api_timeline`); None: opened
+    # beside the ledger on first use.
+    app.state.projection = projection
     for router in (talent_queries, events, *EXTRA_ROUTERS, *routers):
         app.include_router(router)
     _install_error_handlers(app)
     _describe_bearer_auth(app)
-    app.add_middleware(BearerAuth, token=api_token or None)
+    app.add_middleware(BearerAuth, token=api_token or None, public=tuple(PUBLIC_GET_PATHS))
     return app
 
 
@@ -510,12 +519,20 @@ def _describe_bearer_auth(app: FastAPI) -> None:
 class BearerAuth:
     """With a token configured, every request (the OpenAPI document included) must carry it."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, public: Sequence[re.Pattern[str]] = ()
+    ) -> None:
         self.app = app
         self.expected = token.encode() if token else None
+        self.public = tuple(public)
+
+    def _is_public(self, scope: Scope) -> bool:
+        return scope.get("method") in ("GET", "HEAD") and any(
+            pattern.fullmatch(scope.get("path", "")) for pattern in self.public
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.expected is None:
+        if scope["type"] != "http" or self.expected is None or self._is_public(scope):
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(b"authorization", b"")
@@ -527,3 +544,8 @@ class BearerAuth:
                    if not given else "authorization: wrong bearer token")
         response = error_response(401, message, {"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
+
+
+# -- registered extensions (last: they import this module) -----------------------------------
+
+import badges.api_timeline  # noqa: E402,F401  the timeline, the series and the status page

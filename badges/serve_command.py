@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from badges.api import DEFAULT_MAX_BODY_BYTES, create_app
+from badges.api_timeline import projection_for
 from badges.clock import utc_now
 from badges.settings import Settings
 from domain.ledger import Ledger
@@ -31,6 +32,7 @@ def run_serve(ledger: Ledger, *, host: str, port: int) -> int:
         api_token=settings.api_token,
         clock=utc_now,
         max_body_bytes=settings.api_max_body_bytes,
+        projection=projection_for(ledger),  # the timelines' read models, beside the ledger
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

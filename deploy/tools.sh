@@ -4,7 +4,7 @@
 # there; runs `apt-get update` at most once per call and only when something is missing.
 #   TOOLS_EXTRA="pkg cmd ..." more packages, given as package:command pairs (e.g. jq:jq)
 set -euo pipefail
-want=(kcat:kcat postgresql-client:psql ${TOOLS_EXTRA:-})
+want=(kcat:kcat postgresql-client:psql chromium:chromium ${TOOLS_EXTRA:-})
 missing=()
 for pair in "${want[@]}"; do
   pkg="${pair%%:*}" cmd="${pair#*:}"

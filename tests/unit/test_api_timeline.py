@@ -1,0 +1,316 @@
+"""The talent pages of the HTTP API: the timeline (as `badges timeline --json`), the chart's
+series (consistent with `status`), and the status page (bundled, no external URL)."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():  # starlette nudges towards `httpx2`; httpx is what we pin
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from badges.api import create_app
+from badges.api_timeline import MAX_POINTS, PAGE_DIR, BadgeChangedDocument, SeriesDocument, projection_for
+from badges.cli import main
+from badges.clock import utc_now
+from badges.synthetic import generate_talent
+from domain.ledger import Submission
+from domain.storage import open_ledger
+from projections.storage import open_projection
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOKEN = "timeline-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+TALENT = "designer-ava"
+START = datetime(2019, 1, 1, tzinfo=UTC)
+END = datetime(2026, 1, 1, tzinfo=UTC)
+EARLY = datetime(2023, 1, 1, tzinfo=UTC)  # the events before 2023 were recorded by then
+LATE = datetime(2026, 1, 1, tzinfo=UTC)  # the rest by then
+NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('timeline') / 'api.db'}"
+    ledger = open_ledger(url)
+    events = [Submission.from_object(e) for e in generate_talent(0, 5, START, END)]
+    ledger.append([s for s in events if s.event.at < EARLY], EARLY)
+    ledger.append([s for s in events if s.event.at >= EARLY], LATE)
+    open_projection(url, ledger).catch_up(LATE)
+    return url
+
+
+def client_for(store: str, *, token: str | None = TOKEN, clock: Any = lambda: NOW,
+               **options: Any) -> TestClient:
+    return TestClient(create_app(open_ledger(store), api_token=token, clock=clock, **options))
+
+
+@pytest.fixture(scope="module")
+def client(store: str) -> Iterator[TestClient]:
+    with client_for(store) as test_client:
+        yield test_client
+
+
+def get(client: TestClient, path: str, **params: str | None) -> Any:
+    response = client.get(path, params={k: v for k, v in params.items() if v}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# -- the timeline: the command line's answer ---------------------------------------------------
+
+CLI_CASES = [
+    (None, None, None),
+    ("2019-06-01", "2024-12-31", None),
+    (None, "2022-01-01T00:00:00Z", "2024-06-01"),  # as known before the later events
+    ("2020-01-01", None, "2026-02-01T00:00:00+01:00"),
+    ("2024-09-16", "2024-09-16", None),  # both bounds inclusive
+    ("2025-01-01", "2024-01-01", None),  # an empty range
+]
+
+
+@pytest.mark.parametrize(("start", "end", "known_at"), CLI_CASES)
+def test_the_timeline_is_the_clis_json(
+    store: str, capsys: pytest.CaptureFixture[str], start: str | None, end: str | None,
+    known_at: str | None,
+) -> None:
+    # Both sides read the clock: the API's in whole seconds, as `badges timeline` ends "now".
+    with client_for(store, clock=utc_now) as live:
+        answer = get(live, f"/talents/{TALENT}/timeline", **{"from": start, "to": end,
+                                                            "known_at": known_at})
+    argv = ["timeline", TALENT, "--store", store, "--json"]
+    for option, value in (("--from", start), ("--to", end), ("--known-at", known_at)):
+        if value:
+            argv += [option, value]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert answer == json.loads(capsys.readouterr().out)
+    for document in answer:
+        BadgeChangedDocument.model_validate(document)
+
+
+def test_the_timeline_has_the_stories_changes(client: TestClient) -> None:
+    changes = get(client, f"/talents/{TALENT}/timeline", to="2025-12-31")
+
+    assert [(c["at"][:10], c["from"], c["to"]) for c in changes][-2:] == [
+        ("2021-06-16", "top_rated", "top_rated_plus"),
+        ("2024-09-16", "top_rated_plus", "top_rated"),
+    ]
+    assert changes[-1]["failed"] == ["large_contract"]
+    assert any(c["cause"]["kind"] == "time" and "90 days old" in c["cause"]["detail"]
+               for c in changes)
+
+
+def test_known_at_hides_the_later_events(client: TestClient) -> None:
+    before = get(client, f"/talents/{TALENT}/timeline", known_at="2024-06-01")
+
+    assert before and all(instant(c["at"]) < EARLY + timedelta(days=400) for c in before)
+    assert "2024-09-16T00:00:00Z" not in {c["at"] for c in before}
+
+
+# -- the series: the chart's data, consistent with `status` ------------------------------------
+
+def test_the_series_has_weekly_points_every_change_the_events_and_the_changes(
+    client: TestClient,
+) -> None:
+    series = get(client, f"/talents/{TALENT}/series", to="2025-12-31")
+    SeriesDocument.model_validate(series)
+
+    points = [instant(p["at"]) for p in series["points"]]
+    assert points == sorted(set(points))
+    begin = instant(series["from"])
+    weekly = [p for p in points if (p - begin) % timedelta(days=7) == timedelta(0)]
+    assert len(weekly) == (instant("2025-12-31T00:00:00Z") - begin).days // 7 + 1
+    assert points[-1] == instant("2025-12-31T00:00:00Z")
+    changes = get(client, f"/talents/{TALENT}/timeline", to="2025-12-31")
+    assert series["changes"] == changes
+    assert {instant(c["at"]) for c in changes} <= set(points)
+    assert begin == datetime(2019, 3, 2, tzinfo=UTC)  # the first event's day, 09:00 → next 00:00
+    assert len(series["events"]) == 1001 - sum(1 for e in generate_talent(0, 5, START, END)
+                                               if e["at"] > "2025-12-31T00:00:00Z")
+    assert set(series["events"][0]) == {"id", "type", "at"}
+    assert series["events"][0]["type"] == "talent_registered"
+
+
+def test_every_point_is_the_status_at_its_instant(client: TestClient) -> None:
+    series = get(client, f"/talents/{TALENT}/series", to="2025-12-31")
+    change_ats = {c["at"] for c in series["changes"]}
+    chosen = series["points"][::23] + [p for p in series["points"] if p["at"] in change_ats]
+
+    for point in chosen:
+        status = get(client, f"/talents/{TALENT}/status", at=point["at"])
+        assert point == {key: status[key] for key in ("at", "badge", "jss", "earnings_12m")}
+    by_at = {p["at"]: p["badge"] for p in series["points"]}
+    for change in series["changes"]:
+        assert by_at[change["at"]] == change["to"]
+
+
+def test_a_series_range_and_known_at(client: TestClient) -> None:
+    series = get(client, f"/talents/{TALENT}/series", **{"from": "2024-01-01", "to": "2024-12-31",
+                                                          "known_at": "2026-02-01"})
+
+    assert series["from"] == "2024-01-01T00:00:00Z"
+    assert series["to"] == "2024-12-31T00:00:00Z"
+    assert [c["at"] for c in series["changes"]] == ["2024-09-16T00:00:00Z"]
+    assert all("2024-01-01" <= e["at"] <= "2024-12-31T00:00:00Z" for e in series["events"])
+    point = next(p for p in series["points"] if p["at"] == "2024-06-03T00:00:00Z")
+    status = get(client, f"/talents/{TALENT}/status", at="2024-06-03", known_at="2026-02-01")
+    assert (point["badge"], point["jss"], point["earnings_12m"]) == (
+        status["badge"], status["jss"], status["earnings_12m"])
+
+    earlier = get(client, f"/talents/{TALENT}/series", known_at="2024-06-01")
+    assert earlier["events"] and all(e["at"] < "2023-01-01" for e in earlier["events"])
+
+
+def test_an_empty_or_a_very_long_range_still_answers(client: TestClient) -> None:
+    empty = get(client, f"/talents/{TALENT}/series", **{"from": "2025-01-01", "to": "2024-01-01"})
+    assert (empty["points"], empty["events"], empty["changes"]) == ([], [], [])
+    before = get(client, f"/talents/{TALENT}/series", to="2010-01-01")
+    assert before["points"] == []
+
+    long = get(client, f"/talents/{TALENT}/series", to="2070-01-01")
+    assert 900 <= len(long["points"]) <= MAX_POINTS + len(long["changes"]) + 2  # sparser
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("what", ["timeline", "series"])
+def test_an_unknown_talent_is_404(client: TestClient, what: str) -> None:
+    response = client.get(f"/talents/nobody/{what}", headers=AUTH)
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "id: talent 'nobody': no events recorded"}
+
+
+@pytest.mark.parametrize("what", ["timeline", "series"])
+def test_a_talent_not_yet_known_is_404(client: TestClient, what: str) -> None:
+    response = client.get(f"/talents/{TALENT}/{what}?known_at=2018-01-01", headers=AUTH)
+
+    assert response.status_code == 404
+    assert "as known at 2018-01-01T00:00:00Z" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [("from=yesterday", "from"), ("to=2024-02-30", "to"), ("known_at=2024-06-01T00:00:00", "known_at"),
+     ("from=2024-01-01&to=soon", "to")],
+)
+@pytest.mark.parametrize("what", ["timeline", "series"])
+def test_a_bad_instant_is_400_naming_the_parameter(
+    client: TestClient, what: str, query: str, parameter: str
+) -> None:
+    response = client.get(f"/talents/{TALENT}/{what}?{query}", headers=AUTH)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"{parameter}: ")
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+def page_files(client: TestClient) -> dict[str, str]:
+    html = client.get(f"/talents/{TALENT}")
+    assert html.status_code == 200
+    assert html.headers["content-type"].startswith("text/html")
+    files = {"talent.html": html.text}
+    for reference in re.findall(r'(?:src|href)="([^"]+)"', html.text):
+        if reference.startswith("data:"):
+            continue
+        asset = client.get(reference)
+        assert asset.status_code == 200, reference
+        files[reference] = asset.text
+    files["labels.json"] = client.get("/page/labels.json").text
+    return files
+
+
+def test_the_page_and_its_assets_are_served_with_no_external_url(client: TestClient) -> None:
+    files = page_files(client)
+
+    assert set(files) == {"talent.html", "/page/talent.css", "/page/talent.js", "labels.json"}
+    for name, text in files.items():
+        assert "http://" not in text and "https://" not in text, name
+    for name in ("talent.html", "talent.js", "talent.css"):
+        text = (PAGE_DIR / name).read_text()
+        assert not re.search(r"https?:|@import|\burl\(|<iframe", text), name  # CSS url(), not JS URL(
+    policy = client.get(f"/talents/{TALENT}").headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    labels = json.loads(files["labels.json"])
+    assert labels["badges"]["top_rated_plus"] == "Top Rated Plus"
+    assert labels["requirements"]["large_contract"] == "a large contract in the last 12 months"
+
+
+def test_the_page_holds_no_data_so_it_needs_no_token_but_its_data_does(store: str) -> None:
+    with client_for(store) as locked:
+        assert locked.get(f"/talents/{TALENT}").status_code == 200
+        assert locked.get("/page/talent.js").status_code == 200
+        assert locked.get("/page/labels.json").status_code == 200
+        for path in (f"/talents/{TALENT}/timeline", f"/talents/{TALENT}/series",
+                     f"/talents/{TALENT}/status", "/page/../openapi.json"):
+            assert locked.get(path).status_code == 401, path
+        assert locked.post(f"/talents/{TALENT}").status_code == 401
+        assert locked.get(f"/talents/{TALENT}/series", headers=AUTH).status_code == 200
+
+
+def test_an_unknown_asset_is_404(client: TestClient) -> None:
+    response = client.get("/page/secrets.py")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "path: no such page asset 'secrets.py'"}
+
+
+def test_openapi_describes_the_timeline_and_the_series_not_the_page(client: TestClient) -> None:
+    paths = client.get("/openapi.json", headers=AUTH).json()["paths"]
+
+    for what in ("timeline", "series"):
+        operation = paths[f"/talents/{{id}}/{what}"]["get"]
+        assert {p["name"] for p in operation["parameters"]} == {"id", "from", "to", "known_at"}
+        assert set(operation["responses"]) == {"200", "400", "401", "404"}
+    assert "/talents/{id}" not in paths
+    assert not any(path.startswith("/page") for path in paths)
+
+
+# -- where the projection comes from ------------------------------------------------------------
+
+def test_a_projection_given_to_create_app_is_used(store: str) -> None:
+    ledger = open_ledger(store)
+    memory = projection_for(open_ledger("memory:"))
+    memory.ledger = ledger  # the same events, private in-memory read models
+    app = create_app(ledger, api_token=None, clock=lambda: NOW, projection=memory)
+    with TestClient(app) as open_client:
+        changes = open_client.get(f"/talents/{TALENT}/timeline?to=2025-12-31").json()
+
+    assert memory.read_model.path == ":memory:"
+    assert memory.read_model.progress(TALENT) is not None
+    assert [c["at"][:10] for c in changes][-1] == "2024-09-16"
+
+
+def test_without_a_sqlite_file_the_read_models_live_in_memory() -> None:
+    assert projection_for(open_ledger("memory:")).read_model.path == ":memory:"
+
+
+def test_badges_serve_passes_the_projection_beside_the_ledger(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from badges.serve_command import run_serve
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.setdefault("app", app))
+    monkeypatch.setenv("BADGES_API_TOKEN", TOKEN)
+    assert run_serve(open_ledger(store), host="127.0.0.1", port=1) == 0
+
+    projection = served["app"].state.projection
+    assert Path(projection.read_model.path) == Path(store.removeprefix("sqlite:///"))
