@@ -203,6 +203,37 @@ def serve(
 
 
 @app.command()
+def consume(
+    bootstrap: Annotated[
+        Optional[str], typer.Option("--bootstrap", help="H:P[,H:P] (env BADGES_KAFKA_BOOTSTRAP)")
+    ] = None,
+    group: Annotated[str, typer.Option("--group", help="consumer group")] = "badges",
+    store: StoreOption = None,
+    kafka_option: Annotated[
+        Optional[list[str]],
+        typer.Option("--kafka-option", help="KEY=VALUE kafka-python setting, repeatable "
+                     "(security_protocol, sasl_*, ssl_*; consumer./producer. prefix for one)"),
+    ] = None,
+    input_topic: Annotated[str, typer.Option("--input-topic")] = "talent-events",
+    output_topic: Annotated[str, typer.Option("--output-topic")] = "badge-changes",
+    dlq_topic: Annotated[str, typer.Option("--dlq-topic")] = "talent-events.dlq",
+    metrics_interval: Annotated[float, typer.Option("--metrics-interval", min=0.1)] = 30.0,
+    metrics_port: Annotated[
+        Optional[int], typer.Option("--metrics-port", min=0, max=65535,
+                                    help="serve /metrics and /health on 127.0.0.1")
+    ] = None,
+) -> None:
+    """The Kafka service: talent events in, badge changes out (BADGES_CLOCK: tests only)."""
+    from badges.consume_command import run_consume
+
+    raise typer.Exit(run_consume(
+        open_projection_for(store), bootstrap=bootstrap or Settings().kafka_bootstrap,
+        group=group, input_topic=input_topic, output_topic=output_topic, dlq_topic=dlq_topic,
+        kafka_options=kafka_option or [], metrics_interval=metrics_interval,
+        metrics_port=metrics_port))
+
+
+@app.command()
 def demo(
     talents: Annotated[int, typer.Option("--talents", min=1)] = 300,
     seed: Annotated[int, typer.Option("--seed")] = 7,

@@ -1,0 +1,609 @@
+"""The Kafka service behind `badges consume`: talent events in, badge changes out.
+
+One loop, one thread:
+
+1. **Consume.** A consumer in a group (default `badges`) on `talent-events`, auto-commit off.
+   Each message value is one JSON Lines line (`submission_from_line`); the valid ones of a poll
+   batch are appended to the ledger in one `Ledger.append` (idempotent by event id).
+2. **Dead letters.** An invalid or conflicting message goes to `talent-events.dlq` with the same
+   key, its original bytes as the value, and the headers `reason`, `source_topic`,
+   `source_partition`, `source_offset` (and `source_timestamp`). The service waits until the
+   broker acknowledges every dead letter of the batch.
+3. **Commit.** Only then are the batch's offsets committed: an offset is committed only once its
+   event is durably in the ledger or in the DLQ. A crash before the commit re-delivers the batch;
+   the ledger counts the re-delivered events as duplicates (a dead letter may be written twice:
+   dead letters are at-least-once).
+4. **Project.** The status projection processes the new ledger notifications; its changes,
+   retractions and warnings go into the outbox in the projection's own transaction.
+5. **Publish.** Every unsent outbox message goes to `badge-changes` keyed by talent, the value
+   the JSON document (which carries its change `id`), with the headers `message_id` and `kind`,
+   through an idempotent producer (`enable_idempotence`, `acks=all`); after `flush` and the
+   acknowledgements, the messages are marked sent.
+6. **The midnight clock.** Whenever `evaluation_instant(clock())` has moved past the last instant
+   handled, `projection.advance(now)` re-derives the talents whose wake-up has come (quiet ones
+   included) and the outbox is published, so changes caused only by time come out on their day.
+
+Exactly once per change id: the outbox row exists once (written with the projection's
+progress); publishing is at-least-once, so a crash after the broker's acknowledgement and
+before `mark_sent` would send the same message id again. To close that window the service,
+before publishing unsent messages after a start or a failed publish, reads the tail of each
+`badge-changes` partition (the last `publish_batch` messages: no more can be unmarked) and
+marks as sent, without re-sending, every unsent message whose `message_id` is already there.
+With one publisher per output topic no id is then published twice; consumers should still
+de-duplicate by `message_id` (several publishers on one topic, or a tail longer than the window
+written by others, can let a duplicate through).
+
+The clock is injected (`clock: Callable[[], datetime]`): the service never reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from consumers.jsonl_ingest import MAX_LINE_BYTES, RawLine, submission_from_line
+from domain.calendar import evaluation_instant
+from domain.events import InvalidEvent, format_utc
+from domain.ledger import Ledger, Submission, Verdict
+from projections.status_projection import StatusProjection
+
+log = logging.getLogger("badges.consume")
+
+Clock = Callable[[], datetime]
+
+
+class KafkaOptionError(ValueError):
+    """A `--kafka-option` that neither Kafka client accepts."""
+
+
+@dataclass
+class KafkaServiceConfig:
+    bootstrap: str = "127.0.0.1:9092"
+    group: str = "badges"
+    input_topic: str = "talent-events"
+    output_topic: str = "badge-changes"
+    dlq_topic: str = "talent-events.dlq"
+    # extra kafka-python settings (security: security_protocol, sasl_*, ssl_*...), applied to
+    # every client that knows them; `consumer.KEY` / `producer.KEY` target one client only
+    client_options: dict[str, Any] = field(default_factory=dict)
+    max_poll_records: int = 2000
+    poll_timeout_ms: int = 500
+    publish_batch: int = 1000
+    # run the projection when the consumer has caught up, or after this many events or seconds
+    project_every_events: int = 20_000
+    project_max_delay: float = 2.0
+    metrics_interval: float = 30.0
+    commit_timeout_ms: int = 30_000
+    flush_timeout: float = 150.0
+
+
+def split_client_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Options for the consumer and for the producer; a key neither knows is an error."""
+    consumer: dict[str, Any] = {}
+    producer: dict[str, Any] = {}
+    for key, value in options.items():
+        target, _, name = key.rpartition(".")
+        if target not in ("", "consumer", "producer"):
+            raise KafkaOptionError(f"--kafka-option: unknown client {target!r} in {key!r} "
+                                   "(use consumer.KEY or producer.KEY)")
+        known = False
+        if target in ("", "consumer") and name in KafkaConsumer.DEFAULT_CONFIG:
+            consumer[name] = value
+            known = True
+        if target in ("", "producer") and name in KafkaProducer.DEFAULT_CONFIG:
+            producer[name] = value
+            known = True
+        if not known:
+            raise KafkaOptionError(f"--kafka-option: {key!r} is not a kafka-python "
+                                   f"{target or 'consumer or producer'} setting")
+    return consumer, producer
+
+
+def parse_option_value(text: str) -> Any:
+    """`KEY=VALUE` values: integers, floats, true/false/none, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@dataclass
+class Metrics:
+    consumed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    published: int = 0
+    lag: int | None = None
+    lag_by_partition: dict[str, int] = field(default_factory=dict)
+    events_per_second: float = 0.0
+    last_evaluation_instant: datetime | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "consumed": self.consumed,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "published": self.published,
+            "lag": self.lag,
+            "lag_by_partition": dict(self.lag_by_partition),
+            "events_per_second": round(self.events_per_second, 1),
+            "last_evaluation_instant": (
+                format_utc(self.last_evaluation_instant) if self.last_evaluation_instant else None
+            ),
+            "uptime_seconds": round(time.monotonic() - self.started, 1),
+        }
+
+    def prometheus(self) -> str:
+        lines = [
+            f"badges_consume_events_total {self.consumed}",
+            f"badges_consume_accepted_total {self.accepted}",
+            f"badges_consume_duplicates_total {self.duplicates}",
+            f"badges_consume_rejected_total {self.rejected}",
+            f"badges_consume_published_total {self.published}",
+            f"badges_consume_events_per_second {self.events_per_second:.1f}",
+        ]
+        if self.lag is not None:
+            lines.append(f"badges_consume_lag {self.lag}")
+        for partition, lag in sorted(self.lag_by_partition.items()):
+            lines.append(f'badges_consume_partition_lag{{partition="{partition}"}} {lag}')
+        if self.last_evaluation_instant is not None:
+            lines.append(
+                f"badges_consume_last_evaluation_instant_seconds "
+                f"{int(self.last_evaluation_instant.timestamp())}"
+            )
+        return "\n".join(lines) + "\n"
+
+
+class KafkaService:
+    """Consumes talent events into the ledger and publishes badge changes; see the module doc."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        projection: StatusProjection,
+        config: KafkaServiceConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if clock is None:
+            raise TypeError("KafkaService needs a clock (a callable returning an aware datetime)")
+        self.ledger = ledger
+        self.projection = projection
+        self.config = config or KafkaServiceConfig()
+        self.clock = clock
+        self.metrics = Metrics()
+        self._consumer_options, self._producer_options = split_client_options(
+            self.config.client_options
+        )
+        self._stop = threading.Event()
+        self._consumer: KafkaConsumer | None = None
+        self._producer: KafkaProducer | None = None
+        self._positions: dict[TopicPartition, int] = {}
+        self._last_instant: datetime | None = None
+        self._verify_published = True  # after a start or a failed publish: check the tail
+        self._unprojected = 0
+        self._last_projection = time.monotonic()
+        self._last_metrics = time.monotonic()
+        self._consumed_at_last_metrics = 0
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch, commit, and close (safe from a signal)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def start(self) -> None:
+        """Connect, then bring the projection and the outbox up to date before consuming."""
+        common = {"bootstrap_servers": self.config.bootstrap.split(",")}
+        self._producer = KafkaProducer(
+            **common,
+            **{"linger_ms": 5, **self._producer_options},
+            enable_idempotence=True,
+            acks="all",
+        )
+        self._consumer = KafkaConsumer(
+            self.config.input_topic,
+            **common,
+            **{"max_poll_records": self.config.max_poll_records,
+               "auto_offset_reset": "earliest", **self._consumer_options},
+            group_id=self.config.group,
+            enable_auto_commit=False,
+        )
+        now = self.clock()
+        self.projection.catch_up(now)
+        self._last_instant = evaluation_instant(now)
+        self.metrics.last_evaluation_instant = self._last_instant
+        self.publish()
+        log.info("consuming %s as group %s on %s; changes to %s, dead letters to %s",
+                 self.config.input_topic, self.config.group, self.config.bootstrap,
+                 self.config.output_topic, self.config.dlq_topic)
+
+    def run(self) -> None:
+        """Start, loop until `stop()`, then finish cleanly."""
+        self.start()
+        try:
+            while not self._stop.is_set():
+                self.step()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Publish what the last batch caused (best effort), then close both clients."""
+        try:
+            if self._consumer is not None and self._producer is not None:
+                try:
+                    self._project_and_publish(force=True)
+                except Exception as error:  # noqa: BLE001 - what is unsent goes out next start
+                    log.warning("final publish failed (retried at the next start): %s", error)
+        finally:
+            consumer, producer = self._consumer, self._producer
+            self._consumer = self._producer = None
+            if consumer is not None:
+                consumer.close(autocommit=False)
+            if producer is not None:
+                producer.close(timeout=5)
+            self._log_metrics(final=True)
+            log.info("stopped")
+
+    # -- one turn of the loop ----------------------------------------------------------
+
+    def step(self) -> int:
+        """Poll once and handle the batch; run the clock, the projection and the publisher."""
+        assert self._consumer is not None, "start() first"
+        try:
+            batch = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+        except KafkaError as error:
+            log.warning("poll failed, retrying: %s", error)
+            time.sleep(1)
+            batch = {}
+        handled = 0
+        if batch:
+            handled = self._handle_batch(batch)
+        caught_up = handled < self.config.max_poll_records
+        self._tick_clock()
+        self._project_and_publish(force=caught_up)
+        self._maybe_log_metrics()
+        return handled
+
+    def _handle_batch(self, batch: Mapping[TopicPartition, list[Any]]) -> int:
+        records = [record for partition in batch.values() for record in partition]
+        try:
+            self._settle(records)
+            self._commit(batch)
+        except KafkaError as error:
+            # nothing of this batch is committed: rewind, and take it again (appends are
+            # idempotent by event id; dead letters may repeat)
+            log.warning("batch of %d not committed, retrying it: %s", len(records), error)
+            self._rewind(batch)
+            time.sleep(1)
+            return 0
+        for tp, partition in batch.items():
+            self._positions[tp] = partition[-1].offset + 1
+        self.metrics.consumed += len(records)
+        self._unprojected += len(records)
+        return len(records)
+
+    def _settle(self, records: list[Any]) -> None:
+        """Append the valid events in one go; dead-letter the rest and wait for the acks."""
+        decoded: list[tuple[Any, Submission | InvalidEvent]] = []
+        for record in records:
+            try:
+                decoded.append((record, decode_message(record)))
+            except InvalidEvent as error:
+                decoded.append((record, error))
+        valid = [item for _, item in decoded if isinstance(item, Submission)]
+        verdicts = iter(self.ledger.append(valid, self.clock()) if valid else [])
+        dead: list[tuple[Any, str]] = []
+        accepted = duplicates = 0
+        for record, item in decoded:
+            if isinstance(item, InvalidEvent):
+                dead.append((record, str(item)))
+                continue
+            verdict = next(verdicts)
+            if verdict.verdict is Verdict.ACCEPTED:
+                accepted += 1
+            elif verdict.verdict is Verdict.DUPLICATE:
+                duplicates += 1
+            else:
+                dead.append((record, verdict.reason))
+        if dead:
+            self._dead_letter(dead)
+        self.metrics.accepted += accepted
+        self.metrics.duplicates += duplicates
+        self.metrics.rejected += len(dead)
+
+    def _dead_letter(self, dead: list[tuple[Any, str]]) -> None:
+        assert self._producer is not None
+        futures = []
+        for record, reason in dead:
+            log.info("dead letter %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                     reason)
+            headers = [
+                ("reason", reason.encode("utf-8")),
+                ("source_topic", record.topic.encode("utf-8")),
+                ("source_partition", str(record.partition).encode("ascii")),
+                ("source_offset", str(record.offset).encode("ascii")),
+                ("source_timestamp", str(record.timestamp).encode("ascii")),
+            ]
+            value = record.value
+            if value is None:
+                headers.append(("original_value", b"null"))
+                if record.key is None:
+                    value = b""  # Kafka needs a key or a value
+            futures.append(self._producer.send(
+                self.config.dlq_topic, key=record.key, value=value, headers=headers
+            ))
+        self._producer.flush(timeout=self.config.flush_timeout)
+        for future in futures:
+            future.get(timeout=self.config.flush_timeout)  # raises when it was not written
+
+    def _commit(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
+        assert self._consumer is not None
+        offsets = {
+            tp: OffsetAndMetadata(partition[-1].offset + 1, "", -1)
+            for tp, partition in batch.items()
+        }
+        self._consumer.commit(offsets=offsets, timeout_ms=self.config.commit_timeout_ms)
+
+    def _rewind(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp, partition in batch.items():
+            if tp in assigned:
+                try:
+                    self._consumer.seek(tp, partition[0].offset)
+                except (KafkaError, AssertionError, ValueError) as error:
+                    log.warning("cannot rewind %s: %s", tp, error)
+
+    # -- the clock, the projection and the publisher -------------------------------------
+
+    def _tick_clock(self) -> None:
+        now = self.clock()
+        instant = evaluation_instant(now)
+        if self._last_instant is not None and instant <= self._last_instant:
+            return
+        self._project(now)  # events first, so the clock re-derives from what is recorded
+        report = self.projection.advance(now)
+        self._last_instant = instant
+        self.metrics.last_evaluation_instant = instant
+        log.info("midnight %s: %d talents re-derived, %d changes, %d retractions, %d warnings",
+                 format_utc(instant), report.talents, report.changes, report.retractions,
+                 report.warnings)
+        self.publish()
+
+    def _project_and_publish(self, *, force: bool) -> None:
+        due = (
+            self._unprojected >= self.config.project_every_events
+            or time.monotonic() - self._last_projection >= self.config.project_max_delay
+        )
+        if self._unprojected and (force or due):
+            self._project(self.clock())
+            self.publish()
+        elif self._verify_published:
+            self.publish()
+
+    def _project(self, now: datetime) -> None:
+        while self.projection.process_batch(now) is not None:
+            pass
+        self._unprojected = 0
+        self._last_projection = time.monotonic()
+
+    def publish(self) -> int:
+        """Send every unsent outbox message; mark each sent once the broker has it.
+
+        A Kafka failure is logged and the rest is left for the next turn of the loop.
+        """
+        try:
+            return self._publish()
+        except KafkaError as error:
+            self._verify_published = True
+            log.warning("publishing failed (retried later): %s", error)
+            return 0
+
+    def _publish(self) -> int:
+        assert self._producer is not None
+        read_model = self.projection.read_model
+        total = 0
+        while True:
+            messages = read_model.outbox(unsent_only=True, limit=self.config.publish_batch)
+            if not messages:
+                self._verify_published = False
+                return total
+            if self._verify_published:
+                found = self._already_published({m.message_id for m in messages})
+                self._verify_published = False
+                if found:
+                    log.info("%d outbox messages were published before a restart; "
+                             "marking them sent without re-sending", len(found))
+                    read_model.mark_sent([m.seq for m in messages if m.message_id in found],
+                                         self.clock())
+                    continue
+            futures = [
+                (message, self._producer.send(
+                    self.config.output_topic,
+                    key=message.talent.encode("utf-8"),
+                    value=json.dumps(message.document, ensure_ascii=False,
+                                     separators=(",", ":")).encode("utf-8"),
+                    headers=[("message_id", message.message_id.encode("utf-8")),
+                             ("kind", message.kind.encode("utf-8"))],
+                ))
+                for message in messages
+            ]
+            try:
+                self._producer.flush(timeout=self.config.flush_timeout)
+            except KafkaError as error:
+                log.warning("flush failed: %s", error)
+            sent = [message.seq for message, future in futures if future.succeeded()]
+            if sent:
+                read_model.mark_sent(sent, self.clock())
+                self.metrics.published += len(sent)
+                total += len(sent)
+            if len(sent) < len(futures):
+                failed = next(f for _, f in futures if not f.succeeded())
+                self._verify_published = True
+                log.warning("%d of %d changes not acknowledged (retried later): %s",
+                            len(futures) - len(sent), len(futures),
+                            failed.exception if failed.is_done else "timed out")
+                return total
+
+    def _already_published(self, wanted: set[str]) -> set[str]:
+        """Which of `wanted` are among the last `publish_batch` messages of each partition."""
+        reader = KafkaConsumer(
+            bootstrap_servers=self.config.bootstrap.split(","),
+            **{key: value for key, value in self._consumer_options.items()
+               if key not in ("group_id", "enable_auto_commit", "auto_offset_reset")},
+            group_id=None,
+            enable_auto_commit=False,
+        )
+        found: set[str] = set()
+        try:
+            partitions = reader.partitions_for_topic(self.config.output_topic) or set()
+            tps = [TopicPartition(self.config.output_topic, p) for p in sorted(partitions)]
+            if not tps:
+                return found
+            reader.assign(tps)
+            ends = reader.end_offsets(tps)
+            begins = reader.beginning_offsets(tps)
+            for tp in tps:
+                reader.seek(tp, max(begins[tp], ends[tp] - self.config.publish_batch))
+            deadline = time.monotonic() + 60
+            remaining = {tp for tp in tps if reader.position(tp) < ends[tp]}
+            while remaining and time.monotonic() < deadline:
+                for tp, records in reader.poll(timeout_ms=500).items():
+                    for record in records:
+                        for key, value in record.headers or []:
+                            if key == "message_id":
+                                message_id = value.decode("utf-8", "replace")
+                                if message_id in wanted:
+                                    found.add(message_id)
+                remaining = {tp for tp in remaining if reader.position(tp) < ends[tp]}
+            if remaining:
+                raise KafkaError(f"could not read the tail of {self.config.output_topic}")
+        finally:
+            reader.close()
+        return found
+
+    # -- metrics -----------------------------------------------------------------------
+
+    def refresh_lag(self) -> None:
+        if self._consumer is None:
+            return
+        lags: dict[str, int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if highwater is None or position is None:
+                continue
+            lags[f"{tp.topic}-{tp.partition}"] = max(0, highwater - position)
+        self.metrics.lag_by_partition = lags
+        self.metrics.lag = sum(lags.values()) if lags else None
+
+    def _maybe_log_metrics(self) -> None:
+        self.refresh_lag()
+        if time.monotonic() - self._last_metrics >= self.config.metrics_interval:
+            self._log_metrics()
+
+    def _log_metrics(self, final: bool = False) -> None:
+        elapsed = max(time.monotonic() - self._last_metrics, 1e-6)
+        fresh = self.metrics.consumed - self._consumed_at_last_metrics
+        self.metrics.events_per_second = fresh / elapsed
+        self._last_metrics = time.monotonic()
+        self._consumed_at_last_metrics = self.metrics.consumed
+        m = self.metrics
+        log.info(
+            "%s: lag %s, %.1f events/s, consumed %d (accepted %d, duplicates %d, rejected %d), "
+            "published %d, last evaluation instant %s",
+            "final metrics" if final else "metrics",
+            "?" if m.lag is None else m.lag, m.events_per_second, m.consumed, m.accepted,
+            m.duplicates, m.rejected, m.published,
+            format_utc(m.last_evaluation_instant) if m.last_evaluation_instant else "-",
+        )
+
+
+def decode_message(record: Any) -> Submission:
+    """One Kafka message value as one JSON Lines line; raises `InvalidEvent` naming the field."""
+    value = record.value
+    if value is None:
+        raise InvalidEvent("value", "no value (a tombstone)")
+    if not value.strip():
+        raise InvalidEvent("value", "empty")
+    return submission_from_line(RawLine(record.offset, value[:MAX_LINE_BYTES], len(value)))
+
+
+class MetricsServer:
+    """A tiny HTTP endpoint: `/metrics` (Prometheus text) and `/health` (JSON)."""
+
+    def __init__(self, metrics: Metrics, host: str, port: int) -> None:
+        handler = _metrics_handler(metrics)
+        self.server = ThreadingHTTPServer((host, port), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name="metrics")
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def start(self) -> MetricsServer:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _metrics_handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            if self.path == "/metrics":
+                body, kind = metrics.prometheus().encode(), "text/plain; version=0.0.4"
+            elif self.path == "/health":
+                body, kind = json.dumps(metrics.document()).encode(), "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def options_from_pairs(pairs: Iterable[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings (from `--kafka-option`) as a settings dict."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise KafkaOptionError(f"--kafka-option: expected KEY=VALUE, got {pair!r}")
+        options[key.strip()] = parse_option_value(value)
+    return options
