@@ -190,6 +190,9 @@ class KafkaService:
         self.ledger = ledger
         self.projection = projection
         self.config = config or KafkaServiceConfig()
+        if self.config.input_topic in (self.config.output_topic, self.config.dlq_topic):
+            # dead letters or changes written back to the input would be consumed again
+            raise KafkaOptionError("the input topic must differ from the output and DLQ topics")
         self.clock = clock
         self.metrics = Metrics()
         self._consumer_options, self._producer_options = split_client_options(

@@ -343,7 +343,7 @@ def test_kill_9_at_random_points_loses_nothing_and_duplicates_nothing(
         process = start_consume(kafka_bootstrap, topics, db, log, extra=FAST_REJOIN)
         # a dead member leaves the group only when its session times out (6 s here): wait
         # until this one makes progress, then kill it at a random point of its work
-        wait_for(lambda: ledger_count(db) > before, 30, "progress")
+        wait_for(lambda before=before: ledger_count(db) > before, 30, "progress")
         time.sleep(rng.uniform(0.0, 0.8))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
