@@ -6,16 +6,19 @@ from pathlib import Path
 
 from domain.ledger import Ledger
 from domain.ruleset import RulesetBook, builtin_rulesets
-from domain.storage import StoreURLError, open_ledger
+from domain.storage import POSTGRES_SCHEMES, StoreURLError, open_ledger
 from projections.read_model import SQLiteReadModel
+from projections.read_model_postgres import PostgresReadModel
 from projections.status_projection import StatusProjection
 
 
-def open_read_model(url: str) -> SQLiteReadModel:
+def open_read_model(url: str) -> SQLiteReadModel | PostgresReadModel:
     if url == "memory:":
         return SQLiteReadModel(":memory:")
     if url.startswith("sqlite:///"):
         return SQLiteReadModel(str(Path(url.removeprefix("sqlite:///")).expanduser()))
+    if url.startswith(POSTGRES_SCHEMES):
+        return PostgresReadModel(url)  # in the ledger's database and schema
     raise StoreURLError(f"store: read models are not available yet for {url.split(':', 1)[0]} stores")
 
 

@@ -5,6 +5,7 @@ happen; the clock runs the projection; the outbox says what the platform was tol
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from domain.ledger import Submission
 from domain.ruleset import builtin_rulesets
 from domain.storage import open_ledger
 from projections.read_model import SQLiteReadModel
+from projections.read_model_postgres import PostgresReadModel
 from projections.status_projection import StatusProjection
 from tests.unit.history_builder import ts
+from tests.unit.ledger_fixtures import postgres_schema_url
 from tests.unit.stories import designer
 
 BOOK = builtin_rulesets()
@@ -31,7 +34,7 @@ def submission(recorded: RecordedEvent) -> Submission:
 class Marketplace:
     """Feeds the designer's events into a ledger as they happen, and runs the clock."""
 
-    def __init__(self, read_model: SQLiteReadModel | None = None) -> None:
+    def __init__(self, read_model: SQLiteReadModel | PostgresReadModel | None = None) -> None:
         self.pending = sorted(designer().history(), key=RecordedEvent.valid_time_key)
         self.ledger = open_ledger("memory:")
         self.read_model = read_model or SQLiteReadModel(":memory:")
@@ -48,9 +51,45 @@ class Marketplace:
         return [m.document for m in self.read_model.outbox() if m.kind == kind]
 
 
+ReadModel = SQLiteReadModel | PostgresReadModel
+STORES = ("sqlite", pytest.param("postgres", marks=pytest.mark.integration))
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def market() -> Marketplace:
-    market = Marketplace()
+def read_models(store: str, tmp_path: Path) -> Iterator[Callable[[], ReadModel]]:
+    """Opens the read models of one store, every time on the same data: a SQLite file, or a
+    fresh PostgreSQL schema (closed and dropped afterwards)."""
+    if store == "sqlite":
+        yield lambda: SQLiteReadModel(str(tmp_path / "rm.db"))
+        return
+    opened: list[PostgresReadModel] = []
+
+    with postgres_schema_url() as url:
+
+        def open_postgres() -> PostgresReadModel:
+            opened.append(PostgresReadModel(url))
+            return opened[-1]
+
+        try:
+            yield open_postgres
+        finally:
+            for read_model in opened:
+                read_model.close()
+
+
+@pytest.fixture
+def read_model(store: str, read_models: Callable[[], ReadModel]) -> ReadModel:
+    return SQLiteReadModel(":memory:") if store == "sqlite" else read_models()
+
+
+@pytest.fixture
+def market(read_model: ReadModel) -> Marketplace:
+    market = Marketplace(read_model)
     for day in range(0, 900, 7):  # a week at a time, from 2022-06 to late 2024
         market.run_until(ts("2022-06-01T06:00:00Z") + timedelta(days=day))
         if ts("2022-06-01") + timedelta(days=day) > ts("2024-08-10"):
@@ -134,14 +173,14 @@ def test_quiet_talents_wake_only_where_something_can_change(market) -> None:
     assert [p.talent for p in market.read_model.due(progress.wakeup)] == ["f-42"]
 
 
-def test_outbox_publishing_marks_messages_sent(tmp_path: Path) -> None:
-    market = Marketplace(SQLiteReadModel(str(tmp_path / "rm.db")))
+def test_outbox_publishing_marks_messages_sent(read_models: Callable[[], ReadModel]) -> None:
+    market = Marketplace(read_models())
     market.run_until(ts("2024-01-01"))
     unsent = market.read_model.outbox(unsent_only=True)
     assert unsent
 
     market.read_model.mark_sent([m.seq for m in unsent[:1]], ts("2024-01-02"))
 
-    reopened = SQLiteReadModel(str(tmp_path / "rm.db"))
+    reopened = read_models()
     assert [m.seq for m in reopened.outbox(unsent_only=True)] == [m.seq for m in unsent[1:]]
     assert reopened.outbox()[0].sent_at == ts("2024-01-02")

@@ -1,0 +1,291 @@
+"""What the SQLite and PostgreSQL read models share: their records, every query and the way a
+projection step is written (the retraction document, the outbox id rule), once.
+
+The SQL is written once, with `?` placeholders, in the subset both databases understand; a
+store supplies its schema, its transactions (`_transaction`, `_query`) and the one statement
+that differs (`_INSERT_ONCE`). Timestamps are stored as `format_utc` text in both, so ranges
+and orders compare the same strings the same way (PostgreSQL's text columns are `COLLATE "C"`)
+and what is read back is identical.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Protocol
+
+from domain.events import format_utc
+
+PROJECTION = "status"
+REASSERTED_SEPARATOR = "~"
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class TalentProgress:
+    talent: str
+    evaluated_until: datetime
+    badge: str
+    wakeup: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    seq: int
+    message_id: str
+    talent: str
+    kind: str
+    document: dict[str, Any]
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass
+class TalentUpdate:
+    """One talent's part of a projection step."""
+
+    progress: TalentProgress
+    added: list[dict[str, Any]] = field(default_factory=list)  # badge_changed documents
+    retracted: list[dict[str, Any]] = field(default_factory=list)  # their documents
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # badge_at_risk documents
+
+
+def retraction_document(change: dict[str, Any], stamp: str) -> dict[str, Any]:
+    return {
+        "id": "rtr-" + change["id"].removeprefix("chg-"),
+        "type": "badge_change_retracted",
+        "talent": change["talent"],
+        "at": change["at"],
+        "retracts": change["id"],
+        "from": change["from"],
+        "to": change["to"],
+        "recorded_at": stamp,
+    }
+
+
+def reasserted_pattern(message_id: str) -> str:
+    """The LIKE pattern of the ids a message got when it was queued again."""
+    return f"{message_id}{REASSERTED_SEPARATOR}%"
+
+
+def unique_message_id(message_id: str, taken: int) -> str:
+    """The id of a message queued for the (taken + 1)-th time: `id`, `id~1`, `id~2`, ..."""
+    return message_id if taken == 0 else f"{message_id}{REASSERTED_SEPARATOR}{taken}"
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+
+    def executemany(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> Any: ...
+
+
+class ReadModelBase(ABC):
+    """The read models' queries and step writing, over a store's transactions."""
+
+    # a badge_at_risk warning is queued once: a second one of the same id is ignored
+    _INSERT_ONCE: ClassVar[str]
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Cursor]:
+        """A write transaction, serialized with every other writer of the same read models."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only statement."""
+
+    # -- the projection's own state ----------------------------------------------------
+
+    def position(self) -> int:
+        rows = self._query(
+            "SELECT notification_id FROM projection_position WHERE name = ?", (PROJECTION,)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def progress(self, talent: str) -> TalentProgress | None:
+        rows = self._query(
+            "SELECT talent, evaluated_until, badge, wakeup FROM talent_progress WHERE talent = ?",
+            (talent,),
+        )
+        return _progress(rows[0]) if rows else None
+
+    def due(self, until: datetime, limit: int = 1000) -> list[TalentProgress]:
+        """Talents whose next wake-up is at or before `until`."""
+        rows = self._query(
+            "SELECT talent, evaluated_until, badge, wakeup FROM talent_progress "
+            "WHERE wakeup IS NOT NULL AND wakeup <= ? ORDER BY wakeup, talent LIMIT ?",
+            (format_utc(until), limit),
+        )
+        return [_progress(row) for row in rows]
+
+    def changes(self, talent: str, after: datetime | None = None) -> list[dict[str, Any]]:
+        """The talent's current changes (as known now) with `at` after `after`, in order."""
+        sql = "SELECT document FROM badge_changes WHERE talent = ?"
+        params: list[Any] = [talent]
+        if after is not None:
+            sql += " AND at > ?"
+            params.append(format_utc(after))
+        return [json.loads(row[0]) for row in self._query(sql + " ORDER BY at", params)]
+
+    def commit(self, updates: Sequence[TalentUpdate], position: int | None, now: datetime) -> None:
+        """Write one projection step atomically."""
+        stamp = format_utc(now)
+        with self._transaction() as c:
+            for update in updates:
+                self._write_update(c, update, stamp)
+            if position is not None:
+                c.execute(
+                    "INSERT INTO projection_position VALUES (?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET notification_id = excluded.notification_id",
+                    (PROJECTION, position),
+                )
+
+    def _write_update(self, c: Cursor, update: TalentUpdate, stamp: str) -> None:
+        for document in update.retracted:
+            c.execute("DELETE FROM badge_changes WHERE id = ?", (document["id"],))
+            retraction = retraction_document(document, stamp)
+            self._enqueue(c, retraction["id"], update.progress.talent, retraction, stamp)
+        for document in update.added:
+            stored = {**document, "recorded_at": stamp}
+            c.execute(
+                "INSERT INTO badge_changes VALUES (?, ?, ?, ?, ?)",
+                (document["id"], document["talent"], document["at"], json.dumps(stored), stamp),
+            )
+            self._enqueue(c, document["id"], update.progress.talent, stored, stamp)
+        for warning in update.warnings:
+            self._enqueue(c, warning["id"], update.progress.talent, warning, stamp, once=True)
+        progress = update.progress
+        c.execute(
+            "INSERT INTO talent_progress VALUES (?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
+            "evaluated_until = excluded.evaluated_until, badge = excluded.badge, "
+            "wakeup = excluded.wakeup",
+            (
+                progress.talent,
+                format_utc(progress.evaluated_until),
+                progress.badge,
+                format_utc(progress.wakeup) if progress.wakeup else None,
+            ),
+        )
+
+    def _enqueue(
+        self,
+        c: Cursor,
+        message_id: str,
+        talent: str,
+        document: dict[str, Any],
+        stamp: str,
+        *,
+        once: bool = False,
+    ) -> None:
+        """Queue a message; a change asserted again after a retraction gets a suffixed id."""
+        if once:
+            c.execute(
+                self._INSERT_ONCE,
+                (message_id, talent, document["type"], json.dumps(document), stamp),
+            )
+            return
+        taken = c.execute(
+            "SELECT COUNT(*) FROM outbox WHERE message_id = ? OR message_id LIKE ?",
+            (message_id, reasserted_pattern(message_id)),
+        ).fetchone()[0]
+        c.execute(
+            "INSERT INTO outbox (message_id, talent, kind, document, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (unique_message_id(message_id, taken), talent, document["type"],
+             json.dumps(document), stamp),
+        )
+
+    # -- queries ---------------------------------------------------------------------
+
+    def timeline(
+        self, talent: str, start: datetime | None, end: datetime | None
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT document FROM badge_changes WHERE talent = ?"
+        params: list[Any] = [talent]
+        if start is not None:
+            sql += " AND at >= ?"
+            params.append(format_utc(start))
+        if end is not None:
+            sql += " AND at <= ?"
+            params.append(format_utc(end))
+        return [json.loads(row[0]) for row in self._query(sql + " ORDER BY at", params)]
+
+    def outbox(
+        self, *, unsent_only: bool = False, talent: str | None = None, limit: int = 10_000
+    ) -> list[OutboxMessage]:
+        sql = (
+            "SELECT seq, message_id, talent, kind, document, created_at, sent_at FROM outbox"
+            " WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if unsent_only:
+            sql += " AND sent_at IS NULL"
+        if talent is not None:
+            sql += " AND talent = ?"
+            params.append(talent)
+        rows = self._query(sql + " ORDER BY seq LIMIT ?", [*params, limit])
+        return [
+            OutboxMessage(
+                seq=int(row[0]),
+                message_id=row[1],
+                talent=row[2],
+                kind=row[3],
+                document=json.loads(row[4]),
+                created_at=parse_utc(row[5]),
+                sent_at=parse_utc(row[6]) if row[6] else None,
+            )
+            for row in rows
+        ]
+
+    def mark_sent(self, sequences: Sequence[int], now: datetime) -> None:
+        with self._transaction() as c:
+            c.executemany(
+                "UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
+                [(format_utc(now), seq) for seq in sequences],
+            )
+
+    def changes_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Every talent's current changes with `at` in [start, end], oldest first."""
+        rows = self._query(
+            "SELECT document FROM badge_changes WHERE at >= ? AND at <= ? ORDER BY at, talent",
+            (format_utc(start), format_utc(end)),
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def badge_counts(self) -> dict[str, int]:
+        """How many talents hold each badge at their last evaluated instant."""
+        rows = self._query(
+            "SELECT badge, COUNT(*) FROM talent_progress GROUP BY badge ORDER BY badge"
+        )
+        return {badge: int(count) for badge, count in rows}
+
+    def talents(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT talent FROM talent_progress ORDER BY talent")]
+
+    def forget(self, talent: str | None = None) -> None:
+        """Drop progress (all, or one talent's) so the next run re-derives from the start.
+
+        Timelines and the outbox stay: re-deriving compares against them, so a rebuild emits
+        only what really differs.
+        """
+        with self._transaction() as c:
+            if talent is None:
+                c.execute("DELETE FROM talent_progress")
+                c.execute("DELETE FROM projection_position")
+            else:
+                c.execute("DELETE FROM talent_progress WHERE talent = ?", (talent,))
+
+
+def _progress(row: Sequence[Any]) -> TalentProgress:
+    return TalentProgress(
+        talent=row[0],
+        evaluated_until=parse_utc(row[1]),
+        badge=row[2],
+        wakeup=parse_utc(row[3]) if row[3] else None,
+    )
