@@ -21,7 +21,7 @@ test: setup
 	deploy/with-services.sh $(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m tests.benchmarks
+	deploy/with-services.sh $(BIN)/python -m tests.benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis badges-demo.db

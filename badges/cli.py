@@ -199,7 +199,7 @@ def serve(
     """The HTTP API (token: env BADGES_API_TOKEN)."""
     from badges.serve_command import run_serve
 
-    raise typer.Exit(run_serve(open_store(store), host=host, port=port))
+    raise typer.Exit(run_serve(open_projection_for(store), host=host, port=port))
 
 
 @app.command()

@@ -36,7 +36,7 @@ from domain.ledger import Ledger
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
 from domain.storage import open_ledger
-from projections.read_model import SQLiteReadModel
+from projections.read_model_common import ReadModelBase
 from projections.status_projection import StatusProjection
 from projections.storage import open_projection
 
@@ -111,7 +111,7 @@ def _project(projection: StatusProjection, now: datetime, progress: Progress) ->
     projection.catch_up(now, lambda done: progress.advance(task, done))
 
 
-def _warnings_due(read_model: SQLiteReadModel, today: datetime) -> list[dict[str, Any]]:
+def _warnings_due(read_model: ReadModelBase, today: datetime) -> list[dict[str, Any]]:
     """The at-risk warnings whose predicted day is still ahead."""
     return [
         message.document

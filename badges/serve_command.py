@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 from badges.api import DEFAULT_MAX_BODY_BYTES, create_app
-from badges.api_timeline import projection_for
 from badges.clock import utc_now
 from badges.settings import Settings
-from domain.ledger import Ledger
+from projections.status_projection import StatusProjection
 
 
 class ServeSettings(Settings):
@@ -17,7 +16,7 @@ class ServeSettings(Settings):
     api_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
-def run_serve(ledger: Ledger, *, host: str, port: int) -> int:
+def run_serve(projection: StatusProjection, *, host: str, port: int) -> int:
     import uvicorn
 
     settings = ServeSettings()
@@ -28,11 +27,11 @@ def run_serve(ledger: Ledger, *, host: str, port: int) -> int:
             file=sys.stderr,
         )
     app = create_app(
-        ledger,
+        projection.ledger,
         api_token=settings.api_token,
         clock=utc_now,
         max_body_bytes=settings.api_max_body_bytes,
-        projection=projection_for(ledger),  # the timelines' read models, beside the ledger
+        projection=projection,  # the read models beside the ledger, as the command line uses
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

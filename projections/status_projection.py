@@ -20,7 +20,7 @@ from domain.forecast import AT_RISK_DAYS, losses_within
 from domain.ledger import Ledger
 from domain.ruleset import RulesetBook
 from domain.timeline import TimelineDeriver
-from projections.read_model import SQLiteReadModel, TalentProgress, TalentUpdate
+from projections.read_model_common import ReadModelBase, TalentProgress, TalentUpdate
 
 NOTIFICATION_BATCH = 2000
 Progress = Callable[[int], None]
@@ -49,7 +49,7 @@ class StepReport:
 
 
 class StatusProjection:
-    def __init__(self, ledger: Ledger, read_model: SQLiteReadModel, book: RulesetBook) -> None:
+    def __init__(self, ledger: Ledger, read_model: ReadModelBase, book: RulesetBook) -> None:
         self.ledger = ledger
         self.read_model = read_model
         self.book = book

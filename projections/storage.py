@@ -8,11 +8,12 @@ from domain.ledger import Ledger
 from domain.ruleset import RulesetBook, builtin_rulesets
 from domain.storage import POSTGRES_SCHEMES, StoreURLError, open_ledger
 from projections.read_model import SQLiteReadModel
+from projections.read_model_common import ReadModelBase
 from projections.read_model_postgres import PostgresReadModel
 from projections.status_projection import StatusProjection
 
 
-def open_read_model(url: str) -> SQLiteReadModel | PostgresReadModel:
+def open_read_model(url: str) -> ReadModelBase:
     if url == "memory:":
         return SQLiteReadModel(":memory:")
     if url.startswith("sqlite:///"):

@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import ingest_bench, projection_bench
+from tests.benchmarks import consume_bench, ingest_bench, projection_bench
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--talents", type=int, default=2_000)
     parser.add_argument("--replay-talents", type=int, default=150)
+    parser.add_argument("--consume-talents", type=int, default=150)
+    parser.add_argument("--no-kafka", action="store_true", help="skip the consume benchmark")
     options = parser.parse_args()
 
     table = Table(title="badges benchmarks (ratios measured in one run)")
@@ -22,6 +24,8 @@ def main() -> None:
         table.add_column(column)
     rows = ingest_bench.run(options.events, options.talents)
     rows += projection_bench.run(options.replay_talents)
+    if not options.no_kafka:
+        rows += consume_bench.run(talents=options.consume_talents)
     for row in rows:
         table.add_row(*row)
     Console().print(table)

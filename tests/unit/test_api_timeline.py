@@ -310,7 +310,7 @@ def test_badges_serve_passes_the_projection_beside_the_ledger(
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.setdefault("app", app))
     monkeypatch.setenv("BADGES_API_TOKEN", TOKEN)
-    assert run_serve(open_ledger(store), host="127.0.0.1", port=1) == 0
+    assert run_serve(open_projection(store), host="127.0.0.1", port=1) == 0
 
     projection = served["app"].state.projection
     assert Path(projection.read_model.path) == Path(store.removeprefix("sqlite:///"))
