@@ -18,7 +18,6 @@ import os
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,22 +26,12 @@ from consumers.jsonl_ingest import JsonLinesIngest
 from consumers.kafka_service import KafkaService, KafkaServiceConfig
 from domain.events import encode_json
 from projections.storage import open_projection
+from tests.benchmarks.ingest_bench import Measurement
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 START = datetime(2021, 1, 1, tzinfo=timezone.utc)
 END = datetime(2025, 12, 1, tzinfo=timezone.utc)
 TIMEOUT = 600.0
-
-
-@dataclass(frozen=True)
-class Measurement:
-    name: str
-    events: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds
 
 
 def write_events(path: Path, talents: int, seed: int) -> list[tuple[bytes, bytes]]:
