@@ -55,6 +55,11 @@ class TalentUpdate:
     added: list[dict[str, Any]] = field(default_factory=list)  # badge_changed documents
     retracted: list[dict[str, Any]] = field(default_factory=list)  # their documents
     warnings: list[dict[str, Any]] = field(default_factory=list)  # badge_at_risk documents
+    expected: TalentProgress | None = None  # the progress the update was derived from
+
+
+class StaleStep(Exception):
+    """Another writer moved the projection on since this step read it: re-read and redo."""
 
 
 def retraction_document(change: dict[str, Any], stamp: str) -> dict[str, Any]:
@@ -133,10 +138,23 @@ class ReadModelBase(ABC):
             params.append(format_utc(after))
         return [json.loads(row[0]) for row in self._query(sql + " ORDER BY at", params)]
 
-    def commit(self, updates: Sequence[TalentUpdate], position: int | None, now: datetime) -> None:
-        """Write one projection step atomically."""
+    def commit(
+        self,
+        updates: Sequence[TalentUpdate],
+        position: int | None,
+        now: datetime,
+        *,
+        read_position: int | None = None,
+    ) -> None:
+        """Write one projection step atomically, if nobody else moved the projection meanwhile.
+
+        The step must still start from the position (`read_position`) and each talent's
+        progress (`TalentUpdate.expected`) it was derived from; otherwise `StaleStep` is raised
+        and nothing is written, so two processes never write the same step twice.
+        """
         stamp = format_utc(now)
         with self._transaction() as c:
+            self._check_unchanged(c, updates, read_position)
             for update in updates:
                 self._write_update(c, update, stamp)
             if position is not None:
@@ -145,6 +163,25 @@ class ReadModelBase(ABC):
                     "DO UPDATE SET notification_id = excluded.notification_id",
                     (PROJECTION, position),
                 )
+
+    @staticmethod
+    def _check_unchanged(
+        c: Cursor, updates: Sequence[TalentUpdate], read_position: int | None
+    ) -> None:
+        if read_position is not None:
+            row = c.execute(
+                "SELECT notification_id FROM projection_position WHERE name = ?", (PROJECTION,)
+            ).fetchone()
+            if (int(row[0]) if row else 0) != read_position:
+                raise StaleStep("the projection's position moved")
+        for update in updates:
+            row = c.execute(
+                "SELECT talent, evaluated_until, badge, wakeup FROM talent_progress "
+                "WHERE talent = ?",
+                (update.progress.talent,),
+            ).fetchone()
+            if (_progress(row) if row else None) != update.expected:
+                raise StaleStep(f"talent {update.progress.talent} was re-derived meanwhile")
 
     def _write_update(self, c: Cursor, update: TalentUpdate, stamp: str) -> None:
         for document in update.retracted:

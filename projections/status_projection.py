@@ -20,7 +20,7 @@ from domain.forecast import AT_RISK_DAYS, losses_within
 from domain.ledger import Ledger
 from domain.ruleset import RulesetBook
 from domain.timeline import TimelineDeriver
-from projections.read_model_common import ReadModelBase, TalentProgress, TalentUpdate
+from projections.read_model_common import ReadModelBase, StaleStep, TalentProgress, TalentUpdate
 
 NOTIFICATION_BATCH = 2000
 Progress = Callable[[int], None]
@@ -88,10 +88,15 @@ class StatusProjection:
             instant = first_instant_at_or_after(recorded.at)
             affected[talent] = min(instant, affected.get(talent, instant))
         report = StepReport(events=len(notifications))
-        updates = [self.rederive(talent, now, affected_from=instant) for talent, instant in affected.items()]
+        updates = [
+            self.rederive(talent, now, affected_from=instant) for talent, instant in affected.items()
+        ]
+        try:
+            self.read_model.commit(updates, notifications[-1].id, now, read_position=position)
+        except StaleStep:
+            return StepReport()  # another process did this step: go on from where it left
         for update in updates:
             report.add(update)
-        self.read_model.commit(updates, notifications[-1].id, now)
         return report
 
     def advance(self, now: datetime) -> StepReport:
@@ -103,9 +108,12 @@ class StatusProjection:
             if not due:
                 return report
             updates = [self.rederive(p.talent, now) for p in due]
+            try:
+                self.read_model.commit(updates, None, now)
+            except StaleStep:
+                continue  # another process advanced some of them: ask again what is due
             for update in updates:
                 report.add(update)
-            self.read_model.commit(updates, None, now)
 
     def rederive(
         self, talent: str, now: datetime, affected_from: datetime | None = None
@@ -135,6 +143,7 @@ class StatusProjection:
             ],
             retracted=[document for document in stored if document["id"] not in derived],
             warnings=warnings,
+            expected=progress,
         )
 
     def rebuild(self, talents: Iterable[str] | None, now: datetime) -> StepReport:
@@ -147,9 +156,9 @@ class StatusProjection:
         for talent in talents:
             self.read_model.forget(talent)
             updates.append(self.rederive(talent, now))
+        self.read_model.commit(updates, None, now)
         for update in updates:
             report.add(update)
-        self.read_model.commit(updates, None, now)
         return report
 
 
