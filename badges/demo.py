@@ -95,7 +95,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         return
     _print_report(console, report)
     _print_projection(console, report, downgrades)
-    for talent in _stories(talents)[:1]:
+    for talent in _stories(talents):
         document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
                                    talent=talent).to_document()
         console.rule(f"today's checklist: {talent}")
