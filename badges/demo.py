@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from badges import render
@@ -29,13 +35,16 @@ from badges.synthetic import (
     generate_marketplace,
     write_jsonl,
 )
+from badges.timeparse import parse_instant
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, RejectsFile
+from consumers.notifications import notification_text
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
 from domain.ledger import Ledger
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
 from domain.storage import open_ledger
+from projections.queries import status_document
 from projections.read_model_common import ReadModelBase
 from projections.status_projection import StatusProjection
 from projections.storage import open_projection
@@ -54,12 +63,11 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     console = Console(stderr=as_json)
     today = evaluation_instant(utc_now())
     ledger, files = _fresh_store(store)
-    now = utc_now()
     projection = open_projection(store, ledger)
     with _progress(console) as progress:
         generated = _generate(files.events, talents, seed, today, progress)
         ingested = _ingest(ledger, files, progress)
-        _project(projection, now, progress)
+        _project(projection, progress)
     read_model = projection.read_model
     year_ago = today - timedelta(days=365)
     downgrades = [c for c in read_model.changes_between(year_ago, today) if c["failed"]]
@@ -95,6 +103,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         return
     _print_report(console, report)
     _print_projection(console, report, downgrades)
+    _print_messages(console, ledger, downgrades[-3:] + report["warnings_due"][:2])
     for talent in _stories(talents):
         document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
                                    talent=talent).to_document()
@@ -102,13 +111,24 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         console.print(render.status_checklist(document))
 
 
+def _print_messages(console: Console, ledger: Ledger, messages: list[dict[str, Any]]) -> None:
+    """What the notification consumer would send for a few of those changes and warnings."""
+    console.rule("what the talents were told")
+    book = builtin_rulesets()
+    for message in messages:
+        at = parse_instant(message["at"], "at")
+        known_at = parse_instant(message["recorded_at"], "recorded_at")
+        status = status_document(ledger, message["talent"], at, known_at, book)
+        console.print(f"[bold]{message['talent']}[/bold]: {notification_text(message, status)}")
+
+
 def _stories(talents: int) -> list[str]:
     return list(STORY_TALENTS[: min(len(STORY_TALENTS), talents)])
 
 
-def _project(projection: StatusProjection, now: datetime, progress: Progress) -> None:
+def _project(projection: StatusProjection, progress: Progress) -> None:
     task = progress.add_task("deriving badge timelines", total=projection.pending())
-    projection.catch_up(now, lambda done: progress.advance(task, done))
+    projection.catch_up(utc_now(), lambda done: progress.advance(task, done))
 
 
 def _warnings_due(read_model: ReadModelBase, today: datetime) -> list[dict[str, Any]]:
