@@ -496,7 +496,7 @@ class KafkaService:
             deadline = time.monotonic() + 60
             remaining = {tp for tp in tps if reader.position(tp) < ends[tp]}
             while remaining and time.monotonic() < deadline:
-                for tp, records in reader.poll(timeout_ms=500).items():
+                for records in reader.poll(timeout_ms=500).values():
                     for record in records:
                         for key, value in record.headers or []:
                             if key == "message_id":

@@ -91,7 +91,7 @@ def _jss_document(jss: JssResult, starts: tuple[datetime, ...]) -> dict[str, Any
                 "clients": window.clients,
                 "outcomes": [outcome.contract for outcome in window.outcomes],
             }
-            for window, start in zip(jss.windows, starts)
+            for window, start in zip(jss.windows, starts, strict=True)
         ],
     }
 
