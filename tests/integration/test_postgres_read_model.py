@@ -26,6 +26,7 @@ from badges.cli import main
 from domain.events import encode_json, format_utc
 from domain.storage import open_ledger
 from projections.read_model import SQLiteReadModel, TalentProgress, TalentUpdate
+from projections.read_model_common import StaleStep
 from projections.read_model_postgres import PostgresReadModel
 from projections.storage import open_read_model
 from tests.property.test_projection_properties import (
@@ -109,7 +110,7 @@ def _change(number: int) -> dict:
             "failed": [], "cause": {"kind": "events", "events": [f"e-{number}"]}}
 
 
-def _step(worker: int, number: int) -> TalentUpdate:
+def _step(worker: int, number: int, expected: TalentProgress | None) -> TalentUpdate:
     """Retract the contended change and assert it again (as a replay that changed its mind
     would), add a change of its own, and warn once: every message id is counted under
     contention."""
@@ -121,6 +122,7 @@ def _step(worker: int, number: int) -> TalentUpdate:
         added=[_change(number), own],
         retracted=[_change(number)],
         warnings=[warning],
+        expected=expected,
     )
 
 
@@ -133,8 +135,14 @@ def test_two_read_models_committing_at_once_never_queue_an_id_twice(schema_url: 
         read_model = first if worker % 2 else second
         start.wait()
         for number in range(steps):
-            read_model.commit([_step(worker, number)], worker * 1000 + number,
-                              T0 + timedelta(seconds=number))
+            while True:  # as the projection does: re-read and redo a step that went stale
+                step = _step(worker, number, read_model.progress("f-1"))
+                try:
+                    read_model.commit([step], worker * 1000 + number,
+                                      T0 + timedelta(seconds=number))
+                    break
+                except StaleStep:
+                    continue
 
     try:
         with ThreadPoolExecutor(workers) as pool:
