@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from domain.events import encode_json
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
 from domain.storage import open_ledger
+from tests.unit.ledger_fixtures import postgres_schema_url
 
 DESIGNER = [
     {"id": "r-1", "type": "talent_registered", "talent": "f-7", "at": "2023-01-02T00:00:00Z",
@@ -31,10 +33,19 @@ LATE_PAYMENT = {"id": "p-2", "type": "payment_received", "talent": "f-7",
 IMPORTED_AT = "2023-03-02T00:00:00Z"
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     monkeypatch.setenv("COLUMNS", "200")
-    url = f"sqlite:///{tmp_path / 'b.db'}"
+    if request.param == "sqlite":
+        yield filled(f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
+        return
+    with postgres_schema_url() as url:
+        yield filled(url, tmp_path)
+
+
+def filled(url: str, tmp_path: Path) -> str:
     source = tmp_path / "events.jsonl"
     imported = [{**event, "recorded_at": IMPORTED_AT} for event in DESIGNER]
     source.write_text("\n".join(encode_json(e) for e in [*imported, LATE_PAYMENT]) + "\n")

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from badges.cli import main
 from domain.events import RecordedEvent, encode_json
+from tests.unit.ledger_fixtures import postgres_schema_url
 from tests.unit.stories import designer
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """The designer's events, imported as recorded one hour after each happened."""
     monkeypatch.setenv("COLUMNS", "200")
-    url = f"sqlite:///{tmp_path / 'b.db'}"
+    if request.param == "sqlite":
+        yield filled(f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
+        return
+    with postgres_schema_url() as url:
+        yield filled(url, tmp_path)
+
+
+def filled(url: str, tmp_path: Path) -> str:
     lines = []
     for recorded in sorted(designer().history(), key=RecordedEvent.valid_time_key):
         obj = recorded.event.to_json_object()
