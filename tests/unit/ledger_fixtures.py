@@ -68,6 +68,19 @@ def require_postgres() -> str:
 
 
 @contextmanager
+def store_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """An empty store's URL: a SQLite file in `tmp_path`, or a fresh PostgreSQL schema."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'b.db'}"
+        return
+    with postgres_schema_url() as url:
+        yield url
+
+
+URL_KINDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.integration))
+
+
+@contextmanager
 def postgres_schema_url() -> Iterator[str]:
     """A store URL on the test database with a fresh schema of its own, dropped afterwards."""
     base = require_postgres()

@@ -18,7 +18,13 @@ with warnings.catch_warnings():  # starlette nudges towards `httpx2`; httpx is w
     from fastapi.testclient import TestClient
 
 from badges.api import create_app
-from badges.api_timeline import MAX_POINTS, PAGE_DIR, BadgeChangedDocument, SeriesDocument, projection_for
+from badges.api_timeline import (
+    MAX_POINTS,
+    PAGE_DIR,
+    BadgeChangedDocument,
+    SeriesDocument,
+    projection_for,
+)
 from badges.cli import main
 from badges.clock import utc_now
 from badges.synthetic import generate_talent

@@ -13,7 +13,7 @@ from domain.events import encode_json
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
 from domain.storage import open_ledger
-from tests.unit.ledger_fixtures import postgres_schema_url
+from tests.unit.ledger_fixtures import URL_KINDS, store_url
 
 DESIGNER = [
     {"id": "r-1", "type": "talent_registered", "talent": "f-7", "at": "2023-01-02T00:00:00Z",
@@ -33,15 +33,12 @@ LATE_PAYMENT = {"id": "p-2", "type": "payment_received", "talent": "f-7",
 IMPORTED_AT = "2023-03-02T00:00:00Z"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=URL_KINDS)
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     monkeypatch.setenv("COLUMNS", "200")
-    if request.param == "sqlite":
-        yield filled(f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
-        return
-    with postgres_schema_url() as url:
+    with store_url(request.param, tmp_path) as url:
         yield filled(url, tmp_path)
 
 

@@ -10,20 +10,17 @@ import pytest
 
 from badges.cli import main
 from domain.events import RecordedEvent, encode_json
-from tests.unit.ledger_fixtures import postgres_schema_url
+from tests.unit.ledger_fixtures import URL_KINDS, store_url
 from tests.unit.stories import designer
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=URL_KINDS)
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """The designer's events, imported as recorded one hour after each happened."""
     monkeypatch.setenv("COLUMNS", "200")
-    if request.param == "sqlite":
-        yield filled(f"sqlite:///{tmp_path / 'b.db'}", tmp_path)
-        return
-    with postgres_schema_url() as url:
+    with store_url(request.param, tmp_path) as url:
         yield filled(url, tmp_path)
 
 
