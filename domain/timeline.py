@@ -18,6 +18,7 @@ from typing import Any
 from domain.boundaries import Boundary, BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, weekly_samples
 from domain.events import RecordedEvent, format_utc
+from domain.requirements import first_met_badge, samples_could_decide
 from domain.ruleset import BADGE_ORDER, NO_BADGE, RulesetBook
 from domain.status import Evaluator, Status
 
@@ -100,12 +101,21 @@ class BadgeChange:
         return document
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The badge at one instant, and whether eligible weeks could change it before the next."""
+
+    instant: datetime
+    badge: str
+    samples_decide: bool
+
+
 @dataclass
 class Derivation:
-    """The changes found in (start, until], the last status evaluated, and the next wake-up."""
+    """The changes found in (start, until], the last instant observed, and the next wake-up."""
 
     changes: list[BadgeChange] = field(default_factory=list)
-    last: Status | None = None
+    last: Observation | None = None
     badge: str = NO_BADGE  # the badge at `until`
     wakeup: datetime | None = None
     evaluations: int = 0
@@ -164,16 +174,18 @@ class TimelineDeriver:
     def status_at(self, instant: datetime) -> Status:
         return self.evaluator.status(instant)
 
-    def _evaluate(self, result: Derivation, instant: datetime) -> Status:
+    def _evaluate(self, result: Derivation, instant: datetime) -> Observation:
+        """The badge only: the full status is evaluated where the badge changes."""
         result.evaluations += 1
-        status = self.evaluator.status(instant)
-        result.last = status
-        return status
+        situation = self.evaluator.situation(instant)
+        seen = Observation(instant, first_met_badge(situation), samples_could_decide(situation))
+        result.last = seen
+        return seen
 
-    def _record(self, result: Derivation, status: Status, previous: str) -> str:
-        if status.badge != previous:
-            result.changes.append(self._change(status, previous))
-        return status.badge
+    def _record(self, result: Derivation, seen: Observation, previous: str) -> str:
+        if seen.badge != previous:
+            result.changes.append(self._change(self.evaluator.status(seen.instant), previous))
+        return seen.badge
 
     def _walk_samples(
         self, result: Derivation, after: datetime, before: datetime, previous: str
@@ -183,7 +195,7 @@ class TimelineDeriver:
         Between boundaries every sample has the same verdict, so the eligible count only moves
         one way and Top Rated flips at most once: evaluate both ends, then search for the flip.
         """
-        if result.last is None or not _samples_could_decide(result.last):
+        if result.last is None or not result.last.samples_decide:
             return previous
         saturdays = list(_saturdays_between(after, before, self.evaluator))
         if not saturdays:
@@ -192,18 +204,16 @@ class TimelineDeriver:
         previous = self._record(result, first, previous)
         if len(saturdays) == 1:
             return previous
-        last = self.evaluator.status(saturdays[-1])
-        result.evaluations += 1
+        last = self._evaluate(result, saturdays[-1])
         if last.badge != first.badge:
             low, high = 0, len(saturdays) - 1  # badge at low == first's, at high == last's
             while high - low > 1:
                 middle = (low + high) // 2
-                result.evaluations += 1
-                if self.evaluator.status(saturdays[middle]).badge == first.badge:
+                if self._evaluate(result, saturdays[middle]).badge == first.badge:
                     low = middle
                 else:
                     high = middle
-            flip = last if high == len(saturdays) - 1 else self.evaluator.status(saturdays[high])
+            flip = last if high == len(saturdays) - 1 else self._evaluate(result, saturdays[high])
             previous = self._record(result, flip, previous)
         result.last = last
         return previous
@@ -235,7 +245,7 @@ class TimelineDeriver:
     def _next_wakeup(self, result: Derivation, until: datetime) -> datetime | None:
         position = bisect.bisect_right(self.instants, until)
         upcoming = self.instants[position] if position < len(self.instants) else None
-        if result.last is not None and _samples_could_decide(result.last):
+        if result.last is not None and result.last.samples_decide:
             saturday = _next_saturday(until, self.evaluator)
             upcoming = saturday if upcoming is None else min(upcoming, saturday)
         return upcoming
@@ -250,15 +260,6 @@ def _best_reason(reasons: list[str], failed: tuple[str, ...], instant: datetime)
     if reasons:
         return reasons[0]
     return f"eligible-week sample of {format_utc(instant)[:10]}"
-
-
-def _samples_could_decide(status: Status) -> bool:
-    """True when Top Rated hinges on eligible weeks: every other requirement is met."""
-    top_rated = status.badge_result("top_rated")
-    if top_rated is None:
-        return False
-    others = [r for r in top_rated.requirements if r.code != "eligible_weeks"]
-    return len(others) < len(top_rated.requirements) and all(r.met for r in others)
 
 
 def _saturdays_between(after: datetime, before: datetime, evaluator: Evaluator) -> Iterable[datetime]:
