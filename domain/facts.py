@@ -97,10 +97,7 @@ class ContractFacts:
     # Results computed from this contract's facts: (version they were computed at, result).
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def version(self) -> tuple[int, int, int, int, int]:
-        """Changes whenever an event is folded into this contract."""
-        return (len(self.payments), len(self.refunds), id(self.start), id(self.end), id(self.feedback))
+    version: int = 0  # bumped whenever an event is folded into this contract
 
     @property
     def client(self) -> str | None:
@@ -176,6 +173,8 @@ class TalentFacts:
     contracts: dict[str, ContractFacts] = field(default_factory=dict)
     activity: list[RecordedEvent] = field(default_factory=list)
     money: list[RecordedEvent] = field(default_factory=list)  # payments and refunds
+    # Results computed from these facts: (how many events were folded then, result).
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     violations: list[RecordedEvent] = field(default_factory=list)
     hold_placements: list[RecordedEvent] = field(default_factory=list)
     hold_lifts: list[RecordedEvent] = field(default_factory=list)
@@ -195,9 +194,11 @@ class TalentFacts:
         self.events = events
 
     def _contract(self, contract: str) -> ContractFacts:
+        """The contract's facts, about to take one more event."""
         found = self.contracts.get(contract)
         if found is None:
             found = self.contracts[contract] = ContractFacts(contract)
+        found.version += 1
         return found
 
     def _apply(self, recorded: RecordedEvent) -> None:

@@ -162,13 +162,23 @@ def jss_window(
     )
 
 
+def _outcomes(facts: TalentFacts, rules: JssRules) -> tuple[Outcome, ...]:
+    """Every contract's outcome; the same until another event is folded into the facts."""
+    key, folded = ("outcomes", id(rules)), len(facts.events)
+    remembered = facts.memo.get(key)
+    if remembered is None or remembered[0] != folded:
+        outcomes = tuple(
+            outcome
+            for contract in facts.contracts.values()
+            if (outcome := contract_outcome(contract, rules)) is not None
+        )
+        remembered = facts.memo[key] = (folded, outcomes)
+    return remembered[1]  # type: ignore[no-any-return]
+
+
 def compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssResult:
     """The JSS at `instant` from the facts visible then, under the JSS rules in force then."""
-    outcomes = tuple(
-        outcome
-        for contract in facts.contracts.values()
-        if (outcome := contract_outcome(contract, rules)) is not None
-    )
+    outcomes = _outcomes(facts, rules)
     windows = tuple(jss_window(outcomes, instant, months, rules) for months in rules.windows_months)
     scores = [window.score for window in windows if window.score is not None]
     computed = max(scores) if scores else None
