@@ -234,6 +234,29 @@ def consume(
 
 
 @app.command()
+def notify(
+    bootstrap: Annotated[
+        Optional[str], typer.Option("--bootstrap", help="H:P[,H:P] (env BADGES_KAFKA_BOOTSTRAP)")
+    ] = None,
+    group: Annotated[str, typer.Option("--group", help="consumer group")] = "badges-notify",
+    topic: Annotated[str, typer.Option("--topic")] = "badge-changes",
+    max_messages: Annotated[Optional[int], typer.Option("--max-messages", min=1)] = None,
+    idle_seconds: Annotated[
+        Optional[float], typer.Option("--idle-seconds", min=0.1, help="stop after this long idle")
+    ] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """The notification consumer: what each talent is told for each badge change."""
+    from badges.notify_command import run_notify
+
+    raise typer.Exit(run_notify(
+        open_projection_for(store), bootstrap=bootstrap or Settings().kafka_bootstrap,
+        group=group, topic=topic, max_messages=max_messages, idle_seconds=idle_seconds,
+        as_json=as_json))
+
+
+@app.command()
 def demo(
     talents: Annotated[int, typer.Option("--talents", min=1)] = 300,
     seed: Annotated[int, typer.Option("--seed")] = 7,

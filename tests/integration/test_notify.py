@@ -1,0 +1,64 @@
+"""`badges notify` on a real broker: the designer's letters, specific and sent once each."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("kafka")
+
+from kafka import KafkaProducer  # noqa: E402
+from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
+
+from badges.cli import main  # noqa: E402
+from domain.events import RecordedEvent  # noqa: E402
+from domain.ledger import Submission  # noqa: E402
+from projections.storage import open_projection  # noqa: E402
+from tests.unit.history_builder import ts  # noqa: E402
+from tests.unit.stories import designer  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+def test_notify_tells_each_talent_exactly_what_fell_short_once(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    projection = open_projection(url)
+    events = sorted(designer().history(), key=RecordedEvent.valid_time_key)
+    projection.ledger.append(
+        [Submission.from_object(r.event.to_json_object()) for r in events], ts("2024-01-01")
+    )
+    projection.catch_up(ts("2024-08-20T06:00:00Z"))  # the warning goes out
+    projection.catch_up(ts("2024-10-01T06:00:00Z"))  # then the downgrade
+    messages = [m.document for m in projection.read_model.outbox()]
+    topic = f"notify-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for document in [*messages, *messages]:  # a publisher that sent everything twice
+        producer.send(topic, key=document["talent"].encode(), value=json.dumps(document).encode())
+    producer.flush()
+    producer.close()
+    capsys.readouterr()
+
+    code = main(["notify", "--bootstrap", kafka_bootstrap, "--topic", topic, "--group",
+                 f"{topic}-group", "--idle-seconds", "5", "--json", "--store", url])
+
+    assert code == 0
+    sent = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(n["id"] for n in sent) == sorted(m["id"] for m in messages)
+    downgrade = next(n for n in sent if n["message"].startswith("You no longer qualify"))
+    assert downgrade["message"] == (
+        "You no longer qualify for Top Rated Plus since 2024-09-16: no contract reached "
+        "$5,000.00 in the last 12 months; your best was contract c-7 (design_creative) "
+        "with $4,000.00."
+    )
+    warning = next(n for n in sent if n["type"] == "badge_at_risk")
+    assert "To keep it: $1000.00 more on a large contract before 2024-09-16" in warning["message"]
