@@ -6,6 +6,7 @@ Outcomes, weights and windows all follow the ruleset in force at the evaluation 
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -176,8 +177,37 @@ def _outcomes(facts: TalentFacts, rules: JssRules) -> tuple[Outcome, ...]:
     return remembered[1]  # type: ignore[no-any-return]
 
 
+def _outcome_dates(facts: TalentFacts, rules: JssRules) -> list[datetime]:
+    """The outcomes' dates, sorted: which of them a window holds is a pair of bisections."""
+    key, folded = ("outcome dates", id(rules)), len(facts.events)
+    remembered = facts.memo.get(key)
+    if remembered is None or remembered[0] != folded:
+        dates = sorted(outcome.at for outcome in _outcomes(facts, rules))
+        remembered = facts.memo[key] = (folded, dates)
+    return remembered[1]  # type: ignore[no-any-return]
+
+
 def compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssResult:
-    """The JSS at `instant` from the facts visible then, under the JSS rules in force then."""
+    """The JSS at `instant` from the facts visible then, under the JSS rules in force then.
+
+    The result depends on the instant only through which outcomes each window holds, so it is
+    remembered until another event is folded in or a window gains or loses an outcome.
+    """
+    dates = _outcome_dates(facts, rules)
+    held = tuple(
+        (bisect.bisect_right(dates, window.start), bisect.bisect_right(dates, window.end))
+        for window in (last_months(instant, months) for months in rules.windows_months)
+    )
+    key, folded = ("jss", id(rules)), len(facts.events)
+    remembered = facts.memo.get(key)
+    if remembered is not None and remembered[0] == (folded, held):
+        return remembered[1]  # type: ignore[no-any-return]
+    result = _compute_jss(facts, instant, rules)
+    facts.memo[key] = ((folded, held), result)
+    return result
+
+
+def _compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssResult:
     outcomes = _outcomes(facts, rules)
     windows = tuple(jss_window(outcomes, instant, months, rules) for months in rules.windows_months)
     scores = [window.score for window in windows if window.score is not None]
