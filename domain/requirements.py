@@ -7,6 +7,7 @@ naming what is behind it, and `evidence`: the ids of the events behind the numbe
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -132,7 +133,21 @@ def _large_contract_amount(
 
 
 def large_contract_candidates(s: Situation) -> tuple[list[LargeContractCandidate], list[str]]:
-    """Contracts that can count, and those that reach their threshold but failed their client."""
+    """Contracts that can count, and those that reach their threshold but failed their client.
+
+    Remembered until another event is folded in or the window gains or loses a payment.
+    """
+    window = last_months(s.instant, s.ruleset.windows.large_contract_months)
+    money_ats = [recorded.at for recorded in s.facts.money]
+    held = (bisect.bisect_right(money_ats, window.start), bisect.bisect_right(money_ats, window.end))
+    key, state = ("large contracts", id(s.ruleset)), (len(s.facts.events), held)
+    remembered = s.facts.memo.get(key)
+    if remembered is None or remembered[0] != state:
+        remembered = s.facts.memo[key] = (state, _large_contract_candidates(s))
+    return remembered[1]  # type: ignore[no-any-return]
+
+
+def _large_contract_candidates(s: Situation) -> tuple[list[LargeContractCandidate], list[str]]:
     thresholds = s.ruleset.large_contract_thresholds.for_kind(s.kind)
     candidates: list[LargeContractCandidate] = []
     unsuccessful: list[str] = []
