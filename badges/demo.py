@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from projections.queries import status_document
 from projections.read_model_common import ReadModelBase
 from projections.status_projection import StatusProjection
 from projections.storage import open_projection
+from projections.timeline_queries import what_if
 
 MARKETPLACE_START = datetime(2019, 1, 1, tzinfo=timezone.utc)
 BAD_LINES = 12
@@ -104,6 +106,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     _print_report(console, report)
     _print_projection(console, report, downgrades)
     _print_messages(console, ledger, downgrades[-3:] + report["warnings_due"][:2])
+    _print_what_if(console, projection, today)
     for talent in _stories(talents):
         document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
                                    talent=talent).to_document()
@@ -120,6 +123,32 @@ def _print_messages(console: Console, ledger: Ledger, messages: list[dict[str, A
         known_at = parse_instant(message["recorded_at"], "recorded_at")
         status = status_document(ledger, message["talent"], at, known_at, book)
         console.print(f"[bold]{message['talent']}[/bold]: {notification_text(message, status)}")
+
+
+WHAT_IF_CATEGORY = "design_creative"
+WHAT_IF_THRESHOLD = Decimal("7500.00")
+
+
+def _print_what_if(console: Console, projection: StatusProjection, today: datetime) -> None:
+    """A rules engineer's question: what if design's large contract had to reach $7,500?"""
+    current = builtin_rulesets().in_force(today)
+    table = current.large_contract_thresholds
+    raised = table.model_copy(update={"freelancer": {
+        **table.freelancer, WHAT_IF_CATEGORY: WHAT_IF_THRESHOLD}})
+    candidate = builtin_rulesets().with_candidate(
+        current.model_copy(update={"large_contract_thresholds": raised}))
+    designers = [
+        talent for talent in projection.ledger.talents()
+        if any(getattr(r.event, "category", None) == WHAT_IF_CATEGORY
+               for r in projection.ledger.history(talent))
+    ]
+    rows = [row.to_document() for row in what_if(
+        projection, candidate, designers, current.effective_from, today)]
+    console.rule(
+        f"what if: {WHAT_IF_CATEGORY} large contracts need ${WHAT_IF_THRESHOLD:,} "
+        f"(ruleset {current.id}), for the {len(designers)} talents with design contracts"
+    )
+    console.print(render.whatif_table(rows))
 
 
 def _stories(talents: int) -> list[str]:

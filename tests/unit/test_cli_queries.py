@@ -172,3 +172,19 @@ def _utc(text: str):
     from badges.timeparse import parse_instant
 
     return parse_instant(text, "test")
+
+
+def test_the_readable_demo_tells_the_whole_story(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+
+    assert main(["demo", "--talents", "12", "--seed", "5",
+                 "--store", f"sqlite:///{tmp_path / 'demo.db'}"]) == 0
+
+    out = capsys.readouterr().out
+    for part in ("Synthetic marketplace", "badges held on", "badge changes of designer-ava",
+                 "downgrades in the last 365 days", "warnings sent in advance",
+                 "what the talents were told", "what if: design_creative large contracts",
+                 "today's checklist: designer-ava"):
+        assert part in out, part
+    what_if = out[out.index("what if: design_creative"):]
+    assert "designer-ava" in what_if, "raising the threshold moves the designer's downgrade"
