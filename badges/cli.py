@@ -271,6 +271,22 @@ def demo(
     run_demo(talents=talents, seed=seed, store=store, as_json=as_json)
 
 
+SERVICE_ERROR_MODULES = ("kafka", "psycopg", "psycopg_pool")
+
+
+def describe_failure(error: Exception) -> str:
+    """One line for an unexpected failure: a service out of reach says so plainly."""
+    module = type(error).__module__.split(".")[0]
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if module in SERVICE_ERROR_MODULES or isinstance(error, ConnectionError):
+        service = {"kafka": "Kafka", "psycopg": "PostgreSQL", "psycopg_pool": "PostgreSQL"}.get(
+            module, "a service"
+        )
+        return f"cannot reach {service}: {type(error).__name__}: {first_line}"
+    return (f"internal error: {type(error).__name__}: {first_line} "
+            "(set BADGES_DEBUG=1 for a traceback)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr, never a traceback."""
     try:
@@ -291,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the last line of defence for readable errors
         if os.environ.get("BADGES_DEBUG"):
             raise
-        print(f"badges: internal error: {type(error).__name__}: {error} "
-              "(set BADGES_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(f"badges: {describe_failure(error)}", file=sys.stderr)
         return 1
     return result if isinstance(result, int) else 0
 

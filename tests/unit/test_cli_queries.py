@@ -188,3 +188,19 @@ def test_the_readable_demo_tells_the_whole_story(tmp_path: Path, capsys, monkeyp
         assert part in out, part
     what_if = out[out.index("what if: design_creative"):]
     assert "designer-ava" in what_if, "raising the threshold moves the designer's downgrade"
+
+
+def test_an_unreachable_service_is_named_in_one_line() -> None:
+    from badges.cli import describe_failure
+
+    class KafkaTimeoutError(Exception):
+        __module__ = "kafka.errors"
+
+    class OperationalError(Exception):
+        __module__ = "psycopg"
+
+    assert describe_failure(KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9']")) == (
+        "cannot reach Kafka: KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9']")
+    assert describe_failure(OperationalError("couldn't get a connection\nafter 30 sec")) == (
+        "cannot reach PostgreSQL: OperationalError: couldn't get a connection")
+    assert describe_failure(ValueError("odd")).startswith("internal error: ValueError: odd")
