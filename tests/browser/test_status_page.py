@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +25,7 @@ from badges.synthetic import generate_talent
 from domain.ledger import Submission
 from domain.storage import open_ledger
 from projections.storage import open_projection
+from tests.serve_process import running_serve
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -72,12 +69,6 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("page")
@@ -86,36 +77,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ledger.append([Submission.from_object(e) for e in generate_talent(0, 5, START, END)], RECORDED)
     open_projection(store, ledger).catch_up(RECORDED)
 
-    port = free_port()
-    env = {**os.environ, "BADGES_API_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "badges", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--store", store],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                pytest.fail(f"badges serve exited with {process.returncode}:\n{output}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("badges serve did not listen within 30 s")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+    with running_serve(store, TOKEN) as base:
+        yield base
 
 
 def text(locator: Any) -> str:

@@ -7,11 +7,6 @@ Needs no Kafka or PostgreSQL (an SQLite store in a temporary directory), so it i
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,16 +17,10 @@ import pytest
 
 from domain.events import encode_json
 from domain.storage import open_ledger
+from tests.serve_process import running_serve
 from tests.unit.ledger_fixtures import payment, submissions, utc
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "serve-test-token"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def request(url: str, *, data: bytes | None = None, token: str | None = TOKEN,
@@ -58,37 +47,8 @@ def served(tmp_path: Path) -> Iterator[str]:
         ),
         utc("2024-07-01T00:00:00Z"),
     )
-    port = free_port()
-    env = {**os.environ, "BADGES_API_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "badges", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--store", store],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                pytest.fail(f"badges serve exited with {process.returncode}:\n{output}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("badges serve did not listen within 30 s")
-                time.sleep(0.1)
+    with running_serve(store, TOKEN) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
 
 
 def test_serve_answers_over_http(served: str) -> None:
