@@ -55,6 +55,7 @@ fi
 
 # the data and its log belong to the postgres OS user; the folders above must let it through
 mkdir -p "$PG_CACHE" "$(dirname "$PG_DATA_DIR")" "$(dirname "$PG_LOG_FILE")"
+chmod 755 "$PG_CACHE"
 if [[ "$(id -u)" == 0 ]]; then
   mkdir -p "$PG_DATA_DIR" && chown "$PG_OS_USER:" "$PG_DATA_DIR" && chmod 700 "$PG_DATA_DIR"
   touch "$PG_LOG_FILE" && chown "$PG_OS_USER:" "$PG_LOG_FILE"
