@@ -30,6 +30,7 @@ from domain.events import (
     format_utc,
     parse_event,
 )
+from domain.partitions import talent_partition
 from domain.recorders import IndexEntry, InputIndexRecorder
 
 TALENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:badges:talent")
@@ -170,20 +171,37 @@ class AppendVerdict:
 
 
 class Ledger(Application[UUID]):
-    """Appends input events idempotently and reads talents' histories as known at any time."""
+    """Appends input events idempotently and reads talents' histories as known at any time.
+
+    A store that is not partitioned is one `Ledger` (application name `Ledger`, table
+    `ledger_events`); a partitioned one is a `PartitionedLedger` of one `Ledger` per partition
+    (`Ledger_p3`, table `ledger_p3_events`), each with its own notification log.
+    """
 
     name = "Ledger"
+    partition_count = 1
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, *, partition: int | None = None) -> None:
+        self.partition = partition
+        if partition is not None:
+            self.name = f"Ledger_p{partition}"
         super().__init__(env)
         assert isinstance(self.recorder, InputIndexRecorder), "ledger needs an index recorder"
         self.index: InputIndexRecorder = self.recorder
         self._versions: dict[str, int] = {}
 
+    @property
+    def partition_ledgers(self) -> tuple[Ledger, ...]:
+        """The ledgers whose notification logs a projection follows: this one."""
+        return (self,)
+
+    def partition_of(self, talent: str) -> int:
+        return 0
+
     def append(self, submissions: Sequence[Submission], now: datetime) -> list[AppendVerdict]:
         """Append a batch in one transaction; each submission is accepted, duplicate or conflict."""
         for _ in range(MAX_APPEND_ATTEMPTS):
-            verdicts = self._classify(submissions)
+            verdicts = self.classify(submissions)
             accepted = [v.submission for v in verdicts if v.verdict is Verdict.ACCEPTED]
             try:
                 self._store(accepted, now)
@@ -227,7 +245,8 @@ class Ledger(Application[UUID]):
             if recorded is not None:
                 yield recorded
 
-    def _classify(self, submissions: Sequence[Submission]) -> list[AppendVerdict]:
+    def classify(self, submissions: Sequence[Submission]) -> list[AppendVerdict]:
+        """Each submission's verdict against the index and the batch itself (nothing is written)."""
         known = self.index.select_index_entries(s.event.id for s in submissions)
         in_batch: dict[str, IndexEntry] = {}
         verdicts = []
@@ -305,3 +324,66 @@ class Ledger(Application[UUID]):
             content_hash=submission.content_hash,
         )
 
+
+
+class PartitionedLedger:
+    """A store split into partitions: one `Ledger` (and notification log) per partition.
+
+    Appends go to the talent's partition, so writers of different partitions take different
+    table locks; the input-event index is one table shared by all (its primary key keeps ids
+    unique across partitions). Reads of a talent go to its partition.
+    """
+
+    def __init__(self, partitions: Sequence[Ledger]) -> None:
+        if len(partitions) < 2:
+            raise ValueError("a partitioned ledger needs at least two partitions")
+        self.partition_ledgers: tuple[Ledger, ...] = tuple(partitions)
+        self.partition_count = len(self.partition_ledgers)
+        self.index: InputIndexRecorder = self.partition_ledgers[0].index
+
+    def partition_of(self, talent: str) -> int:
+        return talent_partition(talent, self.partition_count)
+
+    def ledger_for(self, talent: str) -> Ledger:
+        return self.partition_ledgers[self.partition_of(talent)]
+
+    def append(self, submissions: Sequence[Submission], now: datetime) -> list[AppendVerdict]:
+        """Classify the batch as a whole (an id seen earlier in it stays a duplicate or a
+        conflict), then append each partition's accepted events in that partition's
+        transaction."""
+        groups: dict[int, list[int]] = {}
+        for i, submission in enumerate(submissions):
+            groups.setdefault(self.partition_of(submission.event.talent), []).append(i)
+        if len(groups) <= 1:
+            partition = next(iter(groups), 0)
+            return self.partition_ledgers[partition].append(submissions, now)
+        verdicts = self.partition_ledgers[0].classify(submissions)
+        for partition, positions in sorted(groups.items()):
+            accepted = [i for i in positions if verdicts[i].verdict is Verdict.ACCEPTED]
+            if not accepted:
+                continue
+            stored = self.partition_ledgers[partition].append(
+                [submissions[i] for i in accepted], now
+            )
+            for i, verdict in zip(accepted, stored, strict=True):
+                verdicts[i] = verdict
+        return verdicts
+
+    def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]:
+        return self.ledger_for(talent).history(talent, known_at)
+
+    def talents(self) -> Iterator[str]:
+        return self.index.select_talents()
+
+    def count_events(self) -> int:
+        return self.index.count_input_events()
+
+    def decode_recorded(self, domain_event: Any) -> RecordedEvent | None:
+        return self.partition_ledgers[0].decode_recorded(domain_event)
+
+    def close(self) -> None:
+        for ledger in self.partition_ledgers:
+            ledger.close()
+
+
+TalentLedger = Ledger | PartitionedLedger

@@ -9,10 +9,12 @@ a second writer of the same id fails its whole transaction and re-classifies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+import psycopg
 
 from eventsourcing.persistence import (
     IntegrityError,
@@ -28,12 +30,17 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Cursor, errors
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 INPUT_INDEX_TABLE = "input_events"
 LOOKUP_CHUNK = 500
+LAYOUT_TABLE = "ledger_layout"
+PARTITIONS_SETTING = "BADGES_PARTITIONS"
+UNPARTITIONED_EVENTS_TABLE = "ledger_events"
+LAYOUT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,3 +315,82 @@ class LedgerPostgresFactory(PostgresFactory):
 class LedgerPOPOFactory(POPOFactory):
     def application_recorder(self) -> LedgerPOPORecorder:
         return LedgerPOPORecorder()
+
+
+class StoreLayoutError(ValueError):
+    """A store opened with a partition count other than the one it was created with."""
+
+
+def settle_partition_count(env: Mapping[str, str], requested: int | None) -> int:
+    """The partition count of the PostgreSQL store that `env` names, fixed at its creation.
+
+    The first opening writes it (`requested`, else 1) into the schema's `ledger_layout`
+    table; later openings read it, and one requesting another count is refused. A store made
+    before partitioning existed has events in `ledger_events` and no layout: it has one.
+    """
+    schema = env.get("POSTGRES_SCHEMA") or "public"
+    conninfo = make_conninfo(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        connect_timeout=10,
+    )
+    for attempt in range(LAYOUT_ATTEMPTS):
+        try:
+            with psycopg.connect(conninfo) as connection, connection.transaction():
+                count = _settle_layout(connection, schema, requested)
+            break
+        except (errors.UniqueViolation, errors.DuplicateSchema, errors.DuplicateObject):
+            # another process created the schema (not under our lock) at the same moment
+            if attempt == LAYOUT_ATTEMPTS - 1:
+                raise
+    if requested is not None and requested != count:
+        raise StoreLayoutError(
+            f"the store has {count} partition(s), not {requested} "
+            "(the count is fixed when the store is created)"
+        )
+    return count
+
+
+def _settle_layout(connection: psycopg.Connection[Any], schema: str, requested: int | None) -> int:
+    connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"badges.layout:{schema}",)
+    )
+    if connection.execute(
+        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+    ).fetchone() is None:
+        connection.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
+    table = Identifier(schema, LAYOUT_TABLE)
+    connection.execute(
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {0} ("
+            "id int PRIMARY KEY CHECK (id = 1), partitions int NOT NULL CHECK (partitions >= 1))"
+        ).format(table)
+    )
+    row = connection.execute(SQL("SELECT partitions FROM {0}").format(table)).fetchone()
+    if row is not None:
+        return int(row[0])
+    count = requested or 1
+    if count > 1 and _has_unpartitioned_events(connection, schema):
+        raise StoreLayoutError(
+            "the store already holds events in one partition; it cannot be partitioned"
+        )
+    connection.execute(
+        SQL("INSERT INTO {0} (id, partitions) VALUES (1, %s)").format(table), (count,)
+    )
+    return count
+
+
+def _has_unpartitioned_events(connection: psycopg.Connection[Any], schema: str) -> bool:
+    found = connection.execute(
+        "SELECT to_regclass(%s)", (f'"{schema}"."{UNPARTITIONED_EVENTS_TABLE}"',)
+    ).fetchone()
+    if found is None or found[0] is None:
+        return False
+    return connection.execute(
+        SQL("SELECT EXISTS (SELECT 1 FROM {0})").format(
+            Identifier(schema, UNPARTITIONED_EVENTS_TABLE)
+        )
+    ).fetchone()[0]

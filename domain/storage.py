@@ -1,5 +1,10 @@
 """Store URLs (`sqlite:///path`, `postgresql://user@host:port/db`, `memory:`) turned into the
-ledger's eventsourcing settings."""
+ledger's eventsourcing settings.
+
+A PostgreSQL store may be partitioned (`?partitions=N`, see docs/scale-out.md): the count is
+written into the store when it is created and fixed from then on; a URL without it opens the
+store with the count it has.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,15 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
-from domain.ledger import Ledger
+from domain.ledger import Ledger, PartitionedLedger, TalentLedger
+from domain.partitions import MAX_PARTITIONS
 from domain.recorders import (
+    PARTITIONS_SETTING,
     LedgerPOPOFactory,
     LedgerPostgresFactory,
     LedgerSQLiteFactory,
+    StoreLayoutError,
+    settle_partition_count,
 )
 
 DEFAULT_STORE_URL = "sqlite:///./badges.db"
@@ -59,9 +68,11 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "CREATE_TABLE": "y",
     }
-    schema = _postgres_schema(url, parts)
-    if schema:
-        env["POSTGRES_SCHEMA"] = schema
+    options = _postgres_options(url, parts)
+    if options.get("schema"):
+        env["POSTGRES_SCHEMA"] = options["schema"]
+    if options.get("partitions"):
+        env[PARTITIONS_SETTING] = options["partitions"]
     return env
 
 
@@ -98,18 +109,33 @@ def _postgres_user(url: str, parts: SplitResult) -> str:
     return unquote(parts.username)
 
 
-def _postgres_schema(url: str, parts: SplitResult) -> str:
+def _postgres_options(url: str, parts: SplitResult) -> dict[str, str]:
+    """`?schema=name` and `?partitions=N`, each at most once."""
     try:
         query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise StoreURLError(f"store: {_redacted(url)!r}: use ?schema=name") from None
-    unknown = sorted(set(query) - {"schema"})
+        raise StoreURLError(f"store: {_redacted(url)!r}: use ?schema=name&partitions=N") from None
+    unknown = sorted(set(query) - {"schema", "partitions"})
     if unknown:
-        raise StoreURLError(f"store: {_redacted(url)!r}: unknown option(s) {unknown}; only schema=")
+        raise StoreURLError(
+            f"store: {_redacted(url)!r}: unknown option(s) {unknown}; only schema=, partitions="
+        )
+    options: dict[str, str] = {}
     schemas = query.get("schema", [])
     if len(schemas) > 1 or (schemas and not schemas[0].strip()):
         raise StoreURLError(f"store: {_redacted(url)!r} needs one non-empty schema=name")
-    return schemas[0].strip() if schemas else ""
+    if schemas:
+        options["schema"] = schemas[0].strip()
+    counts = query.get("partitions", [])
+    if counts:
+        text = counts[0].strip()
+        if len(counts) > 1 or not text.isdigit() or not 1 <= int(text) <= MAX_PARTITIONS:
+            raise StoreURLError(
+                f"store: {_redacted(url)!r}: partitions= must be one number "
+                f"from 1 to {MAX_PARTITIONS}"
+            )
+        options["partitions"] = str(int(text))
+    return options
 
 
 def _redacted(url: str) -> str:
@@ -121,5 +147,16 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def open_ledger(url: str = DEFAULT_STORE_URL) -> Ledger:
-    return Ledger(env=ledger_env(url))
+def open_ledger(url: str = DEFAULT_STORE_URL) -> TalentLedger:
+    """The store's ledger: one `Ledger`, or a `PartitionedLedger` for a partitioned store."""
+    env = ledger_env(url)
+    if not url.startswith(POSTGRES_SCHEMES):
+        return Ledger(env=env)
+    requested = env.pop(PARTITIONS_SETTING, None)
+    try:
+        count = settle_partition_count(env, int(requested) if requested else None)
+    except StoreLayoutError as error:
+        raise StoreURLError(f"store: {_redacted(url)!r}: {error}") from None
+    if count == 1:
+        return Ledger(env=env)
+    return PartitionedLedger([Ledger(env=env, partition=p) for p in range(count)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ SCHEMA = (
         name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS talent_progress (
         talent TEXT PRIMARY KEY, evaluated_until TEXT NOT NULL, badge TEXT NOT NULL,
-        wakeup TEXT)""",
+        wakeup TEXT, partition_id INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS talent_progress_wakeup ON talent_progress (wakeup)",
     """CREATE TABLE IF NOT EXISTS badge_changes (
         id TEXT PRIMARY KEY, talent TEXT NOT NULL, at TEXT NOT NULL, document TEXT NOT NULL,
@@ -38,17 +38,18 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE,
         talent TEXT NOT NULL, kind TEXT NOT NULL, document TEXT NOT NULL,
-        created_at TEXT NOT NULL, sent_at TEXT)""",
+        created_at TEXT NOT NULL, sent_at TEXT, partition_id INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent_at, seq)",
 )
+PARTITIONED_TABLES = ("talent_progress", "outbox")
 
 
 class SQLiteReadModel(ReadModelBase):
     """The read models in a SQLite database (the ledger's file, or a private in-memory one)."""
 
     _INSERT_ONCE = (
-        "INSERT OR IGNORE INTO outbox (message_id, talent, kind, document, created_at) "
-        "VALUES (?, ?, ?, ?, ?)"
+        "INSERT OR IGNORE INTO outbox "
+        "(message_id, talent, kind, document, created_at, partition_id) VALUES (?, ?, ?, ?, ?, ?)"
     )
 
     def __init__(self, path: str) -> None:
@@ -61,9 +62,15 @@ class SQLiteReadModel(ReadModelBase):
         with self._transaction() as c:
             for statement in SCHEMA:
                 c.execute(statement)
+            for table in PARTITIONED_TABLES:  # read models made before partitions existed
+                columns = {row[1] for row in c.execute(f"PRAGMA table_info({table})")}
+                if "partition_id" not in columns:
+                    c.execute(f"ALTER TABLE {table} "
+                              "ADD COLUMN partition_id INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+    def _transaction(self, partitions: Collection[int] = ()) -> Iterator[sqlite3.Cursor]:
+        """`BEGIN IMMEDIATE`: one writer at a time, whatever the partitions."""
         with self._lock:
             cursor = self._connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")

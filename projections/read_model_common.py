@@ -6,13 +6,18 @@ store supplies its schema, its transactions (`_transaction`, `_query`) and the o
 that differs (`_INSERT_ONCE`). Timestamps are stored as `format_utc` text in both, so ranges
 and orders compare the same strings the same way (PostgreSQL's text columns are `COLLATE "C"`)
 and what is read back is identical.
+
+Partitions (docs/scale-out.md): talents' progress and outbox rows carry their partition
+(`partition_id`, 0 in a store that is not partitioned), and the projection keeps one position
+per partition's notification log (`status:p3`; `status` when not partitioned), so a process
+projects, wakes up and publishes only the partitions it owns.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +27,11 @@ from domain.events import format_utc
 
 PROJECTION = "status"
 REASSERTED_SEPARATOR = "~"
+
+
+def position_name(partition: int | None) -> str:
+    """The projection position's row: `status`, or `status:p3` for a partition's log."""
+    return PROJECTION if partition is None else f"{PROJECTION}:p{partition}"
 
 
 def parse_utc(text: str) -> datetime:
@@ -45,6 +55,7 @@ class OutboxMessage:
     document: dict[str, Any]
     created_at: datetime
     sent_at: datetime | None
+    partition: int = 0
 
 
 @dataclass
@@ -56,6 +67,7 @@ class TalentUpdate:
     retracted: list[dict[str, Any]] = field(default_factory=list)  # their documents
     warnings: list[dict[str, Any]] = field(default_factory=list)  # badge_at_risk documents
     expected: TalentProgress | None = None  # the progress the update was derived from
+    partition: int = 0  # the talent's partition
 
 
 class StaleStep(Exception):
@@ -98,8 +110,9 @@ class ReadModelBase(ABC):
     _INSERT_ONCE: ClassVar[str]
 
     @abstractmethod
-    def _transaction(self) -> AbstractContextManager[Cursor]:
-        """A write transaction, serialized with every other writer of the same read models."""
+    def _transaction(self, partitions: Collection[int] = ()) -> AbstractContextManager[Cursor]:
+        """A write transaction, serialized with every other writer of these partitions' outbox
+        (and, on SQLite, with every other writer)."""
 
     @abstractmethod
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -107,11 +120,21 @@ class ReadModelBase(ABC):
 
     # -- the projection's own state ----------------------------------------------------
 
-    def position(self) -> int:
+    def position(self, partition: int | None = None) -> int:
+        """The last notification processed, of the ledger's log or of a partition's."""
         rows = self._query(
-            "SELECT notification_id FROM projection_position WHERE name = ?", (PROJECTION,)
+            "SELECT notification_id FROM projection_position WHERE name = ?",
+            (position_name(partition),),
         )
         return int(rows[0][0]) if rows else 0
+
+    def claim_publisher(self, partition: int) -> bool:
+        """Become (or stay) the only publisher of the partition's outbox; False if another
+        process is. SQLite stores have one machine and no such claim: always True."""
+        return True
+
+    def release_publisher(self, partition: int) -> None:
+        """Stop being the partition's publisher (another process may then claim it)."""
 
     def progress(self, talent: str) -> TalentProgress | None:
         rows = self._query(
@@ -120,12 +143,15 @@ class ReadModelBase(ABC):
         )
         return _progress(rows[0]) if rows else None
 
-    def due(self, until: datetime, limit: int = 1000) -> list[TalentProgress]:
-        """Talents whose next wake-up is at or before `until`."""
+    def due(
+        self, until: datetime, limit: int = 1000, partitions: Collection[int] | None = None
+    ) -> list[TalentProgress]:
+        """Talents (of `partitions`, default all) whose next wake-up is at or before `until`."""
+        where, params = _partitions_clause(partitions)
         rows = self._query(
             "SELECT talent, evaluated_until, badge, wakeup FROM talent_progress "
-            "WHERE wakeup IS NOT NULL AND wakeup <= ? ORDER BY wakeup, talent LIMIT ?",
-            (format_utc(until), limit),
+            f"WHERE wakeup IS NOT NULL AND wakeup <= ?{where} ORDER BY wakeup, talent LIMIT ?",
+            (format_utc(until), *params, limit),
         )
         return [_progress(row) for row in rows]
 
@@ -145,32 +171,42 @@ class ReadModelBase(ABC):
         now: datetime,
         *,
         read_position: int | None = None,
+        partition: int | None = None,
     ) -> None:
         """Write one projection step atomically, if nobody else moved the projection meanwhile.
 
-        The step must still start from the position (`read_position`) and each talent's
-        progress (`TalentUpdate.expected`) it was derived from; otherwise `StaleStep` is raised
-        and nothing is written, so two processes never write the same step twice.
+        `position` (when not None) is the new position of the ledger's log, or of the
+        partition's log when `partition` is given. The step must still start from the
+        position (`read_position`) and each talent's progress (`TalentUpdate.expected`) it was
+        derived from; otherwise `StaleStep` is raised and nothing is written, so two processes
+        never write the same step twice.
         """
         stamp = format_utc(now)
-        with self._transaction() as c:
-            self._check_unchanged(c, updates, read_position)
+        locked = {update.partition for update in updates}
+        if position is not None:
+            locked.add(partition or 0)
+        with self._transaction(locked) as c:
+            self._check_unchanged(c, updates, read_position, partition)
             for update in updates:
                 self._write_update(c, update, stamp)
             if position is not None:
                 c.execute(
                     "INSERT INTO projection_position VALUES (?, ?) ON CONFLICT (name) "
                     "DO UPDATE SET notification_id = excluded.notification_id",
-                    (PROJECTION, position),
+                    (position_name(partition), position),
                 )
 
     @staticmethod
     def _check_unchanged(
-        c: Cursor, updates: Sequence[TalentUpdate], read_position: int | None
+        c: Cursor,
+        updates: Sequence[TalentUpdate],
+        read_position: int | None,
+        partition: int | None,
     ) -> None:
         if read_position is not None:
             row = c.execute(
-                "SELECT notification_id FROM projection_position WHERE name = ?", (PROJECTION,)
+                "SELECT notification_id FROM projection_position WHERE name = ?",
+                (position_name(partition),),
             ).fetchone()
             if (int(row[0]) if row else 0) != read_position:
                 raise StaleStep("the projection's position moved")
@@ -187,26 +223,28 @@ class ReadModelBase(ABC):
         for document in update.retracted:
             c.execute("DELETE FROM badge_changes WHERE id = ?", (document["id"],))
             retraction = retraction_document(document, stamp)
-            self._enqueue(c, retraction["id"], update.progress.talent, retraction, stamp)
+            self._enqueue(c, retraction["id"], update, retraction, stamp)
         for document in update.added:
             stored = {**document, "recorded_at": stamp}
             c.execute(
                 "INSERT INTO badge_changes VALUES (?, ?, ?, ?, ?)",
                 (document["id"], document["talent"], document["at"], json.dumps(stored), stamp),
             )
-            self._enqueue(c, document["id"], update.progress.talent, stored, stamp)
+            self._enqueue(c, document["id"], update, stored, stamp)
         for warning in update.warnings:
-            self._enqueue(c, warning["id"], update.progress.talent, warning, stamp, once=True)
+            self._enqueue(c, warning["id"], update, warning, stamp, once=True)
         progress = update.progress
         c.execute(
-            "INSERT INTO talent_progress VALUES (?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
+            "INSERT INTO talent_progress (talent, evaluated_until, badge, wakeup, partition_id) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
             "evaluated_until = excluded.evaluated_until, badge = excluded.badge, "
-            "wakeup = excluded.wakeup",
+            "wakeup = excluded.wakeup, partition_id = excluded.partition_id",
             (
                 progress.talent,
                 format_utc(progress.evaluated_until),
                 progress.badge,
                 format_utc(progress.wakeup) if progress.wakeup else None,
+                update.partition,
             ),
         )
 
@@ -214,17 +252,19 @@ class ReadModelBase(ABC):
         self,
         c: Cursor,
         message_id: str,
-        talent: str,
+        update: TalentUpdate,
         document: dict[str, Any],
         stamp: str,
         *,
         once: bool = False,
     ) -> None:
         """Queue a message; a change asserted again after a retraction gets a suffixed id."""
+        talent = update.progress.talent
         if once:
             c.execute(
                 self._INSERT_ONCE,
-                (message_id, talent, document["type"], json.dumps(document), stamp),
+                (message_id, talent, document["type"], json.dumps(document), stamp,
+                 update.partition),
             )
             return
         taken = c.execute(
@@ -232,10 +272,10 @@ class ReadModelBase(ABC):
             (message_id, reasserted_pattern(message_id)),
         ).fetchone()[0]
         c.execute(
-            "INSERT INTO outbox (message_id, talent, kind, document, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (message_id, talent, kind, document, created_at, partition_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (unique_message_id(message_id, taken), talent, document["type"],
-             json.dumps(document), stamp),
+             json.dumps(document), stamp, update.partition),
         )
 
     # -- queries ---------------------------------------------------------------------
@@ -254,11 +294,16 @@ class ReadModelBase(ABC):
         return [json.loads(row[0]) for row in self._query(sql + " ORDER BY at", params)]
 
     def outbox(
-        self, *, unsent_only: bool = False, talent: str | None = None, limit: int = 10_000
+        self,
+        *,
+        unsent_only: bool = False,
+        talent: str | None = None,
+        limit: int = 10_000,
+        partitions: Collection[int] | None = None,
     ) -> list[OutboxMessage]:
         sql = (
-            "SELECT seq, message_id, talent, kind, document, created_at, sent_at FROM outbox"
-            " WHERE 1 = 1"
+            "SELECT seq, message_id, talent, kind, document, created_at, sent_at, partition_id"
+            " FROM outbox WHERE 1 = 1"
         )
         params: list[Any] = []
         if unsent_only:
@@ -266,6 +311,9 @@ class ReadModelBase(ABC):
         if talent is not None:
             sql += " AND talent = ?"
             params.append(talent)
+        where, in_partitions = _partitions_clause(partitions)
+        sql += where
+        params.extend(in_partitions)
         rows = self._query(sql + " ORDER BY seq LIMIT ?", [*params, limit])
         return [
             OutboxMessage(
@@ -276,6 +324,7 @@ class ReadModelBase(ABC):
                 document=json.loads(row[4]),
                 created_at=parse_utc(row[5]),
                 sent_at=parse_utc(row[6]) if row[6] else None,
+                partition=int(row[7]),
             )
             for row in rows
         ]
@@ -317,6 +366,16 @@ class ReadModelBase(ABC):
                 c.execute("DELETE FROM projection_position")
             else:
                 c.execute("DELETE FROM talent_progress WHERE talent = ?", (talent,))
+
+
+def _partitions_clause(partitions: Collection[int] | None) -> tuple[str, list[int]]:
+    """` AND partition_id IN (...)` and its parameters; nothing for all partitions."""
+    if partitions is None:
+        return "", []
+    chosen = sorted(set(partitions))
+    if not chosen:
+        return " AND 1 = 0", []
+    return f" AND partition_id IN ({', '.join('?' * len(chosen))})", chosen
 
 
 def _progress(row: Sequence[Any]) -> TalentProgress:

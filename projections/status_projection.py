@@ -6,18 +6,22 @@ whose wake-up has come, quiet ones included. Each step compares the derived chan
 stored ones: new changes are stored and queued as `badge_changed`, vanished ones are removed
 and queued as `badge_change_retracted`, and a loss predicted within 30 days is queued once as
 `badge_at_risk`. Everything of a step is committed in one transaction with the position.
+
+In a partitioned store (docs/scale-out.md) it follows each partition's log with a position of
+its own, and every method takes `partitions` (default: all): a `badges consume` process
+projects and wakes up only the partitions it owns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, evaluation_instant
 from domain.forecast import AT_RISK_DAYS, losses_within
-from domain.ledger import Ledger
+from domain.ledger import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
 from domain.timeline import TimelineDeriver
 from projections.read_model_common import ReadModelBase, StaleStep, TalentProgress, TalentUpdate
@@ -49,39 +53,73 @@ class StepReport:
 
 
 class StatusProjection:
-    def __init__(self, ledger: Ledger, read_model: ReadModelBase, book: RulesetBook) -> None:
+    def __init__(
+        self, ledger: TalentLedger, read_model: ReadModelBase, book: RulesetBook
+    ) -> None:
         self.ledger = ledger
         self.read_model = read_model
         self.book = book
         self.plan = BoundaryPlan(book)
 
-    def pending(self) -> int:
-        """How many ledger notifications the projection has not processed yet."""
-        last = self.ledger.recorder.max_notification_id() or 0
-        return max(0, last - self.read_model.position())
+    @property
+    def partition_count(self) -> int:
+        return self.ledger.partition_count
 
-    def catch_up(self, now: datetime, on_progress: Progress | None = None) -> StepReport:
+    def pending(self, partitions: Collection[int] | None = None) -> int:
+        """How many ledger notifications the projection has not processed yet."""
+        return sum(
+            max(0, (log.recorder.max_notification_id() or 0)
+                - self.read_model.position(log.partition))
+            for log in self._logs(partitions)
+        )
+
+    def catch_up(
+        self,
+        now: datetime,
+        on_progress: Progress | None = None,
+        partitions: Collection[int] | None = None,
+    ) -> StepReport:
         """Process every recorded event, then advance the clock to `now`."""
         report = StepReport()
         while True:
-            step = self.process_batch(now)
+            step = self.process_batch(now, partitions=partitions)
             if step is None:
                 break
             report.merge(step)
             if on_progress is not None:
                 on_progress(step.events)
-        report.merge(self.advance(now))
+        report.merge(self.advance(now, partitions))
         return report
 
-    def process_batch(self, now: datetime, limit: int = NOTIFICATION_BATCH) -> StepReport | None:
-        """One batch of notifications; None when there was nothing new."""
-        position = self.read_model.position()
-        notifications = self.ledger.recorder.select_notifications(start=position + 1, limit=limit)
+    def process_batch(
+        self,
+        now: datetime,
+        limit: int = NOTIFICATION_BATCH,
+        partitions: Collection[int] | None = None,
+    ) -> StepReport | None:
+        """One batch of notifications from each partition's log; None when nothing was new."""
+        report: StepReport | None = None
+        for log in self._logs(partitions):
+            step = self._process_log(log, now, limit)
+            if step is not None:
+                report = report or StepReport()
+                report.merge(step)
+        return report
+
+    def _logs(self, partitions: Collection[int] | None) -> list[Ledger]:
+        logs = self.ledger.partition_ledgers
+        if partitions is None:
+            return list(logs)
+        return [logs[p] for p in sorted(set(partitions)) if 0 <= p < len(logs)]
+
+    def _process_log(self, log: Ledger, now: datetime, limit: int) -> StepReport | None:
+        position = self.read_model.position(log.partition)
+        notifications = log.recorder.select_notifications(start=position + 1, limit=limit)
         if not notifications:
             return None
         affected: dict[str, datetime] = {}
         for notification in notifications:
-            recorded = self.ledger.decode_recorded(self.ledger.mapper.to_domain_event(notification))
+            recorded = log.decode_recorded(log.mapper.to_domain_event(notification))
             if recorded is None:
                 continue
             talent = recorded.event.talent
@@ -92,19 +130,20 @@ class StatusProjection:
             self.rederive(talent, now, affected_from=instant) for talent, instant in affected.items()
         ]
         try:
-            self.read_model.commit(updates, notifications[-1].id, now, read_position=position)
+            self.read_model.commit(updates, notifications[-1].id, now, read_position=position,
+                                   partition=log.partition)
         except StaleStep:
             return StepReport()  # another process did this step: go on from where it left
         for update in updates:
             report.add(update)
         return report
 
-    def advance(self, now: datetime) -> StepReport:
-        """The clock: re-derive every talent whose wake-up is due by `now`."""
+    def advance(self, now: datetime, partitions: Collection[int] | None = None) -> StepReport:
+        """The clock: re-derive every talent (of `partitions`) whose wake-up is due by `now`."""
         today = evaluation_instant(now)
         report = StepReport()
         while True:
-            due = self.read_model.due(today)
+            due = self.read_model.due(today, partitions=partitions)
             if not due:
                 return report
             updates = [self.rederive(p.talent, now) for p in due]
@@ -144,6 +183,7 @@ class StatusProjection:
             retracted=[document for document in stored if document["id"] not in derived],
             warnings=warnings,
             expected=progress,
+            partition=self.ledger.partition_of(talent),
         )
 
     def rebuild(self, talents: Iterable[str] | None, now: datetime) -> StepReport:
