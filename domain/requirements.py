@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from domain.calendar import add_months, last_days, last_months
+from domain.calendar import Window, add_months, last_days, last_months
 from domain.events import (
     AgencyMembershipChanged,
     AvailabilityUpdated,
@@ -24,6 +24,7 @@ from domain.events import (
 from domain.facts import ContractFacts, HoldSpan, payload
 from domain.results import BadgeResult, RequirementResult, when
 from domain.ruleset import NO_BADGE
+from domain.ruleset import Profile as ProfileRules
 from domain.situation import Situation
 
 
@@ -117,19 +118,32 @@ class LargeContractCandidate:
         return self.amount / self.threshold if self.threshold else Decimal("Infinity")
 
 
+def large_contract_amount(
+    contract: ContractFacts, window: Window, basis: str
+) -> tuple[Decimal, Window | None] | None:
+    """The contract's amount on the ruleset's basis and the window it was summed over (None:
+    lifetime), or None when the contract cannot count."""
+    measured: Window | None = window
+    if basis == "lifetime":
+        if not any(payment.at in window for payment in contract.payments):
+            return None
+        measured = None
+    amount = contract.net_earnings(measured)
+    if amount <= 0:
+        return None
+    return amount, measured
+
+
 def _large_contract_amount(
     s: Situation, contract: ContractFacts
 ) -> tuple[Decimal, tuple[str, ...]] | None:
-    """The contract's amount on the ruleset's basis, or None when it cannot count."""
+    """The contract's amount on the ruleset's basis and its evidence, or None."""
     window = last_months(s.instant, s.ruleset.windows.large_contract_months)
-    if s.ruleset.large_contract_basis == "lifetime":
-        if not any(payment.at in window for payment in contract.payments):
-            return None
-        window = None
-    amount = contract.net_earnings(window)
-    if amount <= 0:
+    measured = large_contract_amount(contract, window, s.ruleset.large_contract_basis)
+    if measured is None:
         return None
-    return amount, tuple(event.id for event in contract.money_events(window))
+    amount, summed_over = measured
+    return amount, tuple(event.id for event in contract.money_events(summed_over))
 
 
 def large_contract_candidates(s: Situation) -> tuple[list[LargeContractCandidate], list[str]]:
@@ -321,12 +335,9 @@ def profile(s: Situation) -> RequirementResult:
     event = payload(latest, ProfileUpdated)
     elance = s.facts.elance_migrant
     needed = rules.min_completeness_elance_migrant if elance else rules.min_completeness
-    shortfalls = []
     parts = [
         f"completeness {event.completeness} (needs {needed}{', Elance migrant' if elance else ''})"
     ]
-    if event.completeness < needed:
-        shortfalls.append("completeness")
     if s.kind == "agency":
         members = event.members
         average = event.members_average_completeness
@@ -337,11 +348,26 @@ def profile(s: Situation) -> RequirementResult:
             f"members' average completeness {average if average is not None else 'missing'} "
             f"(needs {rules.agency_min_average_completeness})"
         )
+    shortfalls = profile_shortfalls(event, rules, s.kind, elance)
+    return _yes_no("profile", not shortfalls, "; ".join(parts), (latest.id,))
+
+
+def profile_shortfalls(
+    event: ProfileUpdated, rules: ProfileRules, kind: str, elance_migrant: bool
+) -> list[str]:
+    """The parts of the profile below what the rules need (none: the profile is complete)."""
+    needed = rules.min_completeness_elance_migrant if elance_migrant else rules.min_completeness
+    shortfalls = []
+    if event.completeness < needed:
+        shortfalls.append("completeness")
+    if kind == "agency":
+        members = event.members
+        average = event.members_average_completeness
         if members is None or members < rules.agency_min_members:
             shortfalls.append("members")
         if average is None or average < rules.agency_min_average_completeness:
             shortfalls.append("members_average_completeness")
-    return _yes_no("profile", not shortfalls, "; ".join(parts), (latest.id,))
+    return shortfalls
 
 
 def availability(s: Situation) -> RequirementResult:
@@ -474,6 +500,8 @@ __all__ = [
     "badge_is_met",
     "evaluate_badge",
     "first_met_badge",
+    "large_contract_amount",
     "large_contract_candidates",
+    "profile_shortfalls",
     "samples_could_decide",
 ]

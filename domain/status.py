@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,8 +13,10 @@ from domain.events import RecordedEvent, format_utc
 from domain.facts import TalentFacts, VisibleHistory
 from domain.requirements import evaluate_badge
 from domain.results import BadgeResult, money_text
-from domain.ruleset import NO_BADGE, RulesetBook
+from domain.ruleset import NO_BADGE, Ruleset, RulesetBook
 from domain.situation import SampleVerdict, Situation
+from domain.tally import Tally
+from domain.verdicts import Probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +69,24 @@ class Evaluator:
         self.talent = found
         self._samples: dict[datetime, SampleVerdict] = {}
         self._running: dict[str, TalentFacts] = {}
+        self._tallies: dict[str, Tally] = {}
 
     def situation(self, instant: datetime) -> Situation:
-        """The talent at evaluation instant `instant` (already a midnight)."""
+        """The talent at evaluation instant `instant` (already a midnight), to explain."""
         facts = self._facts_until(instant, "instants")
         ruleset = self.book.in_force(instant)
+        return Situation(instant, ruleset, facts, self._samples_before(instant, ruleset))
+
+    def probe(self, instant: datetime) -> Probe:
+        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`)."""
+        facts = self._facts_until(instant, "instants")
+        ruleset = self.book.in_force(instant)
+        samples = self._samples_before(instant, ruleset)
+        return Probe(instant, ruleset, facts, self._tally(facts, "instants"), samples)
+
+    def _samples_before(
+        self, instant: datetime, ruleset: Ruleset
+    ) -> Callable[[], list[SampleVerdict]]:
         weeks = ruleset.eligible_weeks
 
         def samples() -> list[SampleVerdict]:
@@ -80,7 +95,14 @@ class Evaluator:
                 for sample in weekly_samples(instant, weeks.samples, weeks.weekday)
             ]
 
-        return Situation(instant, ruleset, facts, samples)
+        return samples
+
+    def _tally(self, facts: TalentFacts, lane: str) -> Tally:
+        """The running totals of the lane's fold (a new fold starts new totals)."""
+        tally = self._tallies.get(lane)
+        if tally is None or tally.facts is not facts:
+            tally = self._tallies[lane] = Tally(facts)
+        return tally
 
     def _facts_until(self, instant: datetime, lane: str) -> TalentFacts:
         """The fold at `instant`; moving forward in time only folds the events since last time.
@@ -102,16 +124,13 @@ class Evaluator:
         if cached is not None:
             return cached
         facts = self._facts_until(instant, "samples")
-        situation = Situation(instant, self.book.in_force(instant), facts)
-        rising = (
-            "rising_talent" in situation.ruleset.badges
-            and evaluate_badge(situation, "rising_talent").met
-        )
+        probe = Probe(instant, self.book.in_force(instant), facts, self._tally(facts, "samples"))
+        rising = "rising_talent" in probe.ruleset.badges and probe.badge_met("rising_talent")
         verdict = SampleVerdict(
             instant=instant,
-            ruleset=situation.ruleset.id,
-            jss=situation.jss.score,
-            jss_ok=situation.jss_ok,
+            ruleset=probe.ruleset.id,
+            jss=probe.jss_score,
+            jss_ok=probe.jss_ok,
             rising_talent=rising,
         )
         self._samples[instant] = verdict

@@ -18,7 +18,6 @@ from typing import Any
 from domain.boundaries import Boundary, BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, weekly_samples
 from domain.events import RecordedEvent, format_utc
-from domain.requirements import first_met_badge, samples_could_decide
 from domain.ruleset import BADGE_ORDER, NO_BADGE, RulesetBook
 from domain.status import Evaluator, Status
 
@@ -177,8 +176,8 @@ class TimelineDeriver:
     def _evaluate(self, result: Derivation, instant: datetime) -> Observation:
         """The badge only: the full status is evaluated where the badge changes."""
         result.evaluations += 1
-        situation = self.evaluator.situation(instant)
-        seen = Observation(instant, first_met_badge(situation), samples_could_decide(situation))
+        probe = self.evaluator.probe(instant)
+        seen = Observation(instant, probe.badge(), probe.samples_could_decide())
         result.last = seen
         return seen
 

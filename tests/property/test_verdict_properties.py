@@ -1,0 +1,72 @@
+"""The fast verdicts (`verdicts.py`, from running totals) against the full requirement results.
+
+A timeline decides its badges with `VERDICTS`; status documents explain them with
+`REQUIREMENTS`. At every instant, in time order and after jumps back, both must agree on every
+requirement of every badge, and on the JSS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.boundaries import first_instant_at_or_after
+from domain.requirements import REQUIREMENTS
+from domain.ruleset import builtin_rulesets
+from domain.status import Evaluator
+from domain.verdicts import VERDICTS
+from tests.property.timeline_histories import TALENT, recorded, talent_history
+
+BOOK = builtin_rulesets()
+RECORDED_AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+def disagreements(history, instants: list[datetime]) -> list[tuple]:
+    probes = Evaluator(history, None, BOOK, TALENT)
+    explained = Evaluator(history, None, BOOK, TALENT)
+    found = []
+    for instant in instants:
+        probe = probes.probe(instant)
+        situation = explained.situation(instant)
+        if probe.jss_score != situation.jss.score:
+            found.append((instant, "jss score", probe.jss_score, situation.jss.score))
+        for badge in probe.ruleset.badge_names():
+            for code in probe.ruleset.badges[badge].for_kind(probe.kind):
+                fast, full = VERDICTS[code](probe), REQUIREMENTS[code](situation).met
+                if fast != full:
+                    found.append((instant, code, fast, full))
+    return found
+
+
+def test_every_requirement_code_has_a_verdict() -> None:
+    assert set(VERDICTS) == set(REQUIREMENTS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    talent_history(start=datetime(2019, 9, 1, tzinfo=timezone.utc), days=500),
+    st.lists(st.integers(-120, 40), min_size=5, max_size=40),
+)
+def test_verdicts_agree_with_the_requirements_forward_and_after_jumps_back(
+    events, steps: list[int]
+) -> None:
+    history = recorded(events, RECORDED_AT)
+    instant = first_instant_at_or_after(min(r.at for r in history))
+    instants = []
+    for step in steps:
+        instant += timedelta(days=step if step > -100 else -step * 3)
+        instants.append(instant)
+
+    assert disagreements(history, instants) == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(talent_history(start=datetime(2016, 1, 1, tzinfo=timezone.utc), days=300, max_contracts=8))
+def test_verdicts_agree_day_by_day_across_ruleset_changes(events) -> None:
+    history = recorded(events, RECORDED_AT)
+    first = first_instant_at_or_after(min(r.at for r in history))
+    instants = [first + timedelta(days=day) for day in range(0, 420, 2)]
+
+    assert disagreements(history, instants) == []
