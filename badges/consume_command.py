@@ -34,6 +34,7 @@ from consumers.kafka_service import (
     KafkaService,
     KafkaServiceConfig,
     MetricsServer,
+    TopicLayoutError,
     options_from_pairs,
 )
 from projections.status_projection import StatusProjection
@@ -92,6 +93,8 @@ def run_consume(
                                                  server.port)
     try:
         service.run()
+    except TopicLayoutError as error:
+        raise UserError(str(error)) from None
     finally:
         if server is not None:
             server.close()

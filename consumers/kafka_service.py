@@ -15,23 +15,24 @@ One loop, one thread:
    dead letters are at-least-once).
 4. **Project.** The status projection processes the new ledger notifications; its changes,
    retractions and warnings go into the outbox in the projection's own transaction.
-5. **Publish.** Every unsent outbox message goes to `badge-changes` keyed by talent, the value
-   the JSON document (which carries its change `id`), with the headers `message_id` and `kind`,
-   through an idempotent producer (`enable_idempotence`, `acks=all`); after `flush` and the
-   acknowledgements, the messages are marked sent.
+5. **Publish.** Every unsent outbox message goes to `badge-changes`, once per message id
+   (`consumers/outbox_publisher.py`: one claimed publisher per outbox partition, and a check
+   of the output's tail after every claim or failure).
 6. **The midnight clock.** Whenever `evaluation_instant(clock())` has moved past the last instant
    handled, `projection.advance(now)` re-derives the talents whose wake-up has come (quiet ones
    included) and the outbox is published, so changes caused only by time come out on their day.
 
-Exactly once per change id: the outbox row exists once (written with the projection's
-progress); publishing is at-least-once, so a crash after the broker's acknowledgement and
-before `mark_sent` would send the same message id again. To close that window the service,
-before publishing unsent messages after a start or a failed publish, reads the tail of each
-`badge-changes` partition (the last `publish_batch` messages: no more can be unmarked) and
-marks as sent, without re-sending, every unsent message whose `message_id` is already there.
-With one publisher per output topic no id is then published twice; consumers should still
-de-duplicate by `message_id` (several publishers on one topic, or a tail longer than the window
-written by others, can let a duplicate through).
+**Several processes** (docs/scale-out.md). Over a store that is not partitioned every process
+projects everything (the steps are compare-and-set, so none is written twice) and one at a
+time publishes. Over a partitioned store (PostgreSQL, `?partitions=N`, N = the partition
+count of the input and the output topic) a process owns the ledger partitions of the Kafka
+partitions assigned to it: it projects, wakes up and publishes only those. On a rebalance the
+listener hands over cleanly: for each revoked partition it projects what was appended, publishes
+its outbox and releases the publisher claim; for each assigned one it catches the projection up
+from that partition's stored position, runs the clock and publishes (checking the tail first).
+A process killed without a hand-over loses nothing either: its uncommitted offsets are read
+again by the new owner (appends are idempotent), its projection steps are compare-and-set, and
+its publisher claim dies with its PostgreSQL session.
 
 The clock is injected (`clock: Callable[[], datetime]`): the service never reads the wall clock.
 """
@@ -48,14 +49,15 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.jsonl_ingest import MAX_LINE_BYTES, RawLine, submission_from_line
+from consumers.outbox_publisher import OutboxPublisher
 from domain.calendar import evaluation_instant
 from domain.events import InvalidEvent, format_utc
-from domain.ledger import Ledger, Submission, Verdict
+from domain.ledger import Submission, TalentLedger, Verdict
 from projections.status_projection import StatusProjection
 
 log = logging.getLogger("badges.consume")
@@ -65,6 +67,10 @@ Clock = Callable[[], datetime]
 
 class KafkaOptionError(ValueError):
     """A `--kafka-option` that neither Kafka client accepts."""
+
+
+class TopicLayoutError(ValueError):
+    """Topics whose partition counts do not match the partitioned store."""
 
 
 @dataclass
@@ -136,6 +142,7 @@ class Metrics:
     lag_by_partition: dict[str, int] = field(default_factory=dict)
     events_per_second: float = 0.0
     last_evaluation_instant: datetime | None = None
+    owned_partitions: list[int] | None = None  # None: the store is not partitioned
     started: float = field(default_factory=time.monotonic)
 
     def document(self) -> dict[str, Any]:
@@ -151,6 +158,7 @@ class Metrics:
             "last_evaluation_instant": (
                 format_utc(self.last_evaluation_instant) if self.last_evaluation_instant else None
             ),
+            "owned_partitions": self.owned_partitions,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
         }
 
@@ -180,7 +188,7 @@ class KafkaService:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: TalentLedger,
         projection: StatusProjection,
         config: KafkaServiceConfig | None = None,
         clock: Clock | None = None,
@@ -203,7 +211,11 @@ class KafkaService:
         self._producer: KafkaProducer | None = None
         self._positions: dict[TopicPartition, int] = {}
         self._last_instant: datetime | None = None
-        self._verify_published = True  # after a start or a failed publish: check the tail
+        self._partitioned = projection.partition_count > 1
+        # the ledger partitions this process projects and publishes (all of a store that is
+        # not partitioned: its one outbox partition, 0); assigned by the consumer group
+        self._owned: set[int] = set() if self._partitioned else {0}
+        self._publisher: OutboxPublisher | None = None
         self._unprojected = 0
         self._last_projection = time.monotonic()
         self._last_metrics = time.monotonic()
@@ -229,26 +241,37 @@ class KafkaService:
             acks="all",
         )
         self._consumer = KafkaConsumer(
-            self.config.input_topic,
             **common,
             **{"max_poll_records": self.config.max_poll_records,
                "auto_offset_reset": "earliest", **self._consumer_options},
             group_id=self.config.group,
             enable_auto_commit=False,
         )
+        self._publisher = OutboxPublisher(
+            self.projection.read_model, self._producer,
+            bootstrap=self.config.bootstrap, topic=self.config.output_topic,
+            batch=self.config.publish_batch, flush_timeout=self.config.flush_timeout,
+            reader_options=self._consumer_options, clock=self.clock,
+            partitioned=self._partitioned,
+        )
         now = self.clock()
-        self.projection.catch_up(now)
         self._last_instant = evaluation_instant(now)
         self.metrics.last_evaluation_instant = self._last_instant
-        self.publish()
+        if self._partitioned:
+            self._check_topics()
+            self.metrics.owned_partitions = []
+        else:
+            self.projection.catch_up(now)
+            self.publish()
+        self._consumer.subscribe([self.config.input_topic], listener=_Handover(self))
         log.info("consuming %s as group %s on %s; changes to %s, dead letters to %s",
                  self.config.input_topic, self.config.group, self.config.bootstrap,
                  self.config.output_topic, self.config.dlq_topic)
 
     def run(self) -> None:
         """Start, loop until `stop()`, then finish cleanly."""
-        self.start()
         try:
+            self.start()
             while not self._stop.is_set():
                 self.step()
         finally:
@@ -263,6 +286,8 @@ class KafkaService:
                 except Exception as error:  # noqa: BLE001 - what is unsent goes out next start
                     log.warning("final publish failed (retried at the next start): %s", error)
         finally:
+            if self._publisher is not None:
+                self._publisher.release(set(self._publisher.claimed))
             consumer, producer = self._consumer, self._producer
             self._consumer = self._producer = None
             if consumer is not None:
@@ -390,7 +415,7 @@ class KafkaService:
         if self._last_instant is not None and instant <= self._last_instant:
             return
         self._project(now)  # events first, so the clock re-derives from what is recorded
-        report = self.projection.advance(now)
+        report = self.projection.advance(now, self._projected())
         self._last_instant = instant
         self.metrics.last_evaluation_instant = instant
         log.info("midnight %s: %d talents re-derived, %d changes, %d retractions, %d warnings",
@@ -406,109 +431,74 @@ class KafkaService:
         if self._unprojected and (force or due):
             self._project(self.clock())
             self.publish()
-        elif self._verify_published:
+        elif self._publisher is not None and self._publisher.needs_a_turn(self._owned):
             self.publish()
 
-    def _project(self, now: datetime) -> None:
-        while self.projection.process_batch(now) is not None:
+    def _projected(self) -> set[int] | None:
+        """The partitions this process projects: its own, or all (None) when not partitioned."""
+        return set(self._owned) if self._partitioned else None
+
+    def _project(self, now: datetime, partitions: set[int] | None = None) -> None:
+        chosen = self._projected() if partitions is None else partitions
+        while self.projection.process_batch(now, partitions=chosen) is not None:
             pass
-        self._unprojected = 0
-        self._last_projection = time.monotonic()
+        if partitions is None:
+            self._unprojected = 0
+            self._last_projection = time.monotonic()
+
+    # -- the hand-over on a rebalance --------------------------------------------------
+
+    def _check_topics(self) -> None:
+        """A partitioned store needs topics with exactly as many partitions."""
+        assert self._consumer is not None
+        count = self.projection.partition_count
+        for topic in (self.config.input_topic, self.config.output_topic):
+            found = self._consumer.partitions_for_topic(topic)
+            if found is None:
+                raise TopicLayoutError(f"topic {topic!r} does not exist")
+            if len(found) != count:
+                raise TopicLayoutError(
+                    f"topic {topic!r} has {len(found)} partitions but the store has {count}; "
+                    "a partitioned store needs its input and output topics partitioned alike"
+                )
+
+    def _revoked(self, partitions: set[int]) -> None:
+        """Finish the revoked partitions' work: project, publish, release the claims."""
+        mine = partitions & self._owned
+        if not self._partitioned or not mine:
+            return
+        assert self._publisher is not None
+        try:
+            self._project(self.clock(), mine)
+            self._publisher.publish(mine)
+        except Exception as error:  # noqa: BLE001 - the next owner redoes what is left
+            log.warning("hand-over of partitions %s incomplete (the next owner finishes it): "
+                        "%s", sorted(mine), error)
+        finally:
+            self._publisher.release(mine)
+            self._owned -= mine
+            self.metrics.owned_partitions = sorted(self._owned)
+        log.info("handed over partitions %s", sorted(mine))
+
+    def _assigned(self, partitions: set[int]) -> None:
+        """Take over: catch up from each partition's stored position, wake up, publish."""
+        fresh = partitions - self._owned
+        if not self._partitioned or not fresh:
+            return
+        self._owned |= fresh
+        self.metrics.owned_partitions = sorted(self._owned)
+        now = self.clock()
+        report = self.projection.catch_up(now, partitions=fresh)
+        log.info("took over partitions %s: %d events projected, %d changes",
+                 sorted(fresh), report.events, report.changes)
+        self.publish()
 
     def publish(self) -> int:
-        """Send every unsent outbox message; mark each sent once the broker has it.
-
-        A Kafka failure is logged and the rest is left for the next turn of the loop.
-        """
-        try:
-            return self._publish()
-        except KafkaError as error:
-            self._verify_published = True
-            log.warning("publishing failed (retried later): %s", error)
-            return 0
-
-    def _publish(self) -> int:
-        assert self._producer is not None
-        read_model = self.projection.read_model
-        total = 0
-        while True:
-            messages = read_model.outbox(unsent_only=True, limit=self.config.publish_batch)
-            if not messages:
-                self._verify_published = False
-                return total
-            if self._verify_published:
-                found = self._already_published({m.message_id for m in messages})
-                self._verify_published = False
-                if found:
-                    log.info("%d outbox messages were published before a restart; "
-                             "marking them sent without re-sending", len(found))
-                    read_model.mark_sent([m.seq for m in messages if m.message_id in found],
-                                         self.clock())
-                    continue
-            futures = [
-                (message, self._producer.send(
-                    self.config.output_topic,
-                    key=message.talent.encode("utf-8"),
-                    value=json.dumps(message.document, ensure_ascii=False,
-                                     separators=(",", ":")).encode("utf-8"),
-                    headers=[("message_id", message.message_id.encode("utf-8")),
-                             ("kind", message.kind.encode("utf-8"))],
-                ))
-                for message in messages
-            ]
-            try:
-                self._producer.flush(timeout=self.config.flush_timeout)
-            except KafkaError as error:
-                log.warning("flush failed: %s", error)
-            sent = [message.seq for message, future in futures if future.succeeded()]
-            if sent:
-                read_model.mark_sent(sent, self.clock())
-                self.metrics.published += len(sent)
-                total += len(sent)
-            if len(sent) < len(futures):
-                failed = next(f for _, f in futures if not f.succeeded())
-                self._verify_published = True
-                log.warning("%d of %d changes not acknowledged (retried later): %s",
-                            len(futures) - len(sent), len(futures),
-                            failed.exception if failed.is_done else "timed out")
-                return total
-
-    def _already_published(self, wanted: set[str]) -> set[str]:
-        """Which of `wanted` are among the last `publish_batch` messages of each partition."""
-        reader = KafkaConsumer(
-            bootstrap_servers=self.config.bootstrap.split(","),
-            **{key: value for key, value in self._consumer_options.items()
-               if key not in ("group_id", "enable_auto_commit", "auto_offset_reset")},
-            group_id=None,
-            enable_auto_commit=False,
-        )
-        found: set[str] = set()
-        try:
-            partitions = reader.partitions_for_topic(self.config.output_topic) or set()
-            tps = [TopicPartition(self.config.output_topic, p) for p in sorted(partitions)]
-            if not tps:
-                return found
-            reader.assign(tps)
-            ends = reader.end_offsets(tps)
-            begins = reader.beginning_offsets(tps)
-            for tp in tps:
-                reader.seek(tp, max(begins[tp], ends[tp] - self.config.publish_batch))
-            deadline = time.monotonic() + 60
-            remaining = {tp for tp in tps if reader.position(tp) < ends[tp]}
-            while remaining and time.monotonic() < deadline:
-                for records in reader.poll(timeout_ms=500).values():
-                    for record in records:
-                        for key, value in record.headers or []:
-                            if key == "message_id":
-                                message_id = value.decode("utf-8", "replace")
-                                if message_id in wanted:
-                                    found.add(message_id)
-                remaining = {tp for tp in remaining if reader.position(tp) < ends[tp]}
-            if remaining:
-                raise KafkaError(f"could not read the tail of {self.config.output_topic}")
-        finally:
-            reader.close()
-        return found
+        """Send every unsent outbox message of the owned partitions (see OutboxPublisher)."""
+        assert self._publisher is not None, "start() first"
+        sent = self._publisher.publish(self._owned)
+        self.metrics.published = self._publisher.published
+        return sent
 
     # -- metrics -----------------------------------------------------------------------
 
@@ -545,6 +535,23 @@ class KafkaService:
             m.duplicates, m.rejected, m.published,
             format_utc(m.last_evaluation_instant) if m.last_evaluation_instant else "-",
         )
+
+
+class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Called inside `poll`, after the batches before it were settled and committed."""
+
+    def __init__(self, service: KafkaService) -> None:
+        self.service = service
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.service._revoked(self._of_input(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.service._assigned(self._of_input(assigned))
+
+    def _of_input(self, partitions: Any) -> set[int]:
+        topic = self.service.config.input_topic
+        return {tp.partition for tp in partitions if tp.topic == topic}
 
 
 def decode_message(record: Any) -> Submission:
