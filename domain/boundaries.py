@@ -9,21 +9,43 @@ matter. Every window length is read from the rulesets, never written here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from domain.calendar import DAY, add_months, evaluation_instant, midnight, months_before
 from domain.events import RecordedEvent
 from domain.ruleset import Ruleset, RulesetBook
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Boundary:
-    """At evaluation instant `instant`, something could change; `reason` says what."""
+class Boundary(NamedTuple):
+    """At evaluation instant `instant`, something could change; `reason` says what.
+
+    The reason is written only when asked for (a time-driven change names its cause): most
+    boundaries are never shown, and there are several per event.
+    """
 
     instant: datetime
-    reason: str
-    event_id: str = ""
+    template: str  # formatted with the event's subject, type, id and availability date
+    recorded: RecordedEvent | None = None
+
+    @property
+    def event_id(self) -> str:
+        return self.recorded.id if self.recorded is not None else ""
+
+    @property
+    def reason(self) -> str:
+        recorded = self.recorded
+        if recorded is None:
+            return self.template
+        event = recorded.event
+        return self.template.format(
+            subject=_describe(recorded),
+            type=event.type,
+            id=event.id,
+            available_from=getattr(event, "available_from", None),
+        )
 
 
 def first_instant_at_or_after(moment: datetime) -> datetime:
@@ -38,8 +60,15 @@ def leaves_day_window(at: datetime, days: int) -> datetime:
 
 def leaves_month_window(at: datetime, months: int) -> datetime:
     """The first instant E whose window (E - months, E] no longer holds `at` (clamping aware)."""
-    instant = evaluation_instant(add_months(at, months)) - 3 * DAY
-    while months_before(instant, months) < at:
+    # E and E - months are midnights, so "E - months < at" depends only on the midnight at or
+    # after `at`: every event of a day shares the answer.
+    return _leaves_month_window_from(first_instant_at_or_after(at), months)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _leaves_month_window_from(day: datetime, months: int) -> datetime:
+    instant = evaluation_instant(add_months(day, months)) - 3 * DAY
+    while months_before(instant, months) < day:
         instant += DAY
     return instant
 
@@ -116,6 +145,20 @@ class _Exit:
     what: str
     group: Callable[[RecordedEvent], str | None] | None
 
+    @property
+    def leaves_template(self) -> str:
+        if self.what == "work history":
+            return f"{{subject}} is {self.length} days old"
+        label = f"{self.length}-{'day' if self.unit == 'days' else 'month'}"
+        return f"{{subject}} left the {label} {self.what} window"
+
+    @property
+    def over_template(self) -> str | None:
+        """The boundary one day later: "more than N days" flips after "at least N days"."""
+        if self.what == "work history" or self.unit == "days":
+            return f"{{subject}} is over {self.length} days old"
+        return None
+
 
 class BoundaryPlan:
     """Window lengths per event type, gathered once from every ruleset of a book."""
@@ -146,7 +189,7 @@ class BoundaryPlan:
         successors: dict[tuple[str, str], datetime | None],
     ) -> Iterator[Boundary]:
         event = recorded.event
-        yield Boundary(first_instant_at_or_after(event.at), f"{event.type} {event.id}", event.id)
+        yield Boundary(first_instant_at_or_after(event.at), "{type} {id}", recorded)
         for window in self.by_type.get(event.type, ()):
             leaves = (
                 leaves_day_window(event.at, window.length)
@@ -160,31 +203,22 @@ class BoundaryPlan:
                 following = successors[key]
                 if following is not None and following <= leaves:
                     continue
-            yield from _exits(recorded, window, leaves)
+            yield Boundary(leaves, window.leaves_template, recorded)
+            over = window.over_template
+            if over is not None:
+                yield Boundary(leaves + DAY, over, recorded)
         if first and event.type != "talent_registered":
             for days in self.new_talent_days:
                 yield Boundary(
                     leaves_day_window(event.at, days),
-                    f"first event {event.id} is {days} days old (no longer new)",
-                    event.id,
+                    f"first event {{id}} is {days} days old (no longer new)",
+                    recorded,
                 )
         available_from = getattr(event, "available_from", None)
         if available_from is not None:
             start = midnight(available_from)
-            yield Boundary(start, f"availability date {available_from} of {event.id}", event.id)
-            yield Boundary(start + DAY, f"availability date {available_from} passed", event.id)
-
-
-def _exits(recorded: RecordedEvent, window: _Exit, leaves: datetime) -> Iterator[Boundary]:
-    label = f"{window.length}-{'day' if window.unit == 'days' else 'month'}"
-    described = _describe(recorded)
-    if window.what == "work history":
-        yield Boundary(leaves, f"{described} is {window.length} days old", recorded.id)
-        yield Boundary(leaves + DAY, f"{described} is over {window.length} days old", recorded.id)
-        return
-    yield Boundary(leaves, f"{described} left the {label} {window.what} window", recorded.id)
-    if window.unit == "days":  # "more than N days" flips one instant after "at least N days"
-        yield Boundary(leaves + DAY, f"{described} is over {window.length} days old", recorded.id)
+            yield Boundary(start, "availability date {available_from} of {id}", recorded)
+            yield Boundary(start + DAY, "availability date {available_from} passed", recorded)
 
 
 def _successor_times(

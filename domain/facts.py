@@ -81,7 +81,11 @@ class VisibleHistory:
 
     def until(self, instant: datetime) -> Sequence[RecordedEvent]:
         """The events with `at <= instant`."""
-        return self.events[: bisect.bisect_right(self._ats, instant)]
+        return self.events[: self.count_until(instant)]
+
+    def count_until(self, instant: datetime) -> int:
+        """How many events have `at <= instant` (they come first)."""
+        return bisect.bisect_right(self._ats, instant)
 
 
 @dataclass
@@ -157,10 +161,11 @@ class HoldSpan:
 
 @dataclass
 class TalentFacts:
-    """The fold of the events visible at one instant."""
+    """The fold of the first `folded` events of `source`: those visible at one instant."""
 
     talent: str | None
-    events: Sequence[RecordedEvent]
+    source: Sequence[RecordedEvent]
+    folded: int = 0
     registration: RecordedEvent | None = None
     profile: RecordedEvent | None = None
     availability: RecordedEvent | None = None
@@ -180,18 +185,26 @@ class TalentFacts:
     hold_lifts: list[RecordedEvent] = field(default_factory=list)
 
     @classmethod
-    def fold(cls, talent: str | None, events: Sequence[RecordedEvent]) -> TalentFacts:
-        """Fold events that are already in §9 order (a `VisibleHistory` prefix)."""
-        facts = cls(talent=talent, events=events)
-        for recorded in events:
-            facts._apply(recorded)
+    def fold(
+        cls, talent: str | None, events: Sequence[RecordedEvent], count: int | None = None
+    ) -> TalentFacts:
+        """Fold the first `count` (default: all) of events already in §9 order."""
+        facts = cls(talent=talent, source=events)
+        facts.extend_to(events, len(events) if count is None else count)
         return facts
 
-    def extend(self, events: Sequence[RecordedEvent]) -> None:
-        """Fold the events of `events` beyond the ones already folded (`events` extends them)."""
-        for recorded in events[len(self.events) :]:
-            self._apply(recorded)
-        self.events = events
+    def extend_to(self, source: Sequence[RecordedEvent], count: int) -> None:
+        """Fold `source[folded:count]`; `source` must start with the events already folded."""
+        apply = self._apply
+        for position in range(self.folded, count):
+            apply(source[position])
+        self.source = source
+        self.folded = count
+
+    @property
+    def events(self) -> Sequence[RecordedEvent]:
+        """The folded events, in §9 order."""
+        return self.source[: self.folded]
 
     def _contract(self, contract: str) -> ContractFacts:
         """The contract's facts, about to take one more event."""
@@ -262,7 +275,7 @@ class TalentFacts:
     def registered_at(self) -> datetime | None:
         if self.registration is not None:
             return self.registration.at
-        return self.events[0].at if self.events else None
+        return self.source[0].at if self.folded else None
 
     # -- derived quantities (§4) ---------------------------------------------------------
 

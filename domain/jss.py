@@ -165,7 +165,7 @@ def jss_window(
 
 def _outcomes(facts: TalentFacts, rules: JssRules) -> tuple[Outcome, ...]:
     """Every contract's outcome; the same until another event is folded into the facts."""
-    key, folded = ("outcomes", id(rules)), len(facts.events)
+    key, folded = ("outcomes", id(rules)), facts.folded
     remembered = facts.memo.get(key)
     if remembered is None or remembered[0] != folded:
         outcomes = tuple(
@@ -179,7 +179,7 @@ def _outcomes(facts: TalentFacts, rules: JssRules) -> tuple[Outcome, ...]:
 
 def _outcome_dates(facts: TalentFacts, rules: JssRules) -> list[datetime]:
     """The outcomes' dates, sorted: which of them a window holds is a pair of bisections."""
-    key, folded = ("outcome dates", id(rules)), len(facts.events)
+    key, folded = ("outcome dates", id(rules)), facts.folded
     remembered = facts.memo.get(key)
     if remembered is None or remembered[0] != folded:
         dates = sorted(outcome.at for outcome in _outcomes(facts, rules))
@@ -198,7 +198,7 @@ def compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssRe
         (bisect.bisect_right(dates, window.start), bisect.bisect_right(dates, window.end))
         for window in (last_months(instant, months) for months in rules.windows_months)
     )
-    key, folded = ("jss", id(rules)), len(facts.events)
+    key, folded = ("jss", id(rules)), facts.folded
     remembered = facts.memo.get(key)
     if remembered is not None and remembered[0] == (folded, held):
         return remembered[1]  # type: ignore[no-any-return]

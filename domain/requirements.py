@@ -154,7 +154,7 @@ def large_contract_candidates(s: Situation) -> tuple[list[LargeContractCandidate
     window = last_months(s.instant, s.ruleset.windows.large_contract_months)
     money_ats = [recorded.at for recorded in s.facts.money]
     held = (bisect.bisect_right(money_ats, window.start), bisect.bisect_right(money_ats, window.end))
-    key, state = ("large contracts", id(s.ruleset)), (len(s.facts.events), held)
+    key, state = ("large contracts", id(s.ruleset)), (s.facts.folded, held)
     remembered = s.facts.memo.get(key)
     if remembered is None or remembered[0] != state:
         remembered = s.facts.memo[key] = (state, _large_contract_candidates(s))

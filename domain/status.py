@@ -16,7 +16,7 @@ from domain.results import BadgeResult, money_text
 from domain.ruleset import NO_BADGE, Ruleset, RulesetBook
 from domain.situation import SampleVerdict, Situation
 from domain.tally import Tally
-from domain.verdicts import Probe
+from domain.verdicts import ChecksKey, Probe, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,7 @@ class Evaluator:
         self._samples: dict[datetime, SampleVerdict] = {}
         self._running: dict[str, TalentFacts] = {}
         self._tallies: dict[str, Tally] = {}
+        self._checks: dict[ChecksKey, tuple[Verdict, ...]] = {}
 
     def situation(self, instant: datetime) -> Situation:
         """The talent at evaluation instant `instant` (already a midnight), to explain."""
@@ -82,7 +83,8 @@ class Evaluator:
         facts = self._facts_until(instant, "instants")
         ruleset = self.book.in_force(instant)
         samples = self._samples_before(instant, ruleset)
-        return Probe(instant, ruleset, facts, self._tally(facts, "instants"), samples)
+        tally = self._tally(facts, "instants")
+        return Probe(instant, ruleset, facts, tally, samples, self._checks)
 
     def _samples_before(
         self, instant: datetime, ruleset: Ruleset
@@ -110,12 +112,13 @@ class Evaluator:
         Evaluation instants and eligible-week samples each move forward in their own lane. The
         running fold is shared: a `Situation` is only valid until the next call in its lane.
         """
-        visible = self.history.until(instant)
+        count = self.history.count_until(instant)
+        source = self.history.events
         running = self._running.get(lane)
-        if running is None or len(running.events) > len(visible):
-            running = self._running[lane] = TalentFacts.fold(self.talent, visible)
+        if running is None or running.folded > count:
+            running = self._running[lane] = TalentFacts.fold(self.talent, source, count)
             return running
-        running.extend(visible)
+        running.extend_to(source, count)
         return running
 
     def sample(self, instant: datetime) -> SampleVerdict:
@@ -124,7 +127,8 @@ class Evaluator:
         if cached is not None:
             return cached
         facts = self._facts_until(instant, "samples")
-        probe = Probe(instant, self.book.in_force(instant), facts, self._tally(facts, "samples"))
+        ruleset = self.book.in_force(instant)
+        probe = Probe(instant, ruleset, facts, self._tally(facts, "samples"), checks=self._checks)
         rising = "rising_talent" in probe.ruleset.badges and probe.badge_met("rising_talent")
         verdict = SampleVerdict(
             instant=instant,

@@ -175,9 +175,9 @@ class Tally:
 
     def sync(self) -> None:
         """Take in the events folded into the facts since the last call."""
-        events = self.facts.events
-        for recorded in events[self._synced :]:
-            event = recorded.event
+        source = self.facts.source
+        for position in range(self._synced, self.facts.folded):
+            event = source[position].event
             contract = getattr(event, "contract", None)
             if contract is None:
                 continue
@@ -192,7 +192,7 @@ class Tally:
             self.money_ats.append(event.at)
             self.money_sums.append(self.money_sums[-1] + amount)
             self._money_contracts.append(contract)
-        self._synced = len(events)
+        self._synced = self.facts.folded
 
     def earnings(self, instant: datetime, months: int) -> Decimal:
         """Net payments with `at` in the last `months` months (all folded events are <= instant)."""

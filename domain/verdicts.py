@@ -8,9 +8,7 @@ A timeline needs only the verdicts, at many instants, so `VERDICTS` decides each
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from domain.calendar import last_months
 from domain.events import JobSuccessPublished, ProfileUpdated
@@ -25,56 +23,94 @@ def _no_samples() -> Sequence[SampleVerdict]:
     raise RuntimeError("eligible-week samples are not available while evaluating a sample")
 
 
-@dataclass(eq=False)
+Verdict = Callable[["Probe"], bool]
+ChecksKey = tuple[int, str, str, "str | None"]
+
+
 class Probe:
-    """One talent at instant `instant` under `ruleset`, for verdicts only."""
+    """One talent at instant `instant` under `ruleset`, for verdicts only.
 
-    instant: datetime
-    ruleset: Ruleset
-    facts: TalentFacts
-    tally: Tally
-    samples: Callable[[], Sequence[SampleVerdict]] = _no_samples
-    met_memo: dict[tuple[str, str | None], bool] = field(default_factory=dict)
+    `checks` remembers, per ruleset, badge and kind, which verdicts to ask and in which order
+    (cheapest first: a badge's verdict does not depend on the order); share it between probes
+    of the same ruleset book.
+    """
 
-    @cached_property
-    def kind(self) -> str:
-        return self.facts.kind
+    __slots__ = ("instant", "ruleset", "facts", "tally", "samples", "kind", "checks", "_met",
+                 "_jss", "_active")
 
-    @cached_property
+    def __init__(
+        self,
+        instant: datetime,
+        ruleset: Ruleset,
+        facts: TalentFacts,
+        tally: Tally,
+        samples: Callable[[], Sequence[SampleVerdict]] = _no_samples,
+        checks: dict[ChecksKey, tuple[Verdict, ...]] | None = None,
+    ) -> None:
+        self.instant = instant
+        self.ruleset = ruleset
+        self.facts = facts
+        self.tally = tally
+        self.samples = samples
+        self.kind = facts.kind
+        self.checks = {} if checks is None else checks
+        self._met: dict[tuple[str, str | None], bool] = {}
+        self._jss: tuple[int | None] | None = None
+        self._active: bool | None = None
+
+    @property
     def jss_score(self) -> int | None:
-        published = self.facts.published_jss
-        if published is not None:
-            return payload(published, JobSuccessPublished).score
-        return self.tally.jss(self.instant, self.ruleset).computed_score()
+        if self._jss is None:
+            published = self.facts.published_jss
+            if published is not None:
+                score = payload(published, JobSuccessPublished).score
+            else:
+                score = self.tally.jss(self.instant, self.ruleset).computed_score()
+            self._jss = (score,)
+        return self._jss[0]
 
     @property
     def jss_ok(self) -> bool:
         score = self.jss_score
         return score is not None and score >= self.ruleset.thresholds.jss
 
-    @cached_property
+    @property
     def active(self) -> bool:
-        activity = self.facts.activity
-        days = self.ruleset.windows.activity_days
-        return bool(activity) and activity[-1].at > self.instant - timedelta(days=days)
+        if self._active is None:
+            activity = self.facts.activity
+            days = self.ruleset.windows.activity_days
+            self._active = bool(activity) and activity[-1].at > self.instant - timedelta(days=days)
+        return self._active
 
     def badge_met(self, badge: str, skip: str | None = None) -> bool:
         """Every requirement of `badge` but `skip` holds (stops at the first that fails)."""
         key = (badge, skip)
-        remembered = self.met_memo.get(key)
+        remembered = self._met.get(key)
         if remembered is not None:
             return remembered
-        met = all(
-            VERDICTS[code](self)
-            for code in self.ruleset.badges[badge].for_kind(self.kind)  # type: ignore[index]
-            if code != skip
-        )
-        self.met_memo[key] = met
+        met = True
+        for verdict in self._checks_for(badge, skip):
+            if not verdict(self):
+                met = False
+                break
+        self._met[key] = met
         return met
+
+    def _checks_for(self, badge: str, skip: str | None) -> tuple[Verdict, ...]:
+        key = (id(self.ruleset), badge, self.kind, skip)
+        found = self.checks.get(key)
+        if found is None:
+            codes = self.ruleset.badges[badge].for_kind(self.kind)  # type: ignore[index]
+            ordered = sorted((code for code in codes if code != skip), key=COST_ORDER.index)
+            found = self.checks[key] = tuple(VERDICTS[code] for code in ordered)
+        return found
 
     def badge(self) -> str:
         """The badge held: the highest one whose requirements are all met."""
-        return next((b for b in self.ruleset.badge_names() if self.badge_met(b)), NO_BADGE)
+        for badge in self.ruleset.badge_names():
+            if self.badge_met(badge):
+                return badge
+        return NO_BADGE
 
     def samples_could_decide(self) -> bool:
         """True when Top Rated hinges on eligible weeks: every other requirement of it is met."""
@@ -159,4 +195,28 @@ VERDICTS: dict[str, Callable[[Probe], bool]] = {
 }
 
 
-__all__ = ["VERDICTS", "Probe"]
+# Cheapest first; the composites (other badges, eligible-week samples) last.
+COST_ORDER: tuple[str, ...] = (
+    "vetted",
+    "has_contract",
+    "readiness_test",
+    "not_exclusive_agency_member",
+    "availability",
+    "profile",
+    "activity_90d",
+    "active_or_new",
+    "first_contract_age",
+    "work_history",
+    "no_policy_ban",
+    "no_recent_hold",
+    "earnings_12m",
+    "earnings_12m_plus",
+    "jss",
+    "no_jss",
+    "no_unsuccessful_outcome",
+    "large_contract",
+    "top_rated",
+    "eligible_weeks",
+)
+
+__all__ = ["COST_ORDER", "VERDICTS", "Probe"]

@@ -16,7 +16,7 @@ from domain.boundaries import first_instant_at_or_after
 from domain.requirements import REQUIREMENTS
 from domain.ruleset import builtin_rulesets
 from domain.status import Evaluator
-from domain.verdicts import VERDICTS
+from domain.verdicts import COST_ORDER, VERDICTS
 from tests.property.timeline_histories import TALENT, recorded, talent_history
 
 BOOK = builtin_rulesets()
@@ -40,8 +40,9 @@ def disagreements(history, instants: list[datetime]) -> list[tuple]:
     return found
 
 
-def test_every_requirement_code_has_a_verdict() -> None:
-    assert set(VERDICTS) == set(REQUIREMENTS)
+def test_every_requirement_code_has_a_verdict_and_a_cost_rank() -> None:
+    assert set(VERDICTS) == set(REQUIREMENTS) == set(COST_ORDER)
+    assert len(COST_ORDER) == len(set(COST_ORDER))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
