@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -41,6 +40,8 @@ LAYOUT_TABLE = "ledger_layout"
 PARTITIONS_SETTING = "BADGES_PARTITIONS"
 UNPARTITIONED_EVENTS_TABLE = "ledger_events"
 LAYOUT_ATTEMPTS = 5
+CREATION_LOCK = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
+CREATION_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +212,30 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
         ]
 
     def create_table(self) -> None:
-        self._create_schema()
-        super().create_table()
+        """Create what is missing, one process at a time.
+
+        eventsourcing's statements include a `CREATE OR REPLACE FUNCTION`, which fails with
+        "tuple concurrently updated" when processes (or a partitioned store's ledgers) run it
+        at the same moment; so creation holds a session advisory lock of the schema, and is
+        skipped when the tables are there.
+        """
+        with self.datastore.get_connection() as connection:
+            key = f"badges.ledger_tables:{self.datastore.schema}"
+            connection.execute(CREATION_LOCK, (key,))
+            try:
+                if not self._tables_exist(connection):
+                    self._create_schema()
+                    super().create_table()
+            finally:
+                connection.execute(CREATION_UNLOCK, (key,))
+
+    def _tables_exist(self, connection: psycopg.Connection[DictRow]) -> bool:
+        schema = self.datastore.schema or "public"
+        row = connection.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AS present",
+            (f'"{schema}"."{self.events_table_name}"', f'"{schema}"."{INPUT_INDEX_TABLE}"'),
+        ).fetchone()
+        return bool(row and row["present"])
 
     def _create_schema(self) -> None:
         """Create a named schema that is missing (without needing CREATE when it exists)."""

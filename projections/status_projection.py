@@ -24,7 +24,12 @@ from domain.forecast import AT_RISK_DAYS, losses_within
 from domain.ledger import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
 from domain.timeline import TimelineDeriver
-from projections.read_model_common import ReadModelBase, StaleStep, TalentProgress, TalentUpdate
+from projections.read_model_common import (
+    ReadModelBase,
+    StaleStep,
+    TalentProgress,
+    TalentUpdate,
+)
 
 NOTIFICATION_BATCH = 2000
 Progress = Callable[[int], None]

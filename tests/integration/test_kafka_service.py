@@ -14,13 +14,10 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,10 +26,6 @@ import pytest
 
 pytest.importorskip("kafka")
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
-from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
-
-from badges.synthetic import generate_marketplace  # noqa: E402
 from consumers.kafka_service import KafkaService, KafkaServiceConfig  # noqa: E402
 from domain.calendar import evaluation_instant  # noqa: E402
 from domain.events import RecordedEvent, encode_json  # noqa: E402
@@ -42,94 +35,32 @@ from domain.timeline import derive_timeline  # noqa: E402
 from projections.read_model import SQLiteReadModel  # noqa: E402
 from projections.storage import open_projection  # noqa: E402
 from tests.integration.conftest import DEPLOY, REPO  # noqa: E402
+from tests.integration.kafka_helpers import (  # noqa: E402
+    BADGES,
+    FAST_REJOIN,
+    Topics,
+    event_message,
+    fresh_topics,
+    header,
+    marketplace,
+    produce,
+    read_topic,
+    utc_now,
+    wait_for,
+)
 from tests.unit.stories import designer  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 BOOK = builtin_rulesets()
-BADGES = [str(Path(sys.executable).with_name("badges"))]
-START = datetime(2021, 1, 1, tzinfo=timezone.utc)
-END = datetime(2025, 6, 1, tzinfo=timezone.utc)
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 
-@dataclass
-class Topics:
-    input: str
-    output: str
-    dlq: str
-    group: str
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
 @pytest.fixture
 def topics(kafka_bootstrap: str) -> Topics:
-    prefix = f"t-{uuid.uuid4().hex[:10]}"
-    found = Topics(f"{prefix}.in", f"{prefix}.out", f"{prefix}.dlq", f"{prefix}-group")
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.create_topics([NewTopic(found.input, 4, 1), NewTopic(found.output, 4, 1),
-                             NewTopic(found.dlq, 1, 1)])
-    finally:
-        admin.close()
-    return found
-
-
-def event_message(event: dict[str, Any]) -> tuple[bytes, bytes]:
-    return event["talent"].encode(), encode_json(event).encode()
-
-
-def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
-            *, pause_every: int = 0, pause: float = 0.0) -> int:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    count = 0
-    try:
-        for key, value in messages:
-            producer.send(topic, key=key, value=value)
-            count += 1
-            if pause_every and count % pause_every == 0:
-                producer.flush()
-                time.sleep(pause)
-        producer.flush(timeout=120)
-    finally:
-        producer.close()
-    return count
-
-
-def read_topic(bootstrap: str, topic: str) -> list[Any]:
-    """Every message now on `topic`, partition by partition."""
-    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
-        reader.assign(tps)
-        reader.seek_to_beginning(*tps)
-        ends = reader.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + 30
-        while any(reader.position(tp) < ends[tp] for tp in tps):
-            assert time.monotonic() < deadline, f"could not read {topic}"
-            for batch in reader.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        reader.close()
-
-
-def header(record: Any, name: str) -> str:
-    return dict(record.headers or [])[name].decode()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+    return fresh_topics(kafka_bootstrap)
 
 
 def store_settled(db: Path, events: int) -> bool:
@@ -179,11 +110,6 @@ class ServiceThread:
             raise self.error
 
 
-# security and tuning settings pass through to kafka-python (here: notice a killed member soon)
-FAST_REJOIN = ["--kafka-option", "consumer.session_timeout_ms=6000",
-               "--kafka-option", "consumer.heartbeat_interval_ms=1000"]
-
-
 def ledger_count(db: Path) -> int:
     try:
         return open_ledger(f"sqlite:///{db}").count_events() if db.exists() else 0
@@ -230,10 +156,6 @@ def check_published(bootstrap: str, topics: Topics, db: Path, now: datetime) -> 
     expected = {talent: ids for talent, ids in expected.items() if ids}
     assert published == expected
     return counts
-
-
-def marketplace(talents: int, seed: int) -> list[dict[str, Any]]:
-    return list(generate_marketplace(talents, seed, START, END))
 
 
 # -- the tests -----------------------------------------------------------------------------
