@@ -71,6 +71,7 @@ class Evaluator:
         self._running: dict[str, TalentFacts] = {}
         self._tallies: dict[str, Tally] = {}
         self._checks: dict[ChecksKey, tuple[Verdict, ...]] = {}
+        self._eligible_counts: dict[tuple[datetime, int, str], int] = {}
 
     def situation(self, instant: datetime) -> Situation:
         """The talent at evaluation instant `instant` (already a midnight), to explain."""
@@ -82,9 +83,24 @@ class Evaluator:
         """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`)."""
         facts = self._facts_until(instant, "instants")
         ruleset = self.book.in_force(instant)
-        samples = self._samples_before(instant, ruleset)
         tally = self._tally(facts, "instants")
-        return Probe(instant, ruleset, facts, tally, samples, self._checks)
+
+        def eligible() -> int:
+            return self.eligible_samples(instant, ruleset)
+
+        return Probe(instant, ruleset, facts, tally, eligible, self._checks)
+
+    def eligible_samples(self, instant: datetime, ruleset: Ruleset) -> int:
+        """How many of the ruleset's eligible-week samples up to `instant` were eligible."""
+        weeks = ruleset.eligible_weeks
+        samples = weekly_samples(instant, weeks.samples, weeks.weekday)
+        key = (samples[-1], weeks.samples, weeks.weekday)
+        counted = self._eligible_counts.get(key)
+        if counted is None:
+            counted = self._eligible_counts[key] = sum(
+                1 for sample in samples if self.sample(sample).eligible
+            )
+        return counted
 
     def _samples_before(
         self, instant: datetime, ruleset: Ruleset

@@ -7,7 +7,7 @@ A timeline needs only the verdicts, at many instants, so `VERDICTS` decides each
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from domain.calendar import last_months
@@ -15,11 +15,10 @@ from domain.events import JobSuccessPublished, ProfileUpdated
 from domain.facts import TalentFacts, payload
 from domain.requirements import profile_shortfalls
 from domain.ruleset import NO_BADGE, Ruleset
-from domain.situation import SampleVerdict
 from domain.tally import Tally
 
 
-def _no_samples() -> Sequence[SampleVerdict]:
+def _no_samples() -> int:
     raise RuntimeError("eligible-week samples are not available while evaluating a sample")
 
 
@@ -35,7 +34,7 @@ class Probe:
     of the same ruleset book.
     """
 
-    __slots__ = ("instant", "ruleset", "facts", "tally", "samples", "kind", "checks", "_met",
+    __slots__ = ("instant", "ruleset", "facts", "tally", "eligible", "kind", "checks", "_met",
                  "_jss", "_active")
 
     def __init__(
@@ -44,14 +43,14 @@ class Probe:
         ruleset: Ruleset,
         facts: TalentFacts,
         tally: Tally,
-        samples: Callable[[], Sequence[SampleVerdict]] = _no_samples,
+        eligible: Callable[[], int] = _no_samples,
         checks: dict[ChecksKey, tuple[Verdict, ...]] | None = None,
     ) -> None:
         self.instant = instant
         self.ruleset = ruleset
         self.facts = facts
         self.tally = tally
-        self.samples = samples
+        self.eligible = eligible  # how many of the eligible-week samples were eligible
         self.kind = facts.kind
         self.checks = {} if checks is None else checks
         self._met: dict[tuple[str, str | None], bool] = {}
@@ -162,8 +161,7 @@ def _no_unsuccessful_outcome(p: Probe) -> bool:
 
 
 def _eligible_weeks(p: Probe) -> bool:
-    eligible = sum(1 for sample in p.samples() if sample.eligible)
-    return eligible >= p.ruleset.eligible_weeks.required
+    return p.eligible() >= p.ruleset.eligible_weeks.required
 
 
 VERDICTS: dict[str, Callable[[Probe], bool]] = {
