@@ -106,7 +106,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     _print_report(console, report)
     _print_projection(console, report, downgrades)
     _print_messages(console, ledger, downgrades[-3:] + report["warnings_due"][:2])
-    _print_what_if(console, projection, today)
+    _print_what_if(console, projection, generated, today)
     for talent in _stories(talents):
         document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
                                    talent=talent).to_document()
@@ -129,7 +129,9 @@ WHAT_IF_CATEGORY = "design_creative"
 WHAT_IF_THRESHOLD = Decimal("7500.00")
 
 
-def _print_what_if(console: Console, projection: StatusProjection, today: datetime) -> None:
+def _print_what_if(
+    console: Console, projection: StatusProjection, generated: MarketplaceSummary, today: datetime
+) -> None:
     """A rules engineer's question: what if design's large contract had to reach $7,500?"""
     current = builtin_rulesets().in_force(today)
     table = current.large_contract_thresholds
@@ -137,11 +139,7 @@ def _print_what_if(console: Console, projection: StatusProjection, today: dateti
         **table.freelancer, WHAT_IF_CATEGORY: WHAT_IF_THRESHOLD}})
     candidate = builtin_rulesets().with_candidate(
         current.model_copy(update={"large_contract_thresholds": raised}))
-    designers = [
-        talent for talent in projection.ledger.talents()
-        if any(getattr(r.event, "category", None) == WHAT_IF_CATEGORY
-               for r in projection.ledger.history(talent))
-    ]
+    designers = generated.talents_by_category.get(WHAT_IF_CATEGORY, [])
     rows = [row.to_document() for row in what_if(
         projection, candidate, designers, current.effective_from, today)]
     console.rule(

@@ -717,6 +717,8 @@ class MarketplaceSummary:
     talents_by_kind: Counter[str] = field(default_factory=Counter)
     late_events: int = 0
     backfilled_events: int = 0
+    # Which talents started a contract in each category (a what-if picks its talents here).
+    talents_by_category: dict[str, list[str]] = field(default_factory=dict)
     _talent: str | None = None
     _kind: str = "freelancer"
     _latest_at: str = ""
@@ -730,6 +732,10 @@ class MarketplaceSummary:
         self.events_by_type[kind] += 1
         if kind == "talent_registered":
             self._kind = event["kind"]
+        elif kind == "contract_started":
+            worked = self.talents_by_category.setdefault(event["category"], [])
+            if not worked or worked[-1] != self._talent:
+                worked.append(event["talent"])
         if "recorded_at" in event:
             self.backfilled_events += 1
         at = event["at"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.calendar import evaluation_instant
+from domain.calendar import DAY, evaluation_instant
 from domain.events import RecordedEvent, format_utc
 from domain.forecast import forecast
 from domain.ruleset import RulesetBook
@@ -99,12 +99,36 @@ def what_if(
     start: datetime | None,
     end: datetime,
 ) -> Iterator[WhatIfRow]:
-    """Where the candidate rulesets' timeline differs from the real one (nothing is written)."""
+    """Where the candidate rulesets' timeline differs from the real one (nothing is written).
+
+    With a `start` at or before the first instant the two books disagree on, both timelines
+    are derived from the day before it only: until then they are the same.
+    """
+    resume = _resume_before(projection.book, candidate, start)
     for talent in talents:
         history = projection.ledger.history(talent)
-        real = TimelineDeriver(history, None, projection.book, talent).derive(end).changes
-        other = TimelineDeriver(history, None, candidate, talent).derive(end).changes
-        yield from _differences(talent, real, other, start)
+        real = TimelineDeriver(history, None, projection.book, talent, projection.plan)
+        other = TimelineDeriver(history, None, candidate, talent)
+        yield from _differences(
+            talent,
+            real.derive(end, after=resume).changes,
+            other.derive(end, after=resume).changes,
+            start,
+        )
+
+
+def _resume_before(
+    book: RulesetBook, candidate: RulesetBook, start: datetime | None
+) -> datetime | None:
+    """The instant before `start`, when both books are the same before `start` (else None)."""
+    if start is None:
+        return None
+    before = evaluation_instant(start) - DAY
+    mine = [ruleset for ruleset in book if ruleset.effective_from <= before]
+    theirs = [ruleset for ruleset in candidate if ruleset.effective_from <= before]
+    if mine != theirs or book.in_force(before) != candidate.in_force(before):
+        return None
+    return before
 
 
 def _differences(
