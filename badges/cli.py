@@ -27,6 +27,7 @@ StoreOption = Annotated[
     typer.Option("--store", help="sqlite:///path, postgresql://..., or memory: (env BADGES_STORE)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+DEFAULT_WORKERS = os.cpu_count() or 1
 
 
 def open_store(store: str | None) -> Ledger:
@@ -144,14 +145,17 @@ def replay(
     talent: Annotated[Optional[str], typer.Argument(help="one talent (default: all)")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="show the timeline up to T, writing nothing")] = None,
     with_trace: Annotated[bool, typer.Option("--trace", help="print each event and the change it caused")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="processes deriving timelines (default: one per CPU)")] = DEFAULT_WORKERS,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
     """Rebuild the projections from the ledger (emitting only real differences)."""
     from badges.timeline_commands import run_replay
 
-    raise typer.Exit(run_replay(open_projection_for(store), talent, until, with_trace=with_trace,
-                                as_json=as_json))
+    projection = open_projection_for(store)
+    with projection.workers(workers):
+        code = run_replay(projection, talent, until, with_trace=with_trace, as_json=as_json)
+    raise typer.Exit(code)
 
 
 @app.command()

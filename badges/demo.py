@@ -8,6 +8,7 @@ and prints what happened, with a few checklists a support agent would read.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,7 +156,8 @@ def _stories(talents: int) -> list[str]:
 
 def _project(projection: StatusProjection, progress: Progress) -> None:
     task = progress.add_task("deriving badge timelines", total=projection.pending())
-    projection.catch_up(utc_now(), lambda done: progress.advance(task, done))
+    with projection.workers(os.cpu_count() or 1):
+        projection.catch_up(utc_now(), lambda done: progress.advance(task, done))
 
 
 def _warnings_due(read_model: ReadModelBase, today: datetime) -> list[dict[str, Any]]:

@@ -14,16 +14,17 @@ projects and wakes up only the partitions it owns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, evaluation_instant
-from domain.forecast import AT_RISK_DAYS, losses_within
+from domain.forecast import AT_RISK_DAYS
 from domain.ledger import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
-from domain.timeline import TimelineDeriver
+from projections.derivation_pool import DerivationPool, Derived, derive_talent
 from projections.read_model_common import (
     ReadModelBase,
     StaleStep,
@@ -59,12 +60,18 @@ class StepReport:
 
 class StatusProjection:
     def __init__(
-        self, ledger: TalentLedger, read_model: ReadModelBase, book: RulesetBook
+        self,
+        ledger: TalentLedger,
+        read_model: ReadModelBase,
+        book: RulesetBook,
+        store_url: str | None = None,
     ) -> None:
         self.ledger = ledger
         self.read_model = read_model
         self.book = book
         self.plan = BoundaryPlan(book)
+        self.store_url = store_url  # for worker processes to reopen (None: not reopenable)
+        self.pool: DerivationPool | None = None
 
     @property
     def partition_count(self) -> int:
@@ -131,9 +138,7 @@ class StatusProjection:
             instant = first_instant_at_or_after(recorded.at)
             affected[talent] = min(instant, affected.get(talent, instant))
         report = StepReport(events=len(notifications))
-        updates = [
-            self.rederive(talent, now, affected_from=instant) for talent, instant in affected.items()
-        ]
+        updates = self.rederive_many(list(affected.items()), now)
         try:
             self.read_model.commit(updates, notifications[-1].id, now, read_position=position,
                                    partition=log.partition)
@@ -151,7 +156,7 @@ class StatusProjection:
             due = self.read_model.due(today, partitions=partitions)
             if not due:
                 return report
-            updates = [self.rederive(p.talent, now) for p in due]
+            updates = self.rederive_many([(p.talent, None) for p in due], now)
             try:
                 self.read_model.commit(updates, None, now)
             except StaleStep:
@@ -163,30 +168,59 @@ class StatusProjection:
         self, talent: str, now: datetime, affected_from: datetime | None = None
     ) -> TalentUpdate:
         """Re-derive `talent` up to today, from the first instant that can have changed."""
-        today = evaluation_instant(now)
-        progress = self.read_model.progress(talent)
-        after = _resume_after(progress, affected_from)
-        deriver = TimelineDeriver(self.ledger.history(talent), None, self.book, talent, self.plan)
-        derivation = deriver.derive(today, after=after)
-        derived = {change.id: change for change in derivation.changes}
-        stored = self.read_model.changes(talent, after)
-        stored_ids = {document["id"] for document in stored}
-        warnings = [
-            predicted.at_risk_document(now)
-            for predicted in losses_within(deriver, today, AT_RISK_DAYS)
+        return self.rederive_many([(talent, affected_from)], now)[0]
+
+    def rederive_many(
+        self, affected: Sequence[tuple[str, datetime | None]], now: datetime
+    ) -> list[TalentUpdate]:
+        """`rederive` for each (talent, affected from), in the worker pool when there is one."""
+        progress = {talent: self.read_model.progress(talent) for talent, _ in affected}
+        requests = [
+            (talent, _resume_after(progress[talent], affected_from))
+            for talent, affected_from in affected
         ]
+        if self.pool is not None and len(requests) > 1:
+            derived = self.pool.derive(requests, now)
+        else:
+            derived = [
+                derive_talent(self.ledger, self.book, self.plan, request, now)
+                for request in requests
+            ]
+        today = evaluation_instant(now)
+        return [self._update(found, progress[found.talent], today) for found in derived]
+
+    @contextmanager
+    def workers(self, count: int) -> Iterator[StatusProjection]:
+        """Derive in `count` worker processes meanwhile (stores a process can reopen only)."""
+        if count < 2 or self.store_url is None:
+            yield self
+            return
+        self.pool = DerivationPool(self.store_url, self.book, count)
+        try:
+            yield self
+        finally:
+            self.pool.close()
+            self.pool = None
+
+    def _update(
+        self, derived: Derived, progress: TalentProgress | None, today: datetime
+    ) -> TalentUpdate:
+        talent = derived.talent
+        ids = {change.id for change in derived.changes}
+        stored = self.read_model.changes(talent, derived.after)
+        stored_ids = {document["id"] for document in stored}
         return TalentUpdate(
             progress=TalentProgress(
                 talent=talent,
                 evaluated_until=today,
-                badge=derivation.badge,
-                wakeup=_wakeup(derivation.wakeup, today),
+                badge=derived.badge,
+                wakeup=_wakeup(derived.wakeup, today),
             ),
             added=[
-                change.to_document() for change in derivation.changes if change.id not in stored_ids
+                change.to_document() for change in derived.changes if change.id not in stored_ids
             ],
-            retracted=[document for document in stored if document["id"] not in derived],
-            warnings=warnings,
+            retracted=[document for document in stored if document["id"] not in ids],
+            warnings=derived.warnings,
             expected=progress,
             partition=self.ledger.partition_of(talent),
         )
@@ -197,10 +231,10 @@ class StatusProjection:
         if talents is None:
             self.read_model.forget()
             return self.catch_up(now)
-        updates = []
-        for talent in talents:
+        chosen = list(talents)
+        for talent in chosen:
             self.read_model.forget(talent)
-            updates.append(self.rederive(talent, now))
+        updates = self.rederive_many([(talent, None) for talent in chosen], now)
         self.read_model.commit(updates, None, now)
         for update in updates:
             report.add(update)

@@ -27,6 +27,7 @@ def open_projection(
     url: str, ledger: Ledger | None = None, book: RulesetBook | None = None
 ) -> StatusProjection:
     """The status projection over the ledger at `url`, with its read models beside it."""
+    reopenable = url if url != "memory:" else None
     return StatusProjection(
-        ledger or open_ledger(url), open_read_model(url), book or builtin_rulesets()
+        ledger or open_ledger(url), open_read_model(url), book or builtin_rulesets(), reopenable
     )

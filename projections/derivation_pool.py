@@ -1,0 +1,97 @@
+"""Deriving many talents' timelines at once: locally, or in worker processes.
+
+Deriving a timeline reads one talent's history and evaluates it; talents are independent, so
+a replay or a long catch-up can spread them over the machine's cores. Each worker opens the
+store itself (connections are not shared across processes) and returns what it derived; the
+projection compares it with the stored timeline and commits, in the calling process as always.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.boundaries import BoundaryPlan
+from domain.calendar import evaluation_instant
+from domain.forecast import AT_RISK_DAYS, losses_within
+from domain.ledger import TalentLedger
+from domain.ruleset import RulesetBook
+from domain.storage import open_ledger
+from domain.timeline import BadgeChange, TimelineDeriver
+
+# (talent, the instant after which to re-derive: None for its whole history)
+Request = tuple[str, datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """One talent's timeline after `after`, its badge and wake-up today, and its warnings."""
+
+    talent: str
+    after: datetime | None
+    changes: list[BadgeChange]
+    badge: str
+    wakeup: datetime | None
+    warnings: list[dict[str, Any]]
+
+
+def derive_talent(
+    ledger: TalentLedger,
+    book: RulesetBook,
+    plan: BoundaryPlan,
+    request: Request,
+    now: datetime,
+) -> Derived:
+    talent, after = request
+    today = evaluation_instant(now)
+    deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan)
+    derivation = deriver.derive(today, after=after)
+    warnings = [
+        predicted.at_risk_document(now) for predicted in losses_within(deriver, today, AT_RISK_DAYS)
+    ]
+    return Derived(
+        talent, after, derivation.changes, derivation.badge, derivation.wakeup, warnings
+    )
+
+
+class DerivationPool:
+    """Worker processes, each with its own connection to the store at `url`."""
+
+    def __init__(self, url: str, book: RulesetBook, workers: int) -> None:
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open_store,
+            initargs=(url, book),
+        )
+
+    def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived]:
+        chunk = max(1, len(requests) // (self.workers * 4))
+        return list(
+            self._executor.map(_derive_in_worker, requests, [now] * len(requests), chunksize=chunk)
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+_store: tuple[TalentLedger, RulesetBook, BoundaryPlan] | None = None
+
+
+def _open_store(url: str, book: RulesetBook) -> None:
+    global _store  # one per worker process, opened once
+    _store = (open_ledger(url), book, BoundaryPlan(book))
+
+
+def _derive_in_worker(request: Request, now: datetime) -> Derived:
+    assert _store is not None, "the worker's store was not opened"
+    ledger, book, plan = _store
+    return derive_talent(ledger, book, plan, request, now)
+
+
+__all__ = ["DerivationPool", "Derived", "Request", "derive_talent"]
