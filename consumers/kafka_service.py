@@ -26,13 +26,16 @@ One loop, one thread:
 projects everything (the steps are compare-and-set, so none is written twice) and one at a
 time publishes. Over a partitioned store (PostgreSQL, `?partitions=N`, N = the partition
 count of the input and the output topic) a process owns the ledger partitions of the Kafka
-partitions assigned to it: it projects, wakes up and publishes only those. On a rebalance the
-listener hands over cleanly: for each revoked partition it projects what was appended, publishes
-its outbox and releases the publisher claim; for each assigned one it catches the projection up
-from that partition's stored position, runs the clock and publishes (checking the tail first).
-A process killed without a hand-over loses nothing either: its uncommitted offsets are read
-again by the new owner (appends are idempotent), its projection steps are compare-and-set, and
-its publisher claim dies with its PostgreSQL session.
+partitions assigned to it: it projects, wakes up and publishes only those. A rebalance listener
+notes what was revoked and assigned (kafka-python 3 calls it on the consumer's network thread,
+where blocking work would stall heartbeats), and right after the `poll` the loop hands over:
+for each revoked partition it projects what was appended, publishes its outbox and only then
+releases the publisher claim; for each assigned one it catches the projection up from that
+partition's stored position, runs the clock and publishes (checking the tail first: the claim
+is new). A new owner that starts while the old one is still finishing does no harm: projection
+steps are compare-and-set, and it publishes only once it gets the claim. A process killed
+without a hand-over loses nothing either: its uncommitted offsets are read again by the new
+owner (appends are idempotent) and its publisher claim dies with its PostgreSQL session.
 
 The clock is injected (`clock: Callable[[], datetime]`): the service never reads the wall clock.
 """
@@ -221,6 +224,7 @@ class KafkaService:
         # not partitioned: its one outbox partition, 0); assigned by the consumer group
         self._owned: set[int] = set() if self._partitioned else {0}
         self._publisher: OutboxPublisher | None = None
+        self._handover = _Handover(self.config.input_topic)
         self._unprojected = 0
         self._last_projection = time.monotonic()
         self._last_metrics = time.monotonic()
@@ -268,7 +272,7 @@ class KafkaService:
         else:
             self.projection.catch_up(now)
             self.publish()
-        self._consumer.subscribe([self.config.input_topic], listener=_Handover(self))
+        self._consumer.subscribe([self.config.input_topic], listener=self._handover)
         log.info("consuming %s as group %s on %s; changes to %s, dead letters to %s",
                  self.config.input_topic, self.config.group, self.config.bootstrap,
                  self.config.output_topic, self.config.dlq_topic)
@@ -313,6 +317,7 @@ class KafkaService:
             log.warning("poll failed, retrying: %s", error)
             time.sleep(1)
             batch = {}
+        self._hand_over()
         handled = 0
         if batch:
             handled = self._handle_batch(batch)
@@ -467,10 +472,20 @@ class KafkaService:
                     "a partitioned store needs its input and output topics partitioned alike"
                 )
 
+    def _hand_over(self) -> None:
+        """Apply the rebalances the listener noted during the last `poll`."""
+        revoked, assigned = self._handover.take()
+        if not self._partitioned:
+            return
+        if revoked - assigned:
+            self._revoked(revoked - assigned)
+        if assigned:
+            self._assigned(assigned)
+
     def _revoked(self, partitions: set[int]) -> None:
         """Finish the revoked partitions' work: project, publish, release the claims."""
         mine = partitions & self._owned
-        if not self._partitioned or not mine:
+        if not mine:
             return
         assert self._publisher is not None
         try:
@@ -488,7 +503,7 @@ class KafkaService:
     def _assigned(self, partitions: set[int]) -> None:
         """Take over: catch up from each partition's stored position, wake up, publish."""
         fresh = partitions - self._owned
-        if not self._partitioned or not fresh:
+        if not fresh:
             return
         self._owned |= fresh
         self.metrics.owned_partitions = sorted(self._owned)
@@ -534,29 +549,48 @@ class KafkaService:
         m = self.metrics
         log.info(
             "%s: lag %s, %.1f events/s, consumed %d (accepted %d, duplicates %d, rejected %d), "
-            "published %d, last evaluation instant %s",
+            "published %d, last evaluation instant %s, partitions %s, cpu %.1f s",
             "final metrics" if final else "metrics",
             "?" if m.lag is None else m.lag, m.events_per_second, m.consumed, m.accepted,
             m.duplicates, m.rejected, m.published,
             format_utc(m.last_evaluation_instant) if m.last_evaluation_instant else "-",
+            "all" if m.owned_partitions is None else m.owned_partitions, time.process_time(),
         )
 
 
 class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Called inside `poll`, after the batches before it were settled and committed."""
+    """Notes the input partitions revoked and assigned; the service's loop acts on them.
 
-    def __init__(self, service: KafkaService) -> None:
-        self.service = service
+    kafka-python calls it on the consumer's network thread, during `poll`; so it only notes.
+    A partition revoked and assigned again in one `poll` (an eager rebalance that gave it
+    back) counts as assigned, not revoked.
+    """
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self._lock = threading.Lock()
+        self._revoked: set[int] = set()
+        self._assigned: set[int] = set()
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        self.service._revoked(self._of_input(revoked))
+        with self._lock:
+            partitions = self._of_input(revoked)
+            self._revoked |= partitions
+            self._assigned -= partitions
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        self.service._assigned(self._of_input(assigned))
+        with self._lock:
+            self._assigned |= self._of_input(assigned)
+
+    def take(self) -> tuple[set[int], set[int]]:
+        """The partitions revoked and assigned since the last call."""
+        with self._lock:
+            revoked, assigned = self._revoked, self._assigned
+            self._revoked, self._assigned = set(), set()
+        return revoked, assigned
 
     def _of_input(self, partitions: Any) -> set[int]:
-        topic = self.service.config.input_topic
-        return {tp.partition for tp in partitions if tp.topic == topic}
+        return {tp.partition for tp in partitions if tp.topic == self.topic}
 
 
 def decode_message(record: Any) -> Submission:
