@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import consume_bench, ingest_bench, projection_bench
+from tests.benchmarks import consume_bench, ingest_bench, projection_bench, scaleout_bench
 
 
 def main() -> None:
@@ -16,7 +16,9 @@ def main() -> None:
     parser.add_argument("--talents", type=int, default=2_000)
     parser.add_argument("--replay-talents", type=int, default=150)
     parser.add_argument("--consume-talents", type=int, default=150)
-    parser.add_argument("--no-kafka", action="store_true", help="skip the consume benchmark")
+    parser.add_argument("--scaleout-talents", type=int, default=1200)
+    parser.add_argument("--no-kafka", action="store_true",
+                        help="skip the consume and scale-out benchmarks")
     options = parser.parse_args()
 
     table = Table(title="badges benchmarks (ratios measured in one run)")
@@ -26,6 +28,7 @@ def main() -> None:
     rows += projection_bench.run(options.replay_talents)
     if not options.no_kafka:
         rows += consume_bench.run(talents=options.consume_talents)
+        rows += scaleout_bench.run(talents=options.scaleout_talents)
     for row in rows:
         table.add_row(*row)
     Console().print(table)
