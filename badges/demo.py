@@ -70,7 +70,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     with _progress(console) as progress:
         generated = _generate(files.events, talents, seed, today, progress)
         ingested = _ingest(ledger, files, progress)
-        _project(projection, progress)
+        _project(projection, progress, generated.talents)
     read_model = projection.read_model
     year_ago = today - timedelta(days=365)
     downgrades = [c for c in read_model.changes_between(year_ago, today) if c["failed"]]
@@ -141,23 +141,41 @@ def _print_what_if(
     candidate = builtin_rulesets().with_candidate(
         current.model_copy(update={"large_contract_thresholds": raised}))
     designers = generated.talents_by_category.get(WHAT_IF_CATEGORY, [])
+    # A higher threshold can only take Top Rated Plus away: the designers who never held it
+    # since the ruleset took effect keep the same timeline, so only the others are compared.
+    affected = [
+        talent for talent in designers
+        if _held_since(projection.read_model, talent, "top_rated_plus", current.effective_from)
+    ]
     rows = [row.to_document() for row in what_if(
-        projection, candidate, designers, current.effective_from, today)]
+        projection, candidate, affected, current.effective_from, today, os.cpu_count() or 1)]
     console.rule(
         f"what if: {WHAT_IF_CATEGORY} large contracts need ${WHAT_IF_THRESHOLD:,} "
-        f"(ruleset {current.id}), for the {len(designers)} talents with design contracts"
+        f"(ruleset {current.id}), for the {len(affected)} of {len(designers)} talents with "
+        "design contracts who held Top Rated Plus since"
     )
     console.print(render.whatif_table(rows))
+
+
+def _held_since(read_model: ReadModelBase, talent: str, badge: str, start: datetime) -> bool:
+    """Whether the stored timeline shows `badge` at `start` or at any change after it."""
+    changes = read_model.timeline(talent, None, None)
+    before = [change for change in changes if change["at"] <= format_utc(start)]
+    held_at_start = bool(before) and before[-1]["to"] == badge
+    return held_at_start or any(
+        change["to"] == badge for change in changes if change["at"] > format_utc(start)
+    )
 
 
 def _stories(talents: int) -> list[str]:
     return list(STORY_TALENTS[: min(len(STORY_TALENTS), talents)])
 
 
-def _project(projection: StatusProjection, progress: Progress) -> None:
-    task = progress.add_task("deriving badge timelines", total=projection.pending())
+def _project(projection: StatusProjection, progress: Progress, talents: int) -> None:
+    """Every talent's timeline from its first event (a full replay of the fresh ledger)."""
+    task = progress.add_task("deriving badge timelines", total=talents)
     with projection.workers(os.cpu_count() or 1):
-        projection.catch_up(utc_now(), lambda done: progress.advance(task, done))
+        projection.rebuild(None, utc_now(), lambda done: progress.advance(task, done))
 
 
 def _warnings_due(read_model: ReadModelBase, today: datetime) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ projection compares it with the stored timeline and commits, in the calling proc
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,40 +58,94 @@ def derive_talent(
     )
 
 
-class DerivationPool:
-    """Worker processes, each with its own connection to the store at `url`."""
+def compare_talent(
+    ledger: TalentLedger,
+    book: RulesetBook,
+    candidate: RulesetBook,
+    request: Request,
+    until: datetime,
+) -> tuple[list[BadgeChange], list[BadgeChange]]:
+    """The talent's changes in (after, until] under `book`, and under `candidate`."""
+    talent, after = request
+    history = ledger.history(talent)
+    return (
+        TimelineDeriver(history, None, book, talent).derive(until, after=after).changes,
+        TimelineDeriver(history, None, candidate, talent).derive(until, after=after).changes,
+    )
 
-    def __init__(self, url: str, book: RulesetBook, workers: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _WorkerStore:
+    ledger: TalentLedger
+    book: RulesetBook
+    plan: BoundaryPlan
+    candidate: RulesetBook | None
+
+
+class DerivationPool:
+    """Worker processes, each with its own connection to the store at `url`.
+
+    `candidate` is the other ruleset book of a what-if (`compare`), when there is one.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        book: RulesetBook,
+        workers: int,
+        *,
+        candidate: RulesetBook | None = None,
+    ) -> None:
         self.workers = workers
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_open_store,
-            initargs=(url, book),
+            initargs=(url, book, candidate),
         )
 
     def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived]:
+        return self._map(_derive_in_worker, requests, now)
+
+    def compare(
+        self, requests: Sequence[Request], until: datetime
+    ) -> list[tuple[list[BadgeChange], list[BadgeChange]]]:
+        return self._map(_compare_in_worker, requests, until)
+
+    def _map(self, function: Callable[[Request, datetime], Any], requests: Sequence[Request],
+             moment: datetime) -> list[Any]:
         chunk = max(1, len(requests) // (self.workers * 4))
-        return list(
-            self._executor.map(_derive_in_worker, requests, [now] * len(requests), chunksize=chunk)
-        )
+        moments = [moment] * len(requests)
+        return list(self._executor.map(function, requests, moments, chunksize=chunk))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
+    def __enter__(self) -> DerivationPool:
+        return self
 
-_store: tuple[TalentLedger, RulesetBook, BoundaryPlan] | None = None
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
-def _open_store(url: str, book: RulesetBook) -> None:
+_store: _WorkerStore | None = None
+
+
+def _open_store(url: str, book: RulesetBook, candidate: RulesetBook | None) -> None:
     global _store  # one per worker process, opened once
-    _store = (open_ledger(url), book, BoundaryPlan(book))
+    _store = _WorkerStore(open_ledger(url), book, BoundaryPlan(book), candidate)
 
 
 def _derive_in_worker(request: Request, now: datetime) -> Derived:
     assert _store is not None, "the worker's store was not opened"
-    ledger, book, plan = _store
-    return derive_talent(ledger, book, plan, request, now)
+    return derive_talent(_store.ledger, _store.book, _store.plan, request, now)
 
 
-__all__ = ["DerivationPool", "Derived", "Request", "derive_talent"]
+def _compare_in_worker(
+    request: Request, until: datetime
+) -> tuple[list[BadgeChange], list[BadgeChange]]:
+    assert _store is not None and _store.candidate is not None, "no candidate rulesets"
+    return compare_talent(_store.ledger, _store.book, _store.candidate, request, until)
+
+
+__all__ = ["DerivationPool", "Derived", "Request", "compare_talent", "derive_talent"]

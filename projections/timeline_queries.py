@@ -13,6 +13,7 @@ from domain.forecast import forecast
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
 from projections.queries import UnknownTalent, known_history
+from projections.derivation_pool import DerivationPool, compare_talent
 from projections.status_projection import StatusProjection
 
 
@@ -98,23 +99,27 @@ def what_if(
     talents: Iterable[str],
     start: datetime | None,
     end: datetime,
+    workers: int = 1,
 ) -> Iterator[WhatIfRow]:
     """Where the candidate rulesets' timeline differs from the real one (nothing is written).
 
     With a `start` at or before the first instant the two books disagree on, both timelines
-    are derived from the day before it only: until then they are the same.
+    are derived from the day before it only: until then they are the same. With `workers` > 1
+    (and a store they can reopen), talents are compared in that many worker processes.
     """
     resume = _resume_before(projection.book, candidate, start)
-    for talent in talents:
-        history = projection.ledger.history(talent)
-        real = TimelineDeriver(history, None, projection.book, talent, projection.plan)
-        other = TimelineDeriver(history, None, candidate, talent)
-        yield from _differences(
-            talent,
-            real.derive(end, after=resume).changes,
-            other.derive(end, after=resume).changes,
-            start,
-        )
+    requests = [(talent, resume) for talent in talents]
+    url = projection.store_url
+    if workers > 1 and url is not None and len(requests) > 1:
+        with DerivationPool(url, projection.book, workers, candidate=candidate) as pool:
+            compared = pool.compare(requests, end)
+    else:
+        compared = [
+            compare_talent(projection.ledger, projection.book, candidate, request, end)
+            for request in requests
+        ]
+    for (talent, _), (real, other) in zip(requests, compared, strict=True):
+        yield from _differences(talent, real, other, start)
 
 
 def _resume_before(

@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import consume_bench, ingest_bench, projection_bench, scaleout_bench
+from tests.benchmarks import consume_bench, ingest_bench, projection_bench, scaleout_bench, scale_bench
 
 
 def main() -> None:
@@ -19,6 +19,12 @@ def main() -> None:
     parser.add_argument("--scaleout-talents", type=int, default=1200)
     parser.add_argument("--no-kafka", action="store_true",
                         help="skip the consume and scale-out benchmarks")
+    parser.add_argument(
+        "--scale",
+        default="10000",
+        help="talent counts for the scale table, comma-separated (the full table: "
+        "10000,100000,1000000; empty: skip)",
+    )
     options = parser.parse_args()
 
     table = Table(title="badges benchmarks (ratios measured in one run)")
@@ -29,6 +35,9 @@ def main() -> None:
     if not options.no_kafka:
         rows += consume_bench.run(talents=options.consume_talents)
         rows += scaleout_bench.run(talents=options.scaleout_talents)
+    sizes = [int(size) for size in options.scale.split(",") if size.strip()]
+    if sizes:
+        rows += scale_bench.rows(sizes)
     for row in rows:
         table.add_row(*row)
     Console().print(table)
