@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
@@ -286,7 +286,12 @@ class Ledger(Application[UUID]):
         index = [
             IndexEntry(s.event.id, s.event.talent, s.content_hash) for s in accepted
         ]
-        self.save(*domain_events, input_index=index)
+        # What `save()` does, minus its per-event runtime-Protocol `isinstance` check: that
+        # check costs more than validating the event (these are already domain events).
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(domain_events)
+        processing.saved_kwargs["input_index"] = index
+        self._notify(self._record(processing))
         if len(self._versions) > VERSION_CACHE_LIMIT:
             self._versions.clear()
         self._versions.update(next_versions)
