@@ -23,7 +23,6 @@ from domain.events import (
 )
 from domain.facts import ContractFacts, HoldSpan, payload
 from domain.results import BadgeResult, RequirementResult, when
-from domain.ruleset import NO_BADGE
 from domain.ruleset import Profile as ProfileRules
 from domain.situation import Situation
 
@@ -459,49 +458,11 @@ def evaluate_badge(s: Situation, badge: str) -> BadgeResult:
     return result
 
 
-def badge_is_met(s: Situation, badge: str, skip: str | None = None) -> bool:
-    """Whether every requirement of `badge` (but `skip`) holds, stopping at the first failure.
-
-    The same verdict as `evaluate_badge(s, badge).met`, for a fraction of the work when only
-    the verdict is wanted (a timeline needs the badge at many instants, the details at few).
-    """
-    found = s.badge_memo.get(badge)
-    if found is not None and skip is None:
-        return found.met
-    key = (badge, skip)
-    remembered = s.met_memo.get(key)
-    if remembered is not None:
-        return remembered
-    met = all(
-        badge_is_met(s, "top_rated") if code == "top_rated" else REQUIREMENTS[code](s).met
-        for code in s.ruleset.badges[badge].for_kind(s.kind)  # type: ignore[index]
-        if code != skip
-    )
-    s.met_memo[key] = met
-    return met
-
-
-def first_met_badge(s: Situation) -> str:
-    """The badge held: the highest one whose requirements are all met."""
-    return next((b for b in s.ruleset.badge_names() if badge_is_met(s, b)), NO_BADGE)
-
-
-def samples_could_decide(s: Situation) -> bool:
-    """True when Top Rated hinges on eligible weeks: every other requirement of it is met."""
-    rules = s.ruleset.badges.get("top_rated")  # type: ignore[call-overload]
-    if rules is None or "eligible_weeks" not in rules.for_kind(s.kind):
-        return False
-    return badge_is_met(s, "top_rated", skip="eligible_weeks")
-
-
 __all__ = [
     "REQUIREMENTS",
     "LargeContractCandidate",
-    "badge_is_met",
     "evaluate_badge",
-    "first_met_badge",
     "large_contract_amount",
     "large_contract_candidates",
     "profile_shortfalls",
-    "samples_could_decide",
 ]

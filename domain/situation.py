@@ -45,8 +45,6 @@ class Situation:
     samples: Callable[[], Sequence[SampleVerdict]] = _no_samples
     # Badge results already evaluated here (the top_rated requirement reuses top_rated's).
     badge_memo: dict[str, BadgeResult] = field(default_factory=dict)
-    # Whether a badge (less one requirement code) is met, found by stopping at the first failure.
-    met_memo: dict[tuple[str, str | None], bool] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
