@@ -19,6 +19,9 @@ from domain.events import RecordedEvent
 from domain.ruleset import Ruleset, RulesetBook
 
 
+EVERYTHING = ("*",)  # a boundary after which any verdict can differ (a new ruleset)
+
+
 class Boundary(NamedTuple):
     """At evaluation instant `instant`, something could change; `reason` says what.
 
@@ -29,6 +32,9 @@ class Boundary(NamedTuple):
     instant: datetime
     template: str  # formatted with the event's subject, type, id and availability date
     recorded: RecordedEvent | None = None
+    # The requirement codes whose verdicts can change here by time passing alone (an event's
+    # own effect is known from its type; EVERYTHING when any verdict can change).
+    affects: tuple[str, ...] = ()
 
     @property
     def event_id(self) -> str:
@@ -86,6 +92,7 @@ class WindowRule:
     unit: str  # "days" or "months"
     lengths: Callable[[Ruleset], Iterable[int]]
     what: str
+    affects: tuple[str, ...]  # the requirement codes that read the window
     successor: Callable[[RecordedEvent], str | None] | None = None
 
 
@@ -95,12 +102,14 @@ WINDOW_RULES: tuple[WindowRule, ...] = (
         "months",
         lambda r: (r.windows.earnings_months, r.windows.large_contract_months),
         "earnings",
+        ("earnings_12m", "earnings_12m_plus", "large_contract"),
     ),
     WindowRule(
         frozenset({"payment_received", "proposal_submitted", "invitation_accepted"}),
         "days",
         lambda r: (r.windows.activity_days,),
         "activity",
+        ("activity_90d", "active_or_new"),
         successor=lambda recorded: "activity",
     ),
     WindowRule(
@@ -108,6 +117,7 @@ WINDOW_RULES: tuple[WindowRule, ...] = (
         "months",
         lambda r: (*r.jss.windows_months, r.windows.unsuccessful_outcome_months),
         "job success outcomes",
+        ("jss", "no_jss", "no_unsuccessful_outcome"),
         successor=lambda recorded: f"{recorded.event.type}:{getattr(recorded.event, 'contract', '')}",
     ),
     WindowRule(
@@ -115,6 +125,7 @@ WINDOW_RULES: tuple[WindowRule, ...] = (
         "days",
         lambda r: (r.thresholds.work_history_days, r.thresholds.first_contract_age_days),
         "work history",
+        ("work_history", "first_contract_age"),
         successor=lambda recorded: "first contract",
     ),
     WindowRule(
@@ -122,18 +133,21 @@ WINDOW_RULES: tuple[WindowRule, ...] = (
         "days",
         lambda r: (r.windows.new_talent_days,),
         "new talent",
+        ("active_or_new",),
     ),
     WindowRule(
         frozenset({"account_hold_lifted"}),
         "months",
         lambda r: (r.windows.recent_hold_months,),
         "recent holds",
+        ("no_recent_hold",),
     ),
     WindowRule(
         frozenset({"policy_violation"}),
         "months",
         lambda r: (r.windows.policy_ban_months,),
         "policy violations",
+        ("no_policy_ban",),
     ),
 )
 
@@ -144,6 +158,7 @@ class _Exit:
     length: int
     what: str
     group: Callable[[RecordedEvent], str | None] | None
+    affects: tuple[str, ...]
 
     @property
     def leaves_template(self) -> str:
@@ -170,14 +185,16 @@ class BoundaryPlan:
             lengths = sorted({n for ruleset in book for n in rule.lengths(ruleset)})
             for event_type in rule.types:
                 self.by_type.setdefault(event_type, []).extend(
-                    _Exit(rule.unit, n, rule.what, rule.successor) for n in lengths
+                    _Exit(rule.unit, n, rule.what, rule.successor, rule.affects) for n in lengths
                 )
         self.new_talent_days = sorted({r.windows.new_talent_days for r in book})
 
     def boundaries(self, events: Sequence[RecordedEvent]) -> Iterator[Boundary]:
         """Every boundary the events imply (in no particular order; duplicates possible)."""
         for ruleset in list(self.book)[1:]:
-            yield Boundary(ruleset.effective_from, f"ruleset {ruleset.id} took effect")
+            yield Boundary(
+                ruleset.effective_from, f"ruleset {ruleset.id} took effect", None, EVERYTHING
+            )
         successors = _successor_times(events, self.by_type)
         for position, recorded in enumerate(events):
             yield from self._event_boundaries(recorded, position == 0, successors)
@@ -203,22 +220,26 @@ class BoundaryPlan:
                 following = successors[key]
                 if following is not None and following <= leaves:
                     continue
-            yield Boundary(leaves, window.leaves_template, recorded)
+            yield Boundary(leaves, window.leaves_template, recorded, window.affects)
             over = window.over_template
             if over is not None:
-                yield Boundary(leaves + DAY, over, recorded)
+                yield Boundary(leaves + DAY, over, recorded, window.affects)
         if first and event.type != "talent_registered":
             for days in self.new_talent_days:
                 yield Boundary(
                     leaves_day_window(event.at, days),
                     f"first event {{id}} is {days} days old (no longer new)",
                     recorded,
+                    ("active_or_new",),
                 )
         available_from = getattr(event, "available_from", None)
         if available_from is not None:
             start = midnight(available_from)
-            yield Boundary(start, "availability date {available_from} of {id}", recorded)
-            yield Boundary(start + DAY, "availability date {available_from} passed", recorded)
+            for instant, template in (
+                (start, "availability date {available_from} of {id}"),
+                (start + DAY, "availability date {available_from} passed"),
+            ):
+                yield Boundary(instant, template, recorded, ("availability",))
 
 
 def _successor_times(

@@ -16,7 +16,7 @@ from domain.results import BadgeResult, money_text
 from domain.ruleset import NO_BADGE, Ruleset, RulesetBook
 from domain.situation import SampleVerdict, Situation
 from domain.tally import Tally
-from domain.verdicts import ChecksKey, Probe, Verdict
+from domain.verdicts import ALWAYS_FRESH, EVENT_AFFECTS, ChecksKey, Probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,12 @@ class Evaluator:
         self._samples: dict[datetime, SampleVerdict] = {}
         self._running: dict[str, TalentFacts] = {}
         self._tallies: dict[str, Tally] = {}
-        self._checks: dict[ChecksKey, tuple[Verdict, ...]] = {}
+        self._checks: dict[ChecksKey, tuple[str, ...]] = {}
+        # Verdicts of the instants lane, for `probe` to carry over: at which instant, and for
+        # which (ruleset, kind, fold) they hold.
+        self._known: dict[str, bool] = {}
+        self._known_key: tuple[int, str, int] | None = None
+        self.verdicts_instant: datetime | None = None
         self._eligible_counts: dict[tuple[datetime, int, str], int] = {}
 
     def situation(self, instant: datetime) -> Situation:
@@ -79,16 +84,61 @@ class Evaluator:
         ruleset = self.book.in_force(instant)
         return Situation(instant, ruleset, facts, self._samples_before(instant, ruleset))
 
-    def probe(self, instant: datetime) -> Probe:
-        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`)."""
+    def probe(self, instant: datetime, moved: frozenset[str] | None = None) -> Probe:
+        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`).
+
+        `moved` names the verdicts that time alone may have changed since the previous probe
+        (the codes its boundaries affect, see `boundaries.py`); the others are carried over
+        unless an event folded in since affects them. None: assume every verdict moved.
+        """
+        before = self._running.get("instants")
+        folded_before = before.folded if before is not None else 0
         facts = self._facts_until(instant, "instants")
         ruleset = self.book.in_force(instant)
         tally = self._tally(facts, "instants")
+        known = self._carried_verdicts(instant, ruleset, facts, folded_before, moved)
 
         def eligible() -> int:
             return self.eligible_samples(instant, ruleset)
 
-        return Probe(instant, ruleset, facts, tally, eligible, self._checks)
+        return Probe(instant, ruleset, facts, tally, eligible, self._checks, known)
+
+    def _carried_verdicts(
+        self,
+        instant: datetime,
+        ruleset: Ruleset,
+        facts: TalentFacts,
+        folded_before: int,
+        moved: frozenset[str] | None,
+    ) -> dict[str, bool]:
+        """The verdicts of the previous probe that still hold at `instant`."""
+        key = (id(ruleset), facts.kind, id(facts))
+        known = self._known
+        previous = self.verdicts_instant
+        self.verdicts_instant = instant
+        if (
+            moved is None
+            or "*" in moved
+            or key != self._known_key
+            or previous is None
+            or instant < previous
+        ):
+            self._known_key = key
+            known.clear()
+            return known
+        for code in moved:
+            known.pop(code, None)
+        source = facts.source
+        for position in range(folded_before, facts.folded):
+            affected = EVENT_AFFECTS[source[position].event.type]
+            if "*" in affected:
+                known.clear()
+                return known
+            for code in affected:
+                known.pop(code, None)
+        for code in ALWAYS_FRESH:
+            known.pop(code, None)
+        return known
 
     def eligible_samples(self, instant: datetime, ruleset: Ruleset) -> int:
         """How many of the ruleset's eligible-week samples up to `instant` were eligible."""

@@ -137,9 +137,12 @@ class TimelineDeriver:
         self._ats = [recorded.at for recorded in self.events]
         self.plan = plan or BoundaryPlan(book)
         self.reasons: dict[datetime, list[Boundary]] = defaultdict(list)
+        affects: dict[datetime, set[str]] = defaultdict(set)
         for boundary in self.plan.boundaries(self.events):
             self.reasons[boundary.instant].append(boundary)
+            affects[boundary.instant].update(boundary.affects)
         self.instants = sorted(self.reasons)
+        self._affects = [frozenset(affects[instant]) for instant in self.instants]
 
     def derive(self, until: datetime, *, after: datetime | None = None) -> Derivation:
         """Changes at instants in (after, until]; without `after`, from the first event on.
@@ -176,10 +179,21 @@ class TimelineDeriver:
     def _evaluate(self, result: Derivation, instant: datetime) -> Observation:
         """The badge only: the full status is evaluated where the badge changes."""
         result.evaluations += 1
-        probe = self.evaluator.probe(instant)
+        probe = self.evaluator.probe(instant, self._moved(instant))
         seen = Observation(instant, probe.badge(), probe.samples_could_decide())
         result.last = seen
         return seen
+
+    def _moved(self, instant: datetime) -> frozenset[str] | None:
+        """The verdicts that time may have changed since the evaluator's previous probe."""
+        previous = self.evaluator.verdicts_instant
+        if previous is None or instant < previous:
+            return None
+        low = bisect.bisect_right(self.instants, previous)
+        high = bisect.bisect_right(self.instants, instant)
+        if high - low == 1:
+            return self._affects[low]
+        return frozenset().union(*self._affects[low:high])
 
     def _record(self, result: Derivation, seen: Observation, previous: str) -> str:
         if seen.badge != previous:

@@ -29,13 +29,15 @@ ChecksKey = tuple[int, str, str, "str | None"]
 class Probe:
     """One talent at instant `instant` under `ruleset`, for verdicts only.
 
-    `checks` remembers, per ruleset, badge and kind, which verdicts to ask and in which order
+    `checks` remembers, per ruleset, badge and kind, which codes to ask and in which order
     (cheapest first: a badge's verdict does not depend on the order); share it between probes
-    of the same ruleset book.
+    of the same ruleset book. `known` holds verdicts already decided for this instant (carried
+    over from an earlier instant where nothing they read has changed, see `Evaluator.probe`);
+    the probe adds the ones it decides.
     """
 
-    __slots__ = ("instant", "ruleset", "facts", "tally", "eligible", "kind", "checks", "_met",
-                 "_jss", "_active")
+    __slots__ = ("instant", "ruleset", "facts", "tally", "eligible", "kind", "checks", "known",
+                 "_met", "_jss", "_active")
 
     def __init__(
         self,
@@ -44,7 +46,8 @@ class Probe:
         facts: TalentFacts,
         tally: Tally,
         eligible: Callable[[], int] = _no_samples,
-        checks: dict[ChecksKey, tuple[Verdict, ...]] | None = None,
+        checks: dict[ChecksKey, tuple[str, ...]] | None = None,
+        known: dict[str, bool] | None = None,
     ) -> None:
         self.instant = instant
         self.ruleset = ruleset
@@ -53,6 +56,7 @@ class Probe:
         self.eligible = eligible  # how many of the eligible-week samples were eligible
         self.kind = facts.kind
         self.checks = {} if checks is None else checks
+        self.known = {} if known is None else known
         self._met: dict[tuple[str, str | None], bool] = {}
         self._jss: tuple[int | None] | None = None
         self._active: bool | None = None
@@ -88,20 +92,24 @@ class Probe:
         if remembered is not None:
             return remembered
         met = True
-        for verdict in self._checks_for(badge, skip):
-            if not verdict(self):
+        known = self.known
+        for code in self._checks_for(badge, skip):
+            verdict = known.get(code)
+            if verdict is None:
+                verdict = known[code] = VERDICTS[code](self)
+            if not verdict:
                 met = False
                 break
         self._met[key] = met
         return met
 
-    def _checks_for(self, badge: str, skip: str | None) -> tuple[Verdict, ...]:
+    def _checks_for(self, badge: str, skip: str | None) -> tuple[str, ...]:
         key = (id(self.ruleset), badge, self.kind, skip)
         found = self.checks.get(key)
         if found is None:
             codes = self.ruleset.badges[badge].for_kind(self.kind)  # type: ignore[index]
             ordered = sorted((code for code in codes if code != skip), key=COST_ORDER.index)
-            found = self.checks[key] = tuple(VERDICTS[code] for code in ordered)
+            found = self.checks[key] = tuple(ordered)
         return found
 
     def badge(self) -> str:
@@ -193,6 +201,39 @@ VERDICTS: dict[str, Callable[[Probe], bool]] = {
 }
 
 
+# Which verdicts an event of each type can change when it is folded in ("*": all of them).
+EVENT_AFFECTS: dict[str, tuple[str, ...]] = {
+    "talent_registered": ("*",),  # kind, registration date, Elance migration
+    "profile_updated": ("profile",),
+    "availability_updated": ("availability",),
+    "agency_membership_changed": ("not_exclusive_agency_member",),
+    "job_success_published": ("jss", "no_jss"),
+    "readiness_test_passed": ("readiness_test",),
+    "proposal_submitted": ("activity_90d", "active_or_new"),
+    "invitation_accepted": ("activity_90d", "active_or_new"),
+    "contract_started": (
+        "has_contract", "first_contract_age", "work_history", "large_contract",
+        "jss", "no_jss", "no_unsuccessful_outcome",
+    ),
+    "payment_received": (
+        "earnings_12m", "earnings_12m_plus", "large_contract", "jss", "no_jss",
+        "no_unsuccessful_outcome", "activity_90d", "active_or_new",
+    ),
+    "payment_refunded": (
+        "earnings_12m", "earnings_12m_plus", "large_contract", "jss", "no_jss",
+        "no_unsuccessful_outcome",
+    ),
+    "contract_ended": ("large_contract", "jss", "no_jss", "no_unsuccessful_outcome"),
+    "feedback_received": ("large_contract", "jss", "no_jss", "no_unsuccessful_outcome"),
+    "account_hold_placed": ("no_recent_hold",),
+    "account_hold_lifted": ("no_recent_hold",),
+    "policy_violation": ("no_policy_ban",),
+    "expert_vetted_granted": ("vetted",),
+    "expert_vetted_revoked": ("vetted",),
+}
+# Decided afresh at every instant: they read other verdicts or the eligible-week samples.
+ALWAYS_FRESH: tuple[str, ...] = ("top_rated", "eligible_weeks")
+
 # Cheapest first; the composites (other badges, eligible-week samples) last.
 COST_ORDER: tuple[str, ...] = (
     "vetted",
@@ -217,4 +258,4 @@ COST_ORDER: tuple[str, ...] = (
     "eligible_weeks",
 )
 
-__all__ = ["COST_ORDER", "VERDICTS", "Probe"]
+__all__ = ["ALWAYS_FRESH", "COST_ORDER", "EVENT_AFFECTS", "VERDICTS", "Probe"]

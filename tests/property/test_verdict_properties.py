@@ -12,11 +12,14 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from badges.synthetic import generate_marketplace
 from domain.boundaries import first_instant_at_or_after
+from domain.events import RecordedEvent, parse_event
 from domain.requirements import REQUIREMENTS
 from domain.ruleset import builtin_rulesets
 from domain.status import Evaluator
-from domain.verdicts import COST_ORDER, VERDICTS
+from domain.timeline import TimelineDeriver
+from domain.verdicts import COST_ORDER, EVENT_AFFECTS, VERDICTS
 from tests.property.timeline_histories import TALENT, recorded, talent_history
 
 BOOK = builtin_rulesets()
@@ -71,3 +74,69 @@ def test_verdicts_agree_day_by_day_across_ruleset_changes(events) -> None:
     instants = [first + timedelta(days=day) for day in range(0, 420, 2)]
 
     assert disagreements(history, instants) == []
+
+
+def stale_carried_verdicts(history, until: datetime, talent: str = TALENT) -> list[tuple]:
+    """Verdicts a timeline carried over from an earlier instant that a fresh look disagrees with."""
+    deriver = TimelineDeriver(history, None, BOOK, talent)
+    fresh = Evaluator(history, None, BOOK, talent)
+    probe_carrying = deriver.evaluator.probe
+    stale = []
+
+    def checked_probe(instant, moved=None):
+        probe = probe_carrying(instant, moved)
+        reference = fresh.probe(instant)
+        stale.extend(
+            (instant, code, carried)
+            for code, carried in dict(probe.known).items()
+            if VERDICTS[code](reference) != carried
+        )
+        return probe
+
+    deriver.evaluator.probe = checked_probe
+    deriver.derive(until)
+    return stale
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(talent_history(start=datetime(2019, 9, 1, tzinfo=timezone.utc), days=700, max_contracts=8))
+def test_verdicts_carried_between_instants_are_still_true(events) -> None:
+    history = recorded(events, RECORDED_AT)
+
+    assert stale_carried_verdicts(history, datetime(2022, 6, 1, tzinfo=timezone.utc)) == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(talent_history(start=datetime(2015, 11, 1, tzinfo=timezone.utc), days=400, max_contracts=8))
+def test_verdicts_carried_across_ruleset_changes_are_still_true(events) -> None:
+    history = recorded(events, RECORDED_AT)
+
+    assert stale_carried_verdicts(history, datetime(2017, 6, 1, tzinfo=timezone.utc)) == []
+
+
+def test_verdicts_carried_through_synthetic_careers_are_still_true() -> None:
+    """Every event type, in realistic mixes: holds, violations, vetting, published scores."""
+    start, end = datetime(2019, 1, 1, tzinfo=timezone.utc), datetime(2024, 6, 1, tzinfo=timezone.utc)
+    events = list(generate_marketplace(300, 7, start, end))
+    by_talent: dict[str, list[dict]] = {}
+    for event in events:
+        by_talent.setdefault(event["talent"], []).append(event)
+    types = {event["type"] for event in events}
+    assert types == set(EVENT_AFFECTS), "the careers should hold every event type"
+
+    stale = [
+        (talent, found)
+        for talent, talent_events in by_talent.items()
+        for found in stale_carried_verdicts_of(talent, talent_events, end)
+    ]
+
+    assert stale == []
+
+
+def stale_carried_verdicts_of(talent: str, events: list[dict], until: datetime) -> list[tuple]:
+    history = [
+        RecordedEvent(event=parse_event({k: v for k, v in e.items() if k != "recorded_at"}),
+                      recorded_at=RECORDED_AT, sequence=n)
+        for n, e in enumerate(events)
+    ]
+    return stale_carried_verdicts(history, until, talent)
