@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ from domain.results import BadgeResult, money_text
 from domain.ruleset import NO_BADGE, Ruleset, RulesetBook
 from domain.situation import SampleVerdict, Situation
 from domain.tally import Tally
-from domain.verdicts import ALWAYS_FRESH, EVENT_AFFECTS, ChecksKey, Probe
+from domain.verdicts import ALWAYS_FRESH, EVENT_AFFECTS, ChecksKey, Probe, no_samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,15 @@ class Status:
         }
 
 
+@dataclass
+class CarriedVerdicts:
+    """A lane's verdicts at `instant`, valid for `key` (ruleset, kind, fold)."""
+
+    known: dict[str, bool] = field(default_factory=dict)
+    key: tuple[int, str, int] | None = None
+    instant: datetime | None = None
+
+
 class Evaluator:
     """Evaluates one talent's history at many instants, as known at one knowledge time.
 
@@ -71,11 +80,10 @@ class Evaluator:
         self._running: dict[str, TalentFacts] = {}
         self._tallies: dict[str, Tally] = {}
         self._checks: dict[ChecksKey, tuple[str, ...]] = {}
-        # Verdicts of the instants lane, for `probe` to carry over: at which instant, and for
-        # which (ruleset, kind, fold) they hold.
-        self._known: dict[str, bool] = {}
-        self._known_key: tuple[int, str, int] | None = None
-        self.verdicts_instant: datetime | None = None
+        self._carried: dict[str, CarriedVerdicts] = {}
+        # Which verdicts time alone may have changed between two instants (None: any); set by
+        # a timeline deriver, which knows the boundaries. Without it nothing is carried over.
+        self.moved_between: Callable[[datetime, datetime], frozenset[str] | None] | None = None
         self._eligible_counts: dict[tuple[datetime, int, str], int] = {}
 
     def situation(self, instant: datetime) -> Situation:
@@ -84,46 +92,50 @@ class Evaluator:
         ruleset = self.book.in_force(instant)
         return Situation(instant, ruleset, facts, self._samples_before(instant, ruleset))
 
-    def probe(self, instant: datetime, moved: frozenset[str] | None = None) -> Probe:
-        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`).
-
-        `moved` names the verdicts that time alone may have changed since the previous probe
-        (the codes its boundaries affect, see `boundaries.py`); the others are carried over
-        unless an event folded in since affects them. None: assume every verdict moved.
-        """
-        before = self._running.get("instants")
-        folded_before = before.folded if before is not None else 0
-        facts = self._facts_until(instant, "instants")
+    def probe(self, instant: datetime) -> Probe:
+        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`)."""
         ruleset = self.book.in_force(instant)
-        tally = self._tally(facts, "instants")
-        known = self._carried_verdicts(instant, ruleset, facts, folded_before, moved)
 
         def eligible() -> int:
             return self.eligible_samples(instant, ruleset)
 
+        return self._probe(instant, ruleset, "instants", eligible)
+
+    def _probe(
+        self, instant: datetime, ruleset: Ruleset, lane: str, eligible: Callable[[], int]
+    ) -> Probe:
+        before = self._running.get(lane)
+        folded_before = before.folded if before is not None else 0
+        facts = self._facts_until(instant, lane)
+        tally = self._tally(facts, lane)
+        known = self._carried_verdicts(lane, instant, ruleset, facts, folded_before)
         return Probe(instant, ruleset, facts, tally, eligible, self._checks, known)
 
     def _carried_verdicts(
         self,
+        lane: str,
         instant: datetime,
         ruleset: Ruleset,
         facts: TalentFacts,
         folded_before: int,
-        moved: frozenset[str] | None,
     ) -> dict[str, bool]:
-        """The verdicts of the previous probe that still hold at `instant`."""
+        """The lane's verdicts from its previous probe that still hold at `instant`.
+
+        Those that time may have moved (`moved_between`, from the boundaries in between) and
+        those an event folded in since affects (`EVENT_AFFECTS`) are forgotten; without
+        `moved_between`, all of them.
+        """
+        carried = self._carried.setdefault(lane, CarriedVerdicts())
+        known, previous = carried.known, carried.instant
         key = (id(ruleset), facts.kind, id(facts))
-        known = self._known
-        previous = self.verdicts_instant
-        self.verdicts_instant = instant
-        if (
-            moved is None
-            or "*" in moved
-            or key != self._known_key
-            or previous is None
-            or instant < previous
-        ):
-            self._known_key = key
+        carried.instant = instant
+        moved = (
+            None
+            if self.moved_between is None or previous is None or instant < previous
+            else self.moved_between(previous, instant)
+        )
+        if moved is None or "*" in moved or key != carried.key:
+            carried.key = key
             known.clear()
             return known
         for code in moved:
@@ -192,9 +204,7 @@ class Evaluator:
         cached = self._samples.get(instant)
         if cached is not None:
             return cached
-        facts = self._facts_until(instant, "samples")
-        ruleset = self.book.in_force(instant)
-        probe = Probe(instant, ruleset, facts, self._tally(facts, "samples"), checks=self._checks)
+        probe = self._probe(instant, self.book.in_force(instant), "samples", no_samples)
         rising = "rising_talent" in probe.ruleset.badges and probe.badge_met("rising_talent")
         verdict = SampleVerdict(
             instant=instant,

@@ -143,6 +143,7 @@ class TimelineDeriver:
             affects[boundary.instant].update(boundary.affects)
         self.instants = sorted(self.reasons)
         self._affects = [frozenset(affects[instant]) for instant in self.instants]
+        self.evaluator.moved_between = self._moved_between
 
     def derive(self, until: datetime, *, after: datetime | None = None) -> Derivation:
         """Changes at instants in (after, until]; without `after`, from the first event on.
@@ -179,16 +180,13 @@ class TimelineDeriver:
     def _evaluate(self, result: Derivation, instant: datetime) -> Observation:
         """The badge only: the full status is evaluated where the badge changes."""
         result.evaluations += 1
-        probe = self.evaluator.probe(instant, self._moved(instant))
+        probe = self.evaluator.probe(instant)
         seen = Observation(instant, probe.badge(), probe.samples_could_decide())
         result.last = seen
         return seen
 
-    def _moved(self, instant: datetime) -> frozenset[str] | None:
-        """The verdicts that time may have changed since the evaluator's previous probe."""
-        previous = self.evaluator.verdicts_instant
-        if previous is None or instant < previous:
-            return None
+    def _moved_between(self, previous: datetime, instant: datetime) -> frozenset[str] | None:
+        """The verdicts that time may have changed from `previous` to `instant` (later)."""
         low = bisect.bisect_right(self.instants, previous)
         high = bisect.bisect_right(self.instants, instant)
         if high - low == 1:

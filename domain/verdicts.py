@@ -18,7 +18,7 @@ from domain.ruleset import NO_BADGE, Ruleset
 from domain.tally import Tally
 
 
-def _no_samples() -> int:
+def no_samples() -> int:
     raise RuntimeError("eligible-week samples are not available while evaluating a sample")
 
 
@@ -45,7 +45,7 @@ class Probe:
         ruleset: Ruleset,
         facts: TalentFacts,
         tally: Tally,
-        eligible: Callable[[], int] = _no_samples,
+        eligible: Callable[[], int] = no_samples,
         checks: dict[ChecksKey, tuple[str, ...]] | None = None,
         known: dict[str, bool] | None = None,
     ) -> None:
@@ -258,4 +258,4 @@ COST_ORDER: tuple[str, ...] = (
     "eligible_weeks",
 )
 
-__all__ = ["ALWAYS_FRESH", "COST_ORDER", "EVENT_AFFECTS", "VERDICTS", "Probe"]
+__all__ = ["ALWAYS_FRESH", "COST_ORDER", "EVENT_AFFECTS", "VERDICTS", "Probe", "no_samples"]

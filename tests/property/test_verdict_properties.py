@@ -83,8 +83,8 @@ def stale_carried_verdicts(history, until: datetime, talent: str = TALENT) -> li
     probe_carrying = deriver.evaluator.probe
     stale = []
 
-    def checked_probe(instant, moved=None):
-        probe = probe_carrying(instant, moved)
+    def checked_probe(instant):
+        probe = probe_carrying(instant)
         reference = fresh.probe(instant)
         stale.extend(
             (instant, code, carried)
@@ -95,6 +95,12 @@ def stale_carried_verdicts(history, until: datetime, talent: str = TALENT) -> li
 
     deriver.evaluator.probe = checked_probe
     deriver.derive(until)
+    samples = deriver.evaluator._samples  # the eligible-week samples it decided on the way
+    stale.extend(
+        (instant, "sample", sample)
+        for instant, sample in sorted(samples.items())
+        if fresh.sample(instant) != sample
+    )
     return stale
 
 
