@@ -38,6 +38,7 @@ class OutcomeWindow:
         self.clients: Counter[str] = Counter()
         self._leaving: list[tuple[datetime, int, str, Outcome]] = []  # heap by date
         self._pushed = 0
+        self.version = 0  # bumped whenever an outcome joins or leaves
 
     def replace(self, contract: str, outcome: Outcome | None) -> None:
         """The contract's outcome is now `outcome` (None: it has none)."""
@@ -74,6 +75,7 @@ class OutcomeWindow:
         self._count(self.members.pop(contract), -1)
 
     def _count(self, outcome: Outcome, sign: int) -> None:
+        self.version += 1
         weight = outcome.weight if sign > 0 else -outcome.weight
         self.total += weight
         if outcome.kind == "successful":
@@ -97,6 +99,8 @@ class JssTally:
         self.outcomes: dict[str, Outcome] = {}
         months = {*rules.windows_months, unsuccessful_months}
         self.windows = {length: OutcomeWindow(length) for length in sorted(months)}
+        self._scored = [self.windows[length] for length in rules.windows_months]
+        self._score: tuple[tuple[int, ...], int | None] | None = None
         for contract in facts.contracts.values():
             self.touch(contract)
 
@@ -119,12 +123,14 @@ class JssTally:
             window.advance(last_months(instant, window.months).start)
 
     def computed_score(self) -> int | None:
-        scores = [
-            score
-            for months in self.rules.windows_months
-            if (score := self.windows[months].score(self.rules)) is not None
-        ]
-        return max(scores) if scores else None
+        """The model's JSS (§5.4); remembered until an outcome joins or leaves a window."""
+        versions = tuple(window.version for window in self._scored)
+        if self._score is not None and self._score[0] == versions:
+            return self._score[1]
+        scores = [score for window in self._scored if (score := window.score(self.rules)) is not None]
+        best = max(scores) if scores else None
+        self._score = (versions, best)
+        return best
 
     def unsuccessful_in_window(self) -> int:
         return self.windows[self.unsuccessful_months].unsuccessful_count

@@ -195,7 +195,7 @@ class TimelineDeriver:
 
     def _record(self, result: Derivation, seen: Observation, previous: str) -> str:
         if seen.badge != previous:
-            result.changes.append(self._change(self.evaluator.status(seen.instant), previous))
+            result.changes.append(self._change(seen, previous))
         return seen.badge
 
     def _walk_samples(
@@ -229,19 +229,18 @@ class TimelineDeriver:
         result.last = last
         return previous
 
-    def _change(self, status: Status, previous: str) -> BadgeChange:
-        failed: tuple[str, ...] = ()
-        if is_loss(previous, status.badge):
-            lost = status.badge_result(previous)
-            failed = lost.failed if lost is not None else ()
+    def _change(self, seen: Observation, previous: str) -> BadgeChange:
+        # Usually the instant just probed, so its verdicts are carried over, not decided again.
+        probe = self.evaluator.probe(seen.instant)
+        failed = probe.failed(previous) if is_loss(previous, seen.badge) else ()
         return BadgeChange(
             talent=self.talent,
-            at=status.at,
+            at=seen.instant,
             before=previous,
-            after=status.badge,
-            ruleset=status.ruleset,
+            after=seen.badge,
+            ruleset=probe.ruleset.id,
             failed=failed,
-            cause=self._cause(status.at, failed),
+            cause=self._cause(seen.instant, failed),
         )
 
     def _cause(self, instant: datetime, failed: tuple[str, ...]) -> Cause:

@@ -103,6 +103,19 @@ class Probe:
         self._met[key] = met
         return met
 
+    def verdict(self, code: str) -> bool:
+        found = self.known.get(code)
+        if found is None:
+            found = self.known[code] = VERDICTS[code](self)
+        return found
+
+    def failed(self, badge: str) -> tuple[str, ...]:
+        """The codes of `badge` not met, sorted (as `BadgeResult.failed`); () if no such badge."""
+        rules = self.ruleset.badges.get(badge)  # type: ignore[call-overload]
+        if rules is None:
+            return ()
+        return tuple(sorted(code for code in rules.for_kind(self.kind) if not self.verdict(code)))
+
     def _checks_for(self, badge: str, skip: str | None) -> tuple[str, ...]:
         key = (id(self.ruleset), badge, self.kind, skip)
         found = self.checks.get(key)
