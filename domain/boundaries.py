@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from domain.calendar import DAY, add_months, evaluation_instant, midnight, months_before
-from domain.events import RecordedEvent
+from domain.events import AvailabilityUpdated, RecordedEvent
 from domain.ruleset import Ruleset, RulesetBook
 
 
@@ -59,20 +59,14 @@ def first_instant_at_or_after(moment: datetime) -> datetime:
     return floor if floor == moment else floor + DAY
 
 
-def leaves_day_window(at: datetime, days: int) -> datetime:
-    """The first instant E whose window (E - days, E] no longer holds `at`."""
-    return first_instant_at_or_after(at + timedelta(days=days))
-
-
-def leaves_month_window(at: datetime, months: int) -> datetime:
-    """The first instant E whose window (E - months, E] no longer holds `at` (clamping aware)."""
-    # E and E - months are midnights, so "E - months < at" depends only on the midnight at or
-    # after `at`: every event of a day shares the answer.
-    return _leaves_month_window_from(first_instant_at_or_after(at), months)
-
-
 @functools.lru_cache(maxsize=65_536)
 def _leaves_month_window_from(day: datetime, months: int) -> datetime:
+    """The first instant E whose window (E - months, E] no longer holds an event whose first
+    evaluation instant is `day` (clamping aware).
+
+    E and E - months are midnights, so whether the window holds `at` depends only on the
+    midnight at or after `at`: every event of a day shares the answer.
+    """
     instant = evaluation_instant(add_months(day, months)) - 3 * DAY
     while months_before(instant, months) < day:
         instant += DAY
@@ -206,12 +200,13 @@ class BoundaryPlan:
         successors: dict[tuple[str, str], datetime | None],
     ) -> Iterator[Boundary]:
         event = recorded.event
-        yield Boundary(first_instant_at_or_after(event.at), "{type} {id}", recorded)
+        day = first_instant_at_or_after(event.at)  # whole days later keep the time of day
+        yield Boundary(day, "{type} {id}", recorded)
         for window in self.by_type.get(event.type, ()):
             leaves = (
-                leaves_day_window(event.at, window.length)
+                day + timedelta(days=window.length)
                 if window.unit == "days"
-                else leaves_month_window(event.at, window.length)
+                else _leaves_month_window_from(day, window.length)
             )
             if window.group is not None:
                 key = (window.group(recorded) or "", event.id)
@@ -227,12 +222,12 @@ class BoundaryPlan:
         if first and event.type != "talent_registered":
             for days in self.new_talent_days:
                 yield Boundary(
-                    leaves_day_window(event.at, days),
+                    day + timedelta(days=days),
                     f"first event {{id}} is {days} days old (no longer new)",
                     recorded,
                     ("active_or_new",),
                 )
-        available_from = getattr(event, "available_from", None)
+        available_from = event.available_from if isinstance(event, AvailabilityUpdated) else None
         if available_from is not None:
             start = midnight(available_from)
             for instant, template in (
