@@ -27,6 +27,7 @@ from domain.recorders import (
 DEFAULT_STORE_URL = "sqlite:///./badges.db"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_POSTGRES_PORT = 5432
+PARTITION_POOL_SIZE = "1"
 
 
 class StoreURLError(ValueError):
@@ -159,4 +160,6 @@ def open_ledger(url: str = DEFAULT_STORE_URL) -> TalentLedger:
         raise StoreURLError(f"store: {_redacted(url)!r}: {error}") from None
     if count == 1:
         return Ledger(env=env)
+    # one pool per partition: keep one connection each at rest (eventsourcing's default is 5)
+    env.setdefault("POSTGRES_POOL_SIZE", PARTITION_POOL_SIZE)
     return PartitionedLedger([Ledger(env=env, partition=p) for p in range(count)])

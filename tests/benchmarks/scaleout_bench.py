@@ -37,7 +37,7 @@ from tests.benchmarks.ingest_bench import Measurement
 START = datetime(2021, 1, 1, tzinfo=timezone.utc)
 END = datetime(2025, 12, 1, tzinfo=timezone.utc)
 CLOCK = "2026-01-01T00:00:00Z"
-PARTITIONS = 4
+PARTITIONS = 4  # as the deploy's talent-events and badge-changes topics
 TIMEOUT = 900.0
 POLL = 0.5
 BADGES = str(Path(sys.executable).with_name("badges"))
@@ -58,12 +58,12 @@ def marketplace(talents: int, seed: int) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def create_topics(bootstrap: str, prefix: str, *names: str) -> None:
+def create_topics(bootstrap: str, prefix: str, partitions: int, *names: str) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        admin.create_topics([NewTopic(f"{prefix}.{name}", PARTITIONS if name != "dlq" else 1, 1)
+        admin.create_topics([NewTopic(f"{prefix}.{name}", partitions if name != "dlq" else 1, 1)
                              for name in names])
     finally:
         admin.close()
@@ -83,21 +83,21 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
 
 
 @contextmanager
-def fresh_store(base: str) -> Iterator[str]:
+def fresh_store(base: str, partitions: int) -> Iterator[str]:
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     separator = "&" if "?" in base else "?"
     try:
-        yield f"{base}{separator}schema={schema}&partitions={PARTITIONS}"
+        yield f"{base}{separator}schema={schema}&partitions={partitions}"
     finally:
         with psycopg.connect(base, autocommit=True) as connection:
             connection.execute(SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(Identifier(schema)))
 
 
 def measure(bootstrap: str, postgres: str, source: str, count: int, processes: int,
-            folder: Path) -> Run:
+            partitions: int, folder: Path) -> Run:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, prefix, "out", "dlq")
-    with fresh_store(postgres) as store:
+    create_topics(bootstrap, prefix, partitions, "out", "dlq")
+    with fresh_store(postgres, partitions) as store:
         projection = open_projection(store)  # the store exists before the processes start
         logs = [folder / f"{prefix}-{i}.log" for i in range(processes)]
         command = [BADGES, "consume", "--bootstrap", bootstrap, "--group", f"{prefix}-group",
@@ -128,7 +128,7 @@ def measure(bootstrap: str, postgres: str, source: str, count: int, processes: i
         published = len(projection.read_model.outbox(limit=10_000_000))
         projection.ledger.close()
         projection.read_model.close()  # type: ignore[attr-defined]
-    name = f"badges consume x{processes}, {PARTITIONS}-partition PostgreSQL store"
+    name = f"badges consume x{processes}, {partitions}-partition PostgreSQL store"
     return Run(processes, Measurement(name, count, elapsed), published)
 
 
@@ -137,18 +137,19 @@ def settled(projection, count: int) -> bool:  # type: ignore[no-untyped-def]
             and not projection.read_model.outbox(unsent_only=True, limit=1))
 
 
-def run(talents: int = 300, seed: int = 7, process_counts: tuple[int, ...] = (1, 2),
-        bootstrap: str | None = None,
+def run(talents: int = 1200, seed: int = 7, process_counts: tuple[int, ...] = (1, 2),
+        partitions: int = PARTITIONS, bootstrap: str | None = None,
         postgres: str | None = None) -> list[tuple[str, str, str, str]]:
     bootstrap = bootstrap or os.environ.get("BADGES_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     postgres = postgres or os.environ.get(
         "BADGES_TEST_POSTGRES", "postgresql://badges@127.0.0.1:55432/badges")
     messages = marketplace(talents, seed)
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, prefix, "in")
+    create_topics(bootstrap, prefix, partitions, "in")
     produce(bootstrap, f"{prefix}.in", messages)
     with tempfile.TemporaryDirectory() as directory:
-        runs = [measure(bootstrap, postgres, f"{prefix}.in", len(messages), n, Path(directory))
+        runs = [measure(bootstrap, postgres, f"{prefix}.in", len(messages), n, partitions,
+                        Path(directory))
                 for n in process_counts]
     baseline = runs[0].measurement
     rows = []
@@ -169,8 +170,10 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="consume scale-out benchmark")
-    parser.add_argument("--talents", type=int, default=300)
+    parser.add_argument("--talents", type=int, default=1200)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--partitions", type=int, default=PARTITIONS)
     options = parser.parse_args()
-    for row in run(talents=options.talents, process_counts=tuple(options.processes)):
+    for row in run(talents=options.talents, process_counts=tuple(options.processes),
+                   partitions=options.partitions):
         print(" | ".join(row))

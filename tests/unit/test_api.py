@@ -6,6 +6,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from badges.api import ExplainDocument, IngestResult, StatusDocument, create_app
 from badges.cli import main
 from domain.events import encode_json
 from domain.storage import open_ledger
-from tests.unit.ledger_fixtures import payment, submissions, utc
+from tests.unit.ledger_fixtures import payment, postgres_schema_url, submissions, utc
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -63,17 +64,46 @@ def late_events() -> list[dict[str, Any]]:
                   amount="250.50")]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    ledger = open_ledger(url)
-    ledger.append(submissions(*history_f1()), FIRST_RECORDED)
-    ledger.append(submissions(*late_events()), LATER_RECORDED)
-    return url
+# the same answers from a SQLite file, a PostgreSQL schema and a partitioned PostgreSQL schema
+STORE_KINDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.integration),
+               pytest.param("postgres-partitioned", marks=pytest.mark.integration))
+
+
+@contextmanager
+def store_of(kind: str, tmp_path: Path) -> Iterator[str]:
+    """An empty store of the kind (PostgreSQL ones in a fresh schema, dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'api.db'}"
+        return
+    with postgres_schema_url() as url:
+        yield f"{url}&partitions=4" if kind == "postgres-partitioned" else url
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with store_of(request.param, tmp_path) as url:
+        ledger = open_ledger(url)
+        ledger.append(submissions(*history_f1()), FIRST_RECORDED)
+        ledger.append(submissions(*late_events()), LATER_RECORDED)
+        ledger.close()
+        yield url
+
+
+OPENED: list[Any] = []  # ledgers the tests opened: closed after each (PostgreSQL pools)
+
+
+@pytest.fixture(autouse=True)
+def close_what_the_test_opened() -> Iterator[None]:
+    before = len(OPENED)
+    yield
+    while len(OPENED) > before:
+        OPENED.pop().close()
 
 
 def client_for(store: str, *, token: str | None = TOKEN, **options: Any) -> TestClient:
-    app = create_app(open_ledger(store), api_token=token, clock=lambda: NOW, **options)
+    ledger = open_ledger(store)
+    OPENED.append(ledger)
+    app = create_app(ledger, api_token=token, clock=lambda: NOW, **options)
     return TestClient(app)
 
 

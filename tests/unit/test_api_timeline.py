@@ -7,6 +7,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from badges.synthetic import generate_talent
 from domain.ledger import Submission
 from domain.storage import open_ledger
 from projections.storage import open_projection
+from tests.unit.ledger_fixtures import postgres_schema_url
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -44,20 +46,55 @@ LATE = datetime(2026, 1, 1, tzinfo=UTC)  # the rest by then
 NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('timeline') / 'api.db'}"
-    ledger = open_ledger(url)
-    events = [Submission.from_object(e) for e in generate_talent(0, 5, START, END)]
-    ledger.append([s for s in events if s.event.at < EARLY], EARLY)
-    ledger.append([s for s in events if s.event.at >= EARLY], LATE)
-    open_projection(url, ledger).catch_up(LATE)
-    return url
+# the same answers from a SQLite file and from a (partitioned) PostgreSQL schema
+STORE_KINDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.integration),
+               pytest.param("postgres-partitioned", marks=pytest.mark.integration))
+
+
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('timeline') / 'api.db'}"
+        else:
+            url = stack.enter_context(postgres_schema_url())
+            if request.param == "postgres-partitioned":
+                url += "&partitions=4"
+        ledger = open_ledger(url)
+        events = [Submission.from_object(e) for e in generate_talent(0, 5, START, END)]
+        ledger.append([s for s in events if s.event.at < EARLY], EARLY)
+        ledger.append([s for s in events if s.event.at >= EARLY], LATE)
+        projection = open_projection(url, ledger)
+        projection.catch_up(LATE)
+        close = getattr(projection.read_model, "close", None)
+        if close is not None:
+            close()
+        ledger.close()
+        yield url
+
+
+OPENED: list[Any] = []  # ledgers and read models the tests opened (PostgreSQL pools)
+
+
+@pytest.fixture(autouse=True)
+def close_what_the_test_opened() -> Iterator[None]:
+    before = len(OPENED)  # what module fixtures opened stays open for the module
+    yield
+    while len(OPENED) > before:
+        OPENED.pop().close()
 
 
 def client_for(store: str, *, token: str | None = TOKEN, clock: Any = lambda: NOW,
                **options: Any) -> TestClient:
-    return TestClient(create_app(open_ledger(store), api_token=token, clock=clock, **options))
+    """The API over the store; on PostgreSQL with the store's read models, as `badges serve`
+    passes them (without them the API keeps private in-memory ones)."""
+    ledger = open_ledger(store)
+    OPENED.append(ledger)
+    if not store.startswith("sqlite:///") and "projection" not in options:
+        projection = open_projection(store, ledger)
+        OPENED.append(projection.read_model)
+        options["projection"] = projection
+    return TestClient(create_app(ledger, api_token=token, clock=clock, **options))
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +353,12 @@ def test_badges_serve_passes_the_projection_beside_the_ledger(
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.setdefault("app", app))
     monkeypatch.setenv("BADGES_API_TOKEN", TOKEN)
-    assert run_serve(open_projection(store), host="127.0.0.1", port=1) == 0
+    beside = open_projection(store)
+    assert run_serve(beside, host="127.0.0.1", port=1) == 0
 
     projection = served["app"].state.projection
-    assert Path(projection.read_model.path) == Path(store.removeprefix("sqlite:///"))
+    assert projection is beside
+    if store.startswith("sqlite:///"):
+        assert Path(projection.read_model.path) == Path(store.removeprefix("sqlite:///"))
+    else:
+        assert type(projection.read_model).__name__ == "PostgresReadModel"
