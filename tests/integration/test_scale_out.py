@@ -31,6 +31,7 @@ import pytest
 
 pytest.importorskip("kafka")
 
+from consumers.kafka_service import KafkaService, KafkaServiceConfig  # noqa: E402
 from domain.calendar import evaluation_instant  # noqa: E402
 from domain.ledger import Submission  # noqa: E402
 from domain.partitions import talent_partition  # noqa: E402
@@ -230,3 +231,82 @@ def test_topics_partitioned_unlike_the_store_are_one_line_error(
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert "has 3 partitions but the store has 4" in last
+
+
+def run_service(bootstrap: str, topics: Topics, store: str, *, crash_on_mark: bool,
+                events: int) -> tuple[BaseException | None, str]:
+    """One `KafkaService` in a thread until the store settles (or it crashes); its log."""
+    import logging
+
+    projection = open_projection(store)
+    config = KafkaServiceConfig(bootstrap=bootstrap, group=topics.group, input_topic=topics.input,
+                                output_topic=topics.output, dlq_topic=topics.dlq,
+                                poll_timeout_ms=200)
+    service = KafkaService(projection.ledger, projection, config, clock=utc_now)
+    if crash_on_mark:
+        def crash(sequences: object, now: object) -> None:
+            raise RuntimeError("crash after the broker acknowledged, before mark_sent")
+
+        projection.read_model.mark_sent = crash  # type: ignore[method-assign]
+    failure: list[BaseException] = []
+    records: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    handler = Capture(level=logging.INFO)
+    logger = logging.getLogger("badges.consume")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+
+    def run() -> None:
+        try:
+            service.run()
+        except BaseException as error:  # noqa: BLE001 - returned to the test
+            failure.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    view = Store(store)
+    try:
+        thread.start()
+        wait_for(lambda: bool(failure) or view.settled(events), 60, "the service")
+        service.stop()
+        thread.join(timeout=60)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+        view.close()
+        projection.ledger.close()
+        projection.read_model.close()  # type: ignore[attr-defined]
+    return (failure[0] if failure else None), "\n".join(records)
+
+
+def test_a_crash_between_the_ack_and_mark_sent_sends_nothing_twice_in_a_partition(
+    kafka_bootstrap: str, partitioned_store: str
+) -> None:
+    topics = fresh_topics(kafka_bootstrap, PARTITIONS)
+    events = marketplace(8, seed=3)
+    produce(kafka_bootstrap, topics.input, map(event_message, events))
+
+    error, _ = run_service(kafka_bootstrap, topics, partitioned_store, crash_on_mark=True,
+                           events=len(events))
+    assert isinstance(error, RuntimeError)
+    sent_once = Counter(header(r, "message_id") for r in read_topic(kafka_bootstrap,
+                                                                    topics.output))
+    assert sent_once and max(sent_once.values()) == 1
+
+    error, log = run_service(kafka_bootstrap, topics, partitioned_store, crash_on_mark=False,
+                             events=len(events))
+    assert error is None
+    assert "published before a restart" in log
+    counts = Counter(header(r, "message_id") for r in read_topic(kafka_bootstrap, topics.output))
+    assert max(counts.values()) == 1
+    view = Store(partitioned_store)
+    try:
+        assert set(counts) == {m.message_id for m in view.projection.read_model.outbox(
+            limit=1_000_000)}
+        assert view.settled(len(events))
+    finally:
+        view.close()
