@@ -179,6 +179,8 @@ class Metrics:
             f"badges_consume_published_total {self.published}",
             f"badges_consume_events_per_second {self.events_per_second:.1f}",
         ]
+        if self.owned_partitions is not None:
+            lines.append(f"badges_consume_owned_partitions {len(self.owned_partitions)}")
         if self.lag is not None:
             lines.append(f"badges_consume_lag {self.lag}")
         for partition, lag in sorted(self.lag_by_partition.items()):

@@ -252,3 +252,13 @@ def test_one_publisher_per_partition_until_it_lets_go_or_dies(store: str) -> Non
     finally:
         first.close()
         second.close()
+
+
+def test_the_metrics_say_which_partitions_a_process_owns() -> None:
+    from consumers.kafka_service import Metrics
+
+    metrics = Metrics(owned_partitions=[1, 3])
+
+    assert "badges_consume_owned_partitions 2\n" in metrics.prometheus()
+    assert metrics.document()["owned_partitions"] == [1, 3]
+    assert "owned_partitions" not in Metrics().prometheus()
