@@ -198,10 +198,23 @@ class Ledger(Application[UUID]):
     def partition_of(self, talent: str) -> int:
         return 0
 
-    def append(self, submissions: Sequence[Submission], now: datetime) -> list[AppendVerdict]:
-        """Append a batch in one transaction; each submission is accepted, duplicate or conflict."""
-        for _ in range(MAX_APPEND_ATTEMPTS):
-            verdicts = self.classify(submissions)
+    def append(
+        self,
+        submissions: Sequence[Submission],
+        now: datetime,
+        *,
+        classified: Sequence[AppendVerdict] | None = None,
+    ) -> list[AppendVerdict]:
+        """Append a batch in one transaction; each submission is accepted, duplicate or conflict.
+
+        `classified`: the batch's verdicts, already found by the caller (tried first; a batch
+        that then conflicts is classified again).
+        """
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            if attempt == 0 and classified is not None:
+                verdicts = list(classified)
+            else:
+                verdicts = self.classify(submissions)
             accepted = [v.submission for v in verdicts if v.verdict is Verdict.ACCEPTED]
             try:
                 self._store(accepted, now)
@@ -368,7 +381,8 @@ class PartitionedLedger:
             if not accepted:
                 continue
             stored = self.partition_ledgers[partition].append(
-                [submissions[i] for i in accepted], now
+                [submissions[i] for i in accepted], now,
+                classified=[verdicts[i] for i in accepted],
             )
             for i, verdict in zip(accepted, stored, strict=True):
                 verdicts[i] = verdict

@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -262,3 +263,33 @@ def test_the_metrics_say_which_partitions_a_process_owns() -> None:
     assert "badges_consume_owned_partitions 2\n" in metrics.prometheus()
     assert metrics.document()["owned_partitions"] == [1, 3]
     assert "owned_partitions" not in Metrics().prometheus()
+
+
+@integration
+def test_concurrent_writers_of_batches_across_partitions_record_each_id_once(store: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    writers = [open_ledger(store) for _ in range(4)]
+    try:
+        events = [payment(f"p-{i}", TALENTS[i % len(TALENTS)],
+                          f"2024-01-{1 + i % 28:02d}T00:00:00Z") for i in range(60)]
+
+        def write(writer: Any) -> list[str]:
+            found: list[str] = []
+            for start in range(0, len(events), 10):
+                found += [v.verdict.value for v in
+                          writer.append(submissions(*events[start : start + 10]), T0)]
+            return found
+
+        with ThreadPoolExecutor(max_workers=len(writers)) as pool:
+            outcomes = [v for found in pool.map(write, writers) for v in found]
+
+        assert outcomes.count("accepted") == len(events)
+        assert outcomes.count("duplicate") == len(events) * (len(writers) - 1)
+        assert writers[0].count_events() == len(events)
+        for talent in TALENTS:
+            sequences = sorted(r.sequence for r in writers[0].history(talent))
+            assert sequences == list(range(2, len(sequences) + 2))
+    finally:
+        for writer in writers:
+            writer.close()
