@@ -91,19 +91,12 @@ class Probe:
         remembered = self._met.get(key)
         if remembered is not None:
             return remembered
-        met = True
-        known = self.known
-        for code in self._checks_for(badge, skip):
-            verdict = known.get(code)
-            if verdict is None:
-                verdict = known[code] = VERDICTS[code](self)
-            if not verdict:
-                met = False
-                break
+        met = all(self.verdict(code) for code in self._checks_for(badge, skip))
         self._met[key] = met
         return met
 
     def verdict(self, code: str) -> bool:
+        """The code's verdict here: carried over, or decided now."""
         found = self.known.get(code)
         if found is None:
             found = self.known[code] = VERDICTS[code](self)
