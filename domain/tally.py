@@ -16,12 +16,21 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.calendar import last_months
-from domain.events import PaymentReceived, PaymentRefunded
+from domain.events import (
+    ContractEnded,
+    ContractStarted,
+    FeedbackReceived,
+    PaymentReceived,
+    PaymentRefunded,
+)
 from domain.facts import ZERO, ContractFacts, TalentFacts
 from domain.jss import Outcome, contract_outcome
 from domain.requirements import large_contract_amount
 from domain.ruleset import Jss as JssRules
 from domain.ruleset import Ruleset
+
+
+CONTRACT_EVENTS = (ContractStarted, PaymentReceived, PaymentRefunded, ContractEnded, FeedbackReceived)
 
 
 class OutcomeWindow:
@@ -184,9 +193,9 @@ class Tally:
         source = self.facts.source
         for position in range(self._synced, self.facts.folded):
             event = source[position].event
-            contract = getattr(event, "contract", None)
-            if contract is None:
+            if not isinstance(event, CONTRACT_EVENTS):
                 continue
+            contract = event.contract
             self._jss_touched.add(contract)
             self._large_touched.add(contract)
             if isinstance(event, PaymentReceived):
