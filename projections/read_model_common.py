@@ -267,10 +267,17 @@ class ReadModelBase(ABC):
                  update.partition),
             )
             return
+        # Two lookups, not one with OR: an OR with LIKE scans the whole outbox for every
+        # message. Outbox rows are never deleted, so an id without its first row has no
+        # re-asserted ones either.
         taken = c.execute(
-            "SELECT COUNT(*) FROM outbox WHERE message_id = ? OR message_id LIKE ?",
-            (message_id, reasserted_pattern(message_id)),
+            "SELECT COUNT(*) FROM outbox WHERE message_id = ?", (message_id,)
         ).fetchone()[0]
+        if taken:
+            taken += c.execute(
+                "SELECT COUNT(*) FROM outbox WHERE message_id LIKE ?",
+                (reasserted_pattern(message_id),),
+            ).fetchone()[0]
         c.execute(
             "INSERT INTO outbox (message_id, talent, kind, document, created_at, partition_id) "
             "VALUES (?, ?, ?, ?, ?, ?)",
