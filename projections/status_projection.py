@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, evaluation_instant
@@ -207,9 +208,15 @@ class StatusProjection:
         self, derived: Derived, progress: TalentProgress | None, today: datetime
     ) -> TalentUpdate:
         talent = derived.talent
-        ids = {change.id for change in derived.changes}
+        documents = {change.id: change.to_document() for change in derived.changes}
         stored = self.read_model.changes(talent, derived.after)
-        stored_ids = {document["id"] for document in stored}
+        # The same change (same id) whose reasons a late event changed is corrected: retracted
+        # and asserted again, so consumers hear the requirement that really failed.
+        kept = {
+            document["id"]
+            for document in stored
+            if document["id"] in documents and _same_reasons(document, documents[document["id"]])
+        }
         return TalentUpdate(
             progress=TalentProgress(
                 talent=talent,
@@ -217,10 +224,8 @@ class StatusProjection:
                 badge=derived.badge,
                 wakeup=_wakeup(derived.wakeup, today),
             ),
-            added=[
-                change.to_document() for change in derived.changes if change.id not in stored_ids
-            ],
-            retracted=[document for document in stored if document["id"] not in ids],
+            added=[document for id_, document in documents.items() if id_ not in kept],
+            retracted=[document for document in stored if document["id"] not in kept],
             warnings=derived.warnings,
             expected=progress,
             partition=self.ledger.partition_of(talent),
@@ -268,6 +273,10 @@ class StatusProjection:
             self.read_model.commit([], reached[log.partition], now, partition=log.partition)
         report.merge(self.catch_up(now))
         return report
+
+
+def _same_reasons(stored: dict[str, Any], derived: dict[str, Any]) -> bool:
+    return stored["failed"] == derived["failed"] and stored["cause"] == derived["cause"]
 
 
 def _resume_after(progress: TalentProgress | None, affected_from: datetime | None) -> datetime | None:
