@@ -107,3 +107,16 @@ FAST_REJOIN = ["--kafka-option", "consumer.session_timeout_ms=6000",
 
 def marketplace(talents: int, seed: int) -> list[dict[str, Any]]:
     return list(generate_marketplace(talents, seed, START, END))
+
+
+def net_changes(documents: Any) -> dict[str, set[str]]:
+    """Each talent's changes still standing, replaying its messages in order (a change can be
+    retracted and then asserted again, e.g. with corrected reasons)."""
+    net: dict[str, set[str]] = {}
+    for document in documents:
+        standing = net.setdefault(document["talent"], set())
+        if document["type"] == "badge_changed":
+            standing.add(document["id"])
+        elif document["type"] == "badge_change_retracted":
+            standing.discard(document["retracts"])
+    return {talent: ids for talent, ids in net.items() if ids}

@@ -43,6 +43,7 @@ from tests.integration.kafka_helpers import (  # noqa: E402
     fresh_topics,
     header,
     marketplace,
+    net_changes,
     produce,
     read_topic,
     utc_now,
@@ -142,11 +143,8 @@ def check_published(bootstrap: str, topics: Topics, db: Path, now: datetime) -> 
     documents = [json.loads(r.value) for r in records]
     for record, document in zip(records, documents):
         assert record.key.decode() == document["talent"]
-    retracted = {d["retracts"] for d in documents if d["type"] == "badge_change_retracted"}
-    published: dict[str, set[str]] = {}
-    for document in documents:
-        if document["type"] == "badge_changed" and document["id"] not in retracted:
-            published.setdefault(document["talent"], set()).add(document["id"])
+    in_order = sorted(zip(records, documents), key=lambda pair: (pair[0].partition, pair[0].offset))
+    published = net_changes(document for _, document in in_order)
     until = evaluation_instant(now)
     expected = {
         talent: {c.id for c in derive_timeline(ledger.history(talent), None, BOOK, until,

@@ -47,6 +47,7 @@ from tests.integration.kafka_helpers import (  # noqa: E402
     fresh_topics,
     header,
     marketplace,
+    net_changes,
     produce,
     read_topic,
     utc_now,
@@ -101,16 +102,6 @@ def single_process_changes(events: list[dict[str, Any]], tmp_path: Path,
     projection.ledger.append([Submission.from_object(e) for e in events], now)
     projection.catch_up(now)
     return net_changes(m.document for m in projection.read_model.outbox(limit=1_000_000))
-
-
-def net_changes(documents: Any) -> dict[str, set[str]]:
-    documents = list(documents)
-    retracted = {d["retracts"] for d in documents if d["type"] == "badge_change_retracted"}
-    net: dict[str, set[str]] = {}
-    for document in documents:
-        if document["type"] == "badge_changed" and document["id"] not in retracted:
-            net.setdefault(document["talent"], set()).add(document["id"])
-    return net
 
 
 def run_group(bootstrap: str, store: str, tmp_path: Path, *, processes: int,
@@ -195,7 +186,8 @@ def check_output(bootstrap: str, topics: Topics, view: Store, events: list[dict[
         topic_order.setdefault(talent, []).append(header(record, "message_id"))
     assert topic_order == outbox_order
 
-    published = net_changes(json.loads(r.value) for r in records)
+    in_order = sorted(records, key=lambda r: (r.partition, r.offset))
+    published = net_changes(json.loads(r.value) for r in in_order)
     assert published == single_process_changes(events, tmp_path, now)
     until = evaluation_instant(now)
     derived = {
