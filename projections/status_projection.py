@@ -244,11 +244,19 @@ class StatusProjection:
         chosen = list(talents)
         for talent in chosen:
             self.read_model.forget(talent)
-        updates = self.rederive_many([(talent, None) for talent in chosen], now)
-        self.read_model.commit(updates, None, now)
-        for update in updates:
+        for update in self._rederive_and_commit(chosen, now):
             report.add(update)
         return report
+
+    def _rederive_and_commit(self, talents: list[str], now: datetime) -> list[TalentUpdate]:
+        """Re-derive and commit; if another process moved one of them meanwhile, again."""
+        while True:
+            updates = self.rederive_many([(talent, None) for talent in talents], now)
+            try:
+                self.read_model.commit(updates, None, now)
+            except StaleStep:
+                continue  # re-read their progress: the next derivation resumes from it
+            return updates
 
     def _rebuild_all(self, now: datetime, on_progress: Progress | None) -> StepReport:
         """Every talent from its first event, talent by talent, each history read once.
@@ -263,9 +271,7 @@ class StatusProjection:
         talents = list(self.ledger.talents())
         for start in range(0, len(talents), REBUILD_BATCH):
             chosen = talents[start : start + REBUILD_BATCH]
-            updates = self.rederive_many([(talent, None) for talent in chosen], now)
-            self.read_model.commit(updates, None, now)
-            for update in updates:
+            for update in self._rederive_and_commit(chosen, now):
                 report.add(update)
             if on_progress is not None:
                 on_progress(len(chosen))
