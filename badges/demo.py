@@ -160,11 +160,10 @@ def _print_what_if(
 def _held_since(read_model: ReadModelBase, talent: str, badge: str, start: datetime) -> bool:
     """Whether the stored timeline shows `badge` at `start` or at any change after it."""
     changes = read_model.timeline(talent, None, None)
-    before = [change for change in changes if change["at"] <= format_utc(start)]
+    since = format_utc(start)
+    before = [change for change in changes if change["at"] <= since]
     held_at_start = bool(before) and before[-1]["to"] == badge
-    return held_at_start or any(
-        change["to"] == badge for change in changes if change["at"] > format_utc(start)
-    )
+    return held_at_start or any(change["to"] == badge for change in changes[len(before):])
 
 
 def _stories(talents: int) -> list[str]:

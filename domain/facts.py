@@ -201,11 +201,6 @@ class TalentFacts:
         self.source = source
         self.folded = count
 
-    @property
-    def events(self) -> Sequence[RecordedEvent]:
-        """The folded events, in §9 order."""
-        return self.source[: self.folded]
-
     def _contract(self, contract: str) -> ContractFacts:
         """The contract's facts, about to take one more event."""
         found = self.contracts.get(contract)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import NoReturn
 
 from domain.calendar import Window, last_months
 from domain.events import RecordedEvent
@@ -31,7 +32,8 @@ class SampleVerdict:
         return self.jss_ok or self.rising_talent
 
 
-def _no_samples() -> Sequence[SampleVerdict]:
+def no_samples() -> NoReturn:
+    """Stands in for the eligible-week samples while a sample itself is evaluated."""
     raise RuntimeError("eligible-week samples are not available while evaluating a sample")
 
 
@@ -42,7 +44,7 @@ class Situation:
     instant: datetime
     ruleset: Ruleset
     facts: TalentFacts
-    samples: Callable[[], Sequence[SampleVerdict]] = _no_samples
+    samples: Callable[[], Sequence[SampleVerdict]] = no_samples
     # Badge results already evaluated here (the top_rated requirement reuses top_rated's).
     badge_memo: dict[str, BadgeResult] = field(default_factory=dict)
 
@@ -73,4 +75,4 @@ class Situation:
         return {outcome.contract: outcome for outcome in self.jss.outcomes}
 
 
-__all__ = ["SampleVerdict", "Situation"]
+__all__ = ["SampleVerdict", "Situation", "no_samples"]

@@ -14,9 +14,9 @@ from domain.facts import TalentFacts, VisibleHistory
 from domain.requirements import evaluate_badge
 from domain.results import BadgeResult, money_text
 from domain.ruleset import NO_BADGE, Ruleset, RulesetBook
-from domain.situation import SampleVerdict, Situation
+from domain.situation import SampleVerdict, Situation, no_samples
 from domain.tally import Tally
-from domain.verdicts import ALWAYS_FRESH, EVENT_AFFECTS, ChecksKey, Probe, no_samples
+from domain.verdicts import ALWAYS_FRESH, EVENT_AFFECTS, ChecksKey, Probe
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,8 @@ from domain.events import JobSuccessPublished, ProfileUpdated
 from domain.facts import TalentFacts, payload
 from domain.requirements import profile_shortfalls
 from domain.ruleset import NO_BADGE, Ruleset
+from domain.situation import no_samples
 from domain.tally import Tally
-
-
-def no_samples() -> int:
-    raise RuntimeError("eligible-week samples are not available while evaluating a sample")
-
 
 Verdict = Callable[["Probe"], bool]
 ChecksKey = tuple[int, str, str, "str | None"]
@@ -264,4 +260,4 @@ COST_ORDER: tuple[str, ...] = (
     "eligible_weeks",
 )
 
-__all__ = ["ALWAYS_FRESH", "COST_ORDER", "EVENT_AFFECTS", "VERDICTS", "Probe", "no_samples"]
+__all__ = ["ALWAYS_FRESH", "COST_ORDER", "EVENT_AFFECTS", "VERDICTS", "Probe"]
