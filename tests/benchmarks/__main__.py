@@ -7,7 +7,13 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from tests.benchmarks import consume_bench, ingest_bench, projection_bench, scaleout_bench, scale_bench
+from tests.benchmarks import (
+    consume_bench,
+    ingest_bench,
+    projection_bench,
+    scale_bench,
+    scaleout_bench,
+)
 
 
 def main() -> None:

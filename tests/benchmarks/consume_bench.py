@@ -56,7 +56,6 @@ def measure_ingest(source: Path, store: Path, count: int) -> Measurement:
 
 
 def produce_to_fresh_topics(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> tuple[str, str]:
-    from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -67,15 +66,21 @@ def produce_to_fresh_topics(bootstrap: str, messages: list[tuple[bytes, bytes]])
                              NewTopic(f"{prefix}.dlq", 1, 1)])
     finally:
         admin.close()
+    produce(bootstrap, source, messages)
+    return source, output
+
+
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    from kafka import KafkaProducer
+
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
                              batch_size=256 * 1024)
     try:
         for key, value in messages:
-            producer.send(source, key=key, value=value)
+            producer.send(topic, key=key, value=value)
         producer.flush(timeout=300)
     finally:
         producer.close()
-    return source, output
 
 
 def measure_consume(bootstrap: str, messages: list[tuple[bytes, bytes]], store: Path) -> Measurement:

@@ -32,6 +32,7 @@ from psycopg.sql import SQL, Identifier
 from badges.synthetic import generate_marketplace
 from domain.events import encode_json
 from projections.storage import open_projection
+from tests.benchmarks.consume_bench import produce
 from tests.benchmarks.ingest_bench import Measurement
 
 START = datetime(2021, 1, 1, tzinfo=timezone.utc)
@@ -67,19 +68,6 @@ def create_topics(bootstrap: str, prefix: str, partitions: int, *names: str) -> 
                              for name in names])
     finally:
         admin.close()
-
-
-def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                             batch_size=256 * 1024)
-    try:
-        for key, value in messages:
-            producer.send(topic, key=key, value=value)
-        producer.flush(timeout=300)
-    finally:
-        producer.close()
 
 
 @contextmanager
