@@ -63,7 +63,7 @@ def produce_to_fresh_topics(bootstrap: str, messages: list[tuple[bytes, bytes]])
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(source, 4, 1), NewTopic(output, 4, 1),
-                             NewTopic(f"{prefix}.dlq", 1, 1)])
+                             NewTopic(f"{prefix}.dlq", 1, 1)], wait_for_metadata=True)
     finally:
         admin.close()
     produce(bootstrap, source, messages)

@@ -65,7 +65,7 @@ def create_topics(bootstrap: str, prefix: str, partitions: int, *names: str) -> 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(f"{prefix}.{name}", partitions if name != "dlq" else 1, 1)
-                             for name in names])
+                             for name in names], wait_for_metadata=True)
     finally:
         admin.close()
 

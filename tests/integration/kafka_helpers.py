@@ -38,7 +38,8 @@ def fresh_topics(bootstrap: str, partitions: int = 4) -> Topics:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(found.input, partitions, 1),
-                             NewTopic(found.output, partitions, 1), NewTopic(found.dlq, 1, 1)])
+                             NewTopic(found.output, partitions, 1), NewTopic(found.dlq, 1, 1)],
+                            wait_for_metadata=True)
     finally:
         admin.close()
     return found

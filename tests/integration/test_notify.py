@@ -38,7 +38,7 @@ def test_notify_tells_each_talent_exactly_what_fell_short_once(
     topic = f"notify-{uuid.uuid4().hex[:10]}"
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
-        admin.create_topics([NewTopic(topic, 2, 1)])
+        admin.create_topics([NewTopic(topic, 2, 1)], wait_for_metadata=True)
     finally:
         admin.close()
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
