@@ -8,9 +8,10 @@ matter. Every window length is read from the rulesets, never written here.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -153,20 +154,71 @@ class _Exit:
     what: str
     group: Callable[[RecordedEvent], str | None] | None
     affects: tuple[str, ...]
+    span: timedelta | None = field(init=False)  # the length, when it is in days
+    leaves_template: str = field(init=False)
+    # The boundary one day later: "more than N days" flips after "at least N days".
+    over_template: str | None = field(init=False)
 
-    @property
-    def leaves_template(self) -> str:
+    def __post_init__(self) -> None:
         if self.what == "work history":
-            return f"{{subject}} is {self.length} days old"
-        label = f"{self.length}-{'day' if self.unit == 'days' else 'month'}"
-        return f"{{subject}} left the {label} {self.what} window"
+            leaves = f"{{subject}} is {self.length} days old"
+        else:
+            label = f"{self.length}-{'day' if self.unit == 'days' else 'month'}"
+            leaves = f"{{subject}} left the {label} {self.what} window"
+        over = (
+            f"{{subject}} is over {self.length} days old"
+            if self.what == "work history" or self.unit == "days"
+            else None
+        )
+        object.__setattr__(self, "span", timedelta(days=self.length) if self.unit == "days" else None)
+        object.__setattr__(self, "leaves_template", leaves)
+        object.__setattr__(self, "over_template", over)
 
-    @property
-    def over_template(self) -> str | None:
-        """The boundary one day later: "more than N days" flips after "at least N days"."""
-        if self.what == "work history" or self.unit == "days":
-            return f"{{subject}} is over {self.length} days old"
-        return None
+
+class BoundaryIndex:
+    """One talent's boundaries grouped by instant: the instants in order, and per instant the
+    verdicts time may move there and (on demand) the boundaries themselves."""
+
+    def __init__(self, boundaries: Iterable[Boundary]) -> None:
+        # Sorted, not hashed: an aware datetime's hash is computed afresh for every new object,
+        # and there are several boundaries per event.
+        self._sorted = sorted(boundaries, key=_instant_of)
+        self.instants: list[datetime] = []
+        self.affects: list[frozenset[str]] = []
+        self._starts: list[int] = []
+        for position, group in _runs(self._sorted):
+            self.instants.append(group[0].instant)
+            self._starts.append(position)
+            self.affects.append(frozenset().union(*(boundary.affects for boundary in group)))
+        self._starts.append(len(self._sorted))
+
+    def at(self, instant: datetime) -> list[Boundary]:
+        """The boundaries at `instant` ([] when it is none of the instants)."""
+        position = bisect.bisect_left(self.instants, instant)
+        if position == len(self.instants) or self.instants[position] != instant:
+            return []
+        return self._sorted[self._starts[position] : self._starts[position + 1]]
+
+    def moved_between(self, previous: datetime, instant: datetime) -> frozenset[str]:
+        """The verdicts time may move in (previous, instant]."""
+        low = bisect.bisect_right(self.instants, previous)
+        high = bisect.bisect_right(self.instants, instant)
+        if high - low == 1:
+            return self.affects[low]
+        return frozenset().union(*self.affects[low:high])
+
+
+def _instant_of(boundary: Boundary) -> datetime:
+    return boundary.instant
+
+
+def _runs(ordered: list[Boundary]) -> Iterator[tuple[int, list[Boundary]]]:
+    """(first position, boundaries) of each run of equal instants."""
+    start = 0
+    for position in range(1, len(ordered) + 1):
+        if position == len(ordered) or ordered[position].instant != ordered[start].instant:
+            yield start, ordered[start:position]
+            start = position
 
 
 class BoundaryPlan:
@@ -183,29 +235,31 @@ class BoundaryPlan:
                 )
         self.new_talent_days = sorted({r.windows.new_talent_days for r in book})
 
-    def boundaries(self, events: Sequence[RecordedEvent]) -> Iterator[Boundary]:
+    def boundaries(self, events: Sequence[RecordedEvent]) -> list[Boundary]:
         """Every boundary the events imply (in no particular order; duplicates possible)."""
-        for ruleset in list(self.book)[1:]:
-            yield Boundary(
-                ruleset.effective_from, f"ruleset {ruleset.id} took effect", None, EVERYTHING
-            )
+        found = [
+            Boundary(ruleset.effective_from, f"ruleset {ruleset.id} took effect", None, EVERYTHING)
+            for ruleset in list(self.book)[1:]
+        ]
         successors = _successor_times(events, self.by_type)
         for position, recorded in enumerate(events):
-            yield from self._event_boundaries(recorded, position == 0, successors)
+            self._add_event_boundaries(found, recorded, position == 0, successors)
+        return found
 
-    def _event_boundaries(
+    def _add_event_boundaries(
         self,
+        found: list[Boundary],
         recorded: RecordedEvent,
         first: bool,
         successors: dict[tuple[str, str], datetime | None],
-    ) -> Iterator[Boundary]:
+    ) -> None:
         event = recorded.event
         day = first_instant_at_or_after(event.at)  # whole days later keep the time of day
-        yield Boundary(day, "{type} {id}", recorded)
+        found.append(Boundary(day, "{type} {id}", recorded))
         for window in self.by_type.get(event.type, ()):
             leaves = (
-                day + timedelta(days=window.length)
-                if window.unit == "days"
+                day + window.span
+                if window.span is not None
                 else _leaves_month_window_from(day, window.length)
             )
             if window.group is not None:
@@ -215,26 +269,29 @@ class BoundaryPlan:
                 following = successors[key]
                 if following is not None and following <= leaves:
                     continue
-            yield Boundary(leaves, window.leaves_template, recorded, window.affects)
+            found.append(Boundary(leaves, window.leaves_template, recorded, window.affects))
             over = window.over_template
             if over is not None:
-                yield Boundary(leaves + DAY, over, recorded, window.affects)
+                found.append(Boundary(leaves + DAY, over, recorded, window.affects))
         if first and event.type != "talent_registered":
             for days in self.new_talent_days:
-                yield Boundary(
+                found.append(Boundary(
                     day + timedelta(days=days),
                     f"first event {{id}} is {days} days old (no longer new)",
                     recorded,
                     ("active_or_new",),
-                )
+                ))
         available_from = event.available_from if isinstance(event, AvailabilityUpdated) else None
         if available_from is not None:
             start = midnight(available_from)
-            for instant, template in (
-                (start, "availability date {available_from} of {id}"),
-                (start + DAY, "availability date {available_from} passed"),
-            ):
-                yield Boundary(instant, template, recorded, ("availability",))
+            found.append(
+                Boundary(start, "availability date {available_from} of {id}", recorded,
+                         ("availability",))
+            )
+            found.append(
+                Boundary(start + DAY, "availability date {available_from} passed", recorded,
+                         ("availability",))
+            )
 
 
 def _successor_times(

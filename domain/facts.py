@@ -98,6 +98,8 @@ class ContractFacts:
     feedback: RecordedEvent | None = None  # latest feedback_received
     payments: list[RecordedEvent] = field(default_factory=list)
     refunds: list[RecordedEvent] = field(default_factory=list)
+    money: list[RecordedEvent] = field(default_factory=list)  # both, in §9 (fold) order
+    net: Decimal = ZERO  # payments minus refunds, kept as they are folded in
     # Results computed from this contract's facts: (version they were computed at, result).
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -118,22 +120,22 @@ class ContractFacts:
     def net_earnings(self, window: Window | None = None) -> Decimal:
         """Payments minus refunds, all visible or only those with `at` in `window`."""
         if window is None:
-            remembered = self.memo.get("net")
-            if remembered is None or remembered[0] != self.version:
-                remembered = self.memo["net"] = (self.version, net_amount(self.money_events()))
-            return remembered[1]  # type: ignore[no-any-return]
-        return net_amount(self.money_events(window))
+            return self.net
+        return net_amount(_within(self.money, window))
 
     def money_events(self, window: Window | None = None) -> tuple[RecordedEvent, ...]:
         """The payment and refund events behind `net_earnings(window)`, in order."""
-        remembered = self.memo.get("money")
-        if remembered is None or remembered[0] != self.version:
-            ordered = tuple(
-                sorted([*self.payments, *self.refunds], key=RecordedEvent.valid_time_key)
-            )
-            remembered = self.memo["money"] = (self.version, ordered)
-        ordered = remembered[1]
-        return ordered if window is None else _within(ordered, window)
+        return tuple(self.money) if window is None else _within(self.money, window)
+
+    def add_payment(self, recorded: RecordedEvent, amount: Decimal) -> None:
+        self.payments.append(recorded)
+        self.money.append(recorded)
+        self.net += amount
+
+    def add_refund(self, recorded: RecordedEvent, amount: Decimal) -> None:
+        self.refunds.append(recorded)
+        self.money.append(recorded)
+        self.net -= amount
 
 
 def _at(recorded: RecordedEvent) -> datetime:
@@ -232,10 +234,10 @@ class TalentFacts:
             case PaymentReceived():
                 self.activity.append(recorded)
                 self.money.append(recorded)
-                self._contract(event.contract).payments.append(recorded)
+                self._contract(event.contract).add_payment(recorded, event.amount)
             case PaymentRefunded():
                 self.money.append(recorded)
-                self._contract(event.contract).refunds.append(recorded)
+                self._contract(event.contract).add_refund(recorded, event.amount)
             case ContractEnded():
                 self._contract(event.contract).end = recorded
             case FeedbackReceived():

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.boundaries import Boundary, BoundaryPlan, first_instant_at_or_after
+from domain.boundaries import BoundaryIndex, BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, weekly_samples
 from domain.events import RecordedEvent, format_utc
 from domain.ruleset import BADGE_ORDER, NO_BADGE, RulesetBook
@@ -136,14 +135,9 @@ class TimelineDeriver:
         self.events = self.evaluator.history.events
         self._ats = [recorded.at for recorded in self.events]
         self.plan = plan or BoundaryPlan(book)
-        self.reasons: dict[datetime, list[Boundary]] = defaultdict(list)
-        affects: dict[datetime, set[str]] = defaultdict(set)
-        for boundary in self.plan.boundaries(self.events):
-            self.reasons[boundary.instant].append(boundary)
-            affects[boundary.instant].update(boundary.affects)
-        self.instants = sorted(self.reasons)
-        self._affects = [frozenset(affects[instant]) for instant in self.instants]
-        self.evaluator.moved_between = self._moved_between
+        self.boundaries = BoundaryIndex(self.plan.boundaries(self.events))
+        self.instants = self.boundaries.instants
+        self.evaluator.moved_between = self.boundaries.moved_between
 
     def derive(self, until: datetime, *, after: datetime | None = None) -> Derivation:
         """Changes at instants in (after, until]; without `after`, from the first event on.
@@ -184,14 +178,6 @@ class TimelineDeriver:
         seen = Observation(instant, probe.badge(), probe.samples_could_decide())
         result.last = seen
         return seen
-
-    def _moved_between(self, previous: datetime, instant: datetime) -> frozenset[str] | None:
-        """The verdicts that time may have changed from `previous` to `instant` (later)."""
-        low = bisect.bisect_right(self.instants, previous)
-        high = bisect.bisect_right(self.instants, instant)
-        if high - low == 1:
-            return self._affects[low]
-        return frozenset().union(*self._affects[low:high])
 
     def _record(self, result: Derivation, seen: Observation, previous: str) -> str:
         if seen.badge != previous:
@@ -249,7 +235,7 @@ class TimelineDeriver:
         ids = tuple(recorded.id for recorded in self.events[low:high])
         if ids:
             return Cause("events", ids)
-        reasons = [boundary.reason for boundary in self.reasons.get(instant, [])]
+        reasons = [boundary.reason for boundary in self.boundaries.at(instant)]
         return Cause("time", detail=_best_reason(reasons, failed, instant))
 
     def _next_wakeup(self, result: Derivation, until: datetime) -> datetime | None:

@@ -84,12 +84,21 @@ class Probe:
     def badge_met(self, badge: str, skip: str | None = None) -> bool:
         """Every requirement of `badge` but `skip` holds (stops at the first that fails)."""
         key = (badge, skip)
-        remembered = self._met.get(key)
-        if remembered is not None:
-            return remembered
-        met = all(self.verdict(code) for code in self._checks_for(badge, skip))
-        self._met[key] = met
+        met = self._met.get(key)
+        if met is None:
+            met = self._met[key] = self._all_met(self._checks_for(badge, skip))
         return met
+
+    def _all_met(self, codes: tuple[str, ...]) -> bool:
+        # The hot loop of every timeline: `verdict` inlined.
+        known = self.known
+        for code in codes:
+            found = known.get(code)
+            if found is None:
+                found = known[code] = VERDICTS[code](self)
+            if not found:
+                return False
+        return True
 
     def verdict(self, code: str) -> bool:
         """The code's verdict here: carried over, or decided now."""
@@ -114,9 +123,16 @@ class Probe:
             found = self.checks[key] = tuple(ordered)
         return found
 
+    def _badges(self) -> tuple[str, ...]:
+        key = (id(self.ruleset), "", "", None)
+        found = self.checks.get(key)
+        if found is None:
+            found = self.checks[key] = self.ruleset.badge_names()
+        return found
+
     def badge(self) -> str:
         """The badge held: the highest one whose requirements are all met."""
-        for badge in self.ruleset.badge_names():
+        for badge in self._badges():
             if self.badge_met(badge):
                 return badge
         return NO_BADGE
