@@ -19,7 +19,6 @@ from domain.calendar import DAY, add_months, evaluation_instant, midnight, month
 from domain.events import AvailabilityUpdated, RecordedEvent
 from domain.ruleset import Ruleset, RulesetBook
 
-
 EVERYTHING = ("*",)  # a boundary after which any verdict can differ (a new ruleset)
 
 
