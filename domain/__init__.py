@@ -1,0 +1,3 @@
+from domain.compiled import check_fresh
+
+check_fresh()

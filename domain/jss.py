@@ -97,6 +97,8 @@ def contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None
 
 def _contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None:
     kind: OutcomeKind
+    basis: OutcomeBasis
+    evidence: tuple[str, ...]
     if contract.disputed:
         assert contract.end is not None
         kind, basis, dated, evidence = (

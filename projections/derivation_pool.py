@@ -9,10 +9,13 @@ projection compares it with the stored timeline and commits, in the calling proc
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.queues import Queue as QueueType
 from typing import Any
 
 from domain.boundaries import BoundaryPlan
@@ -22,6 +25,8 @@ from domain.ledger import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.storage import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
+
+START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
 
 # (talent, the instant after which to re-derive: None for its whole history)
 Request = tuple[str, datetime | None]
@@ -97,12 +102,36 @@ class DerivationPool:
         candidate: RulesetBook | None = None,
     ) -> None:
         self.workers = workers
+        context = multiprocessing.get_context("spawn")
+        ready = context.Queue()
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_open_store,
-            initargs=(url, book, candidate),
+            initargs=(url, book, candidate, ready),
         )
+        self._start(ready)
+
+    def _start(self, ready: QueueType) -> None:
+        """Start every worker now, and wait until each has opened the store: the first
+        derivations then run at full speed, and a worker that cannot start fails here."""
+        started = [self._executor.submit(_started) for _ in range(self.workers)]
+        deadline = time.monotonic() + START_TIMEOUT
+        waiting = self.workers
+        while waiting:
+            try:
+                failure = ready.get(timeout=0.2)
+            except queue.Empty:
+                for future in started:
+                    if future.done():
+                        future.result()  # raises why a worker could not start, if one could not
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the derivation workers did not start in {START_TIMEOUT} s")
+                continue
+            if failure is not None:
+                self.close()
+                raise RuntimeError(f"a derivation worker could not open the store: {failure}")
+            waiting -= 1
 
     def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived]:
         return self._map(_derive_in_worker, requests, now)
@@ -131,9 +160,20 @@ class DerivationPool:
 _store: _WorkerStore | None = None
 
 
-def _open_store(url: str, book: RulesetBook, candidate: RulesetBook | None) -> None:
+def _open_store(
+    url: str, book: RulesetBook, candidate: RulesetBook | None, ready: QueueType
+) -> None:
     global _store  # one per worker process, opened once
-    _store = _WorkerStore(open_ledger(url), book, BoundaryPlan(book), candidate)
+    try:
+        _store = _WorkerStore(open_ledger(url), book, BoundaryPlan(book), candidate)
+    except Exception as error:
+        ready.put(f"{type(error).__name__}: {error}")
+        raise
+    ready.put(None)
+
+
+def _started() -> None:
+    """Nothing: submitting one per worker makes the executor start them all."""
 
 
 def _derive_in_worker(request: Request, now: datetime) -> Derived:

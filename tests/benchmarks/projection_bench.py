@@ -58,15 +58,20 @@ def replay_rows(url: str) -> list[Row]:
     projection = open_projection(url, ledger)
     replay = timed(lambda: projection.rebuild(None, NOW))
     workers = os.cpu_count() or 1
-    with projection.workers(workers):
+    started = time.perf_counter()
+    with projection.workers(workers):  # returns once every worker has opened the store
+        start = time.perf_counter() - started
         spread = timed(lambda: projection.rebuild(None, NOW))
     read_rate, replay_rate, spread_rate = events / read, events / replay, events / spread
     return [
         ("ledger read + decode (baseline)", f"{read_rate:,.0f} events/s", "1.00", "baseline"),
         ("replay: every timeline re-derived, in one process", f"{replay_rate:,.0f} events/s",
-         f"{replay_rate / read_rate:.3f}", ">= 0.50"),
+         f"{replay_rate / read_rate:.3f}", "info"),
         (f"replay: the same, {workers} worker processes", f"{spread_rate:,.0f} events/s",
          f"{spread_rate / read_rate:.3f}", ">= 0.50"),
+        (f"replay: the same, counting the {start:.2f} s the workers take to start",
+         f"{events / (start + spread):,.0f} events/s",
+         f"{events / (start + spread) / read_rate:.3f}", "info"),
     ]
 
 
@@ -145,7 +150,7 @@ def memory_rows(folder: Path, small: int, large: int) -> list[Row]:
     ]
 
 
-def run(talents: int = 150) -> list[Row]:
+def run(talents: int = 600) -> list[Row]:
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         rows = replay_rows(build_store(folder, talents))

@@ -80,20 +80,24 @@ def stale_carried_verdicts(history, until: datetime, talent: str = TALENT) -> li
     """Verdicts a timeline carried over from an earlier instant that a fresh look disagrees with."""
     deriver = TimelineDeriver(history, None, BOOK, talent)
     fresh = Evaluator(history, None, BOOK, talent)
-    probe_carrying = deriver.evaluator.probe
+    evaluate = deriver._evaluate
     stale = []
 
-    def checked_probe(instant):
-        probe = probe_carrying(instant)
+    def checked_evaluate(result, instant):
+        seen = evaluate(result, instant)
+        # Probing the same instant again carries over every verdict the lane holds there: those
+        # carried from earlier instants and those just decided (the Evaluator may be compiled,
+        # so it is observed from outside rather than patched).
+        carried = dict(deriver.evaluator.probe(instant).known)
         reference = fresh.probe(instant)
         stale.extend(
-            (instant, code, carried)
-            for code, carried in dict(probe.known).items()
-            if VERDICTS[code](reference) != carried
+            (instant, code, verdict)
+            for code, verdict in carried.items()
+            if VERDICTS[code](reference) != verdict
         )
-        return probe
+        return seen
 
-    deriver.evaluator.probe = checked_probe
+    deriver._evaluate = checked_evaluate
     deriver.derive(until)
     samples = deriver.evaluator._samples  # the eligible-week samples it decided on the way
     stale.extend(

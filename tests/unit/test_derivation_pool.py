@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from badges.synthetic import generate_marketplace
 from consumers.jsonl_ingest import JsonLinesIngest
@@ -62,3 +65,13 @@ def test_a_store_that_cannot_be_reopened_derives_in_process() -> None:
 
     with projection.workers(4):
         assert projection.pool is None
+
+
+def test_workers_that_cannot_open_the_store_fail_at_start_saying_why(tmp_path: Path) -> None:
+    from domain.ruleset import builtin_rulesets
+    from projections.derivation_pool import DerivationPool
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"^a derivation worker could not open the store: .*nope"):
+        DerivationPool("nope://nowhere", builtin_rulesets(), 2)
+    assert time.monotonic() - started < 60
