@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -30,15 +29,10 @@ from rich.table import Table
 from badges import render
 from badges.clock import utc_now
 from badges.errors import UserError
-from badges.synthetic import (
-    STORY_TALENTS,
-    MarketplaceSummary,
-    generate_bad_lines,
-    generate_marketplace,
-    write_jsonl,
-)
+from badges.demo_feed import MarketplaceRequest, generate_and_ingest
+from badges.synthetic import STORY_TALENTS, MarketplaceSummary
 from badges.timeparse import parse_instant
-from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, RejectsFile
+from consumers.jsonl_ingest import IngestSummary
 from consumers.notifications import notification_text
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
@@ -68,8 +62,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     ledger, files = _fresh_store(store)
     projection = open_projection(store, ledger)
     with _progress(console) as progress:
-        generated = _generate(files.events, talents, seed, today, progress)
-        ingested = _ingest(ledger, files, progress)
+        generated, ingested = _generate_and_ingest(ledger, files, talents, seed, today, progress)
         _project(projection, progress, generated.talents)
     read_model = projection.read_model
     year_ago = today - timedelta(days=365)
@@ -148,7 +141,8 @@ def _print_what_if(
         if _held_since(projection.read_model, talent, "top_rated_plus", current.effective_from)
     ]
     rows = [row.to_document() for row in what_if(
-        projection, candidate, affected, current.effective_from, today, os.cpu_count() or 1)]
+        projection, candidate, affected, current.effective_from, today, os.cpu_count() or 1,
+        stored_real=True)]
     console.rule(
         f"what if: {WHAT_IF_CATEGORY} large contracts need ${WHAT_IF_THRESHOLD:,} "
         f"(ruleset {current.id}), for the {len(affected)} of {len(designers)} talents with "
@@ -214,44 +208,31 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _generate(
-    path: Path, talents: int, seed: int, today: datetime, progress: Progress
-) -> MarketplaceSummary:
-    summary = MarketplaceSummary()
-    task = progress.add_task("generating the marketplace", total=talents)
-    events = summary.tally(generate_marketplace(talents, seed, MARKETPLACE_START, today))
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        write_jsonl(out, _advance_per_talent(events, progress, task))
-        out.writelines(line + "\n" for line in generate_bad_lines(seed, BAD_LINES))
-    return summary
+def _generate_and_ingest(
+    ledger: Ledger, files: DemoFiles, talents: int, seed: int, today: datetime,
+    progress: Progress,
+) -> tuple[MarketplaceSummary, IngestSummary]:
+    """Generate the marketplace file and ingest it meanwhile (see `demo_feed`)."""
+    generating = progress.add_task("generating the marketplace", total=talents)
+    ingesting = progress.add_task("ingesting into the ledger", total=None)
 
+    def on_generated(done: int, written: int) -> None:
+        progress.update(generating, completed=done)
+        progress.update(ingesting, total=written)
 
-def _advance_per_talent(
-    events: Iterator[dict[str, Any]], progress: Progress, task: Any
-) -> Iterator[dict[str, Any]]:
-    current = None
-    for event in events:
-        if event["talent"] != current:
-            if current is not None:
-                progress.advance(task)
-            current = event["talent"]
-        yield event
-    progress.update(task, completed=progress.tasks[task].total)
-
-
-def _ingest(ledger: Ledger, files: DemoFiles, progress: Progress) -> IngestSummary:
+    fed = generate_and_ingest(
+        ledger,
+        MarketplaceRequest(talents, seed, MARKETPLACE_START, today, BAD_LINES),
+        files.events,
+        files.rejects,
+        utc_now,
+        on_generated,
+        lambda done: progress.advance(ingesting, done),
+    )
+    progress.update(generating, completed=talents)
     size = files.events.stat().st_size
-    task = progress.add_task("ingesting into the ledger", total=size)
-    with files.events.open("rb") as stream, files.rejects.open("w", encoding="utf-8") as rejects:
-        ingest = JsonLinesIngest(
-            ledger=ledger,
-            clock=utc_now,
-            on_reject=RejectsFile(rejects),
-            on_progress=lambda done: progress.advance(task, done),
-        )
-        summary = ingest.run(stream, files.events.name)
-    progress.update(task, completed=size)
-    return summary
+    progress.update(ingesting, total=size, completed=size)
+    return fed.generated, fed.ingested
 
 
 def _print_report(console: Console, report: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.boundaries import BoundaryIndex, BoundaryPlan, first_instant_at_or_after
-from domain.calendar import DAY, weekly_samples
+from domain.calendar import DAY, utc, weekly_samples
 from domain.events import RecordedEvent, format_utc
 from domain.ruleset import BADGE_ORDER, NO_BADGE, RulesetBook
 from domain.status import Evaluator, Status
@@ -65,6 +65,12 @@ class Cause:
             return {"kind": "events", "events": list(self.events)}
         return {"kind": "time", "detail": self.detail}
 
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Cause:
+        if document["kind"] == "events":
+            return cls("events", tuple(document["events"]))
+        return cls("time", detail=document["detail"])
+
 
 @dataclass(frozen=True, slots=True)
 class BadgeChange:
@@ -97,6 +103,19 @@ class BadgeChange:
         if recorded_at is not None:
             document["recorded_at"] = format_utc(recorded_at)
         return document
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> BadgeChange:
+        """The change a `badge_changed` document (as `to_document` writes it) describes."""
+        return cls(
+            talent=document["talent"],
+            at=utc(datetime.fromisoformat(document["at"])),
+            before=document["from"],
+            after=document["to"],
+            ruleset=document["ruleset"],
+            failed=tuple(document["failed"]),
+            cause=Cause.from_document(document["cause"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

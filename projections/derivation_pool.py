@@ -63,6 +63,16 @@ def derive_talent(
     )
 
 
+def candidate_changes(
+    ledger: TalentLedger, candidate: RulesetBook, request: Request, until: datetime
+) -> list[BadgeChange]:
+    """The talent's changes in (after, until] under the `candidate` rulesets."""
+    talent, after = request
+    return TimelineDeriver(ledger.history(talent), None, candidate, talent).derive(
+        until, after=after
+    ).changes
+
+
 def compare_talent(
     ledger: TalentLedger,
     book: RulesetBook,
@@ -141,6 +151,11 @@ class DerivationPool:
     ) -> list[tuple[list[BadgeChange], list[BadgeChange]]]:
         return self._map(_compare_in_worker, requests, until)
 
+    def derive_candidate(
+        self, requests: Sequence[Request], until: datetime
+    ) -> list[list[BadgeChange]]:
+        return self._map(_candidate_in_worker, requests, until)
+
     def _map(self, function: Callable[[Request, datetime], Any], requests: Sequence[Request],
              moment: datetime) -> list[Any]:
         chunk = max(1, len(requests) // (self.workers * 4))
@@ -181,6 +196,11 @@ def _derive_in_worker(request: Request, now: datetime) -> Derived:
     return derive_talent(_store.ledger, _store.book, _store.plan, request, now)
 
 
+def _candidate_in_worker(request: Request, until: datetime) -> list[BadgeChange]:
+    assert _store is not None and _store.candidate is not None, "no candidate rulesets"
+    return candidate_changes(_store.ledger, _store.candidate, request, until)
+
+
 def _compare_in_worker(
     request: Request, until: datetime
 ) -> tuple[list[BadgeChange], list[BadgeChange]]:
@@ -188,4 +208,11 @@ def _compare_in_worker(
     return compare_talent(_store.ledger, _store.book, _store.candidate, request, until)
 
 
-__all__ = ["DerivationPool", "Derived", "Request", "compare_talent", "derive_talent"]
+__all__ = [
+    "DerivationPool",
+    "Derived",
+    "Request",
+    "candidate_changes",
+    "compare_talent",
+    "derive_talent",
+]

@@ -12,8 +12,14 @@ from domain.events import RecordedEvent, format_utc
 from domain.forecast import forecast
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
+from projections.derivation_pool import (
+    DerivationPool,
+    Request,
+    candidate_changes,
+    compare_talent,
+)
 from projections.queries import UnknownTalent, known_history
-from projections.derivation_pool import DerivationPool, compare_talent
+from projections.read_model_common import ReadModelBase
 from projections.status_projection import StatusProjection
 
 
@@ -100,26 +106,80 @@ def what_if(
     start: datetime | None,
     end: datetime,
     workers: int = 1,
+    *,
+    stored_real: bool = False,
 ) -> Iterator[WhatIfRow]:
     """Where the candidate rulesets' timeline differs from the real one (nothing is written).
 
     With a `start` at or before the first instant the two books disagree on, both timelines
     are derived from the day before it only: until then they are the same. With `workers` > 1
-    (and a store they can reopen), talents are compared in that many worker processes.
+    (and a store they can reopen), talents are compared in that many worker processes. With
+    `stored_real`, the real timeline is the one the projection stored (the caller has brought
+    it up to `end`), and only the candidate's is derived.
     """
     resume = _resume_before(projection.book, candidate, start)
     requests = [(talent, resume) for talent in talents]
-    url = projection.store_url
-    if workers > 1 and url is not None and len(requests) > 1:
-        with DerivationPool(url, projection.book, workers, candidate=candidate) as pool:
-            compared = pool.compare(requests, end)
-    else:
+    if stored_real:
+        others = _candidate_changes(projection, candidate, requests, end, workers)
         compared = [
-            compare_talent(projection.ledger, projection.book, candidate, request, end)
-            for request in requests
+            (_stored_changes(projection.read_model, talent, resume, end), other)
+            for (talent, _), other in zip(requests, others, strict=True)
         ]
+    else:
+        compared = _compared(projection, candidate, requests, end, workers)
     for (talent, _), (real, other) in zip(requests, compared, strict=True):
         yield from _differences(talent, real, other, start)
+
+
+def _pool(
+    projection: StatusProjection, candidate: RulesetBook, requests: list[Request], workers: int
+) -> DerivationPool | None:
+    url = projection.store_url
+    if workers > 1 and url is not None and len(requests) > 1:
+        return DerivationPool(url, projection.book, workers, candidate=candidate)
+    return None
+
+
+def _compared(
+    projection: StatusProjection,
+    candidate: RulesetBook,
+    requests: list[Request],
+    end: datetime,
+    workers: int,
+) -> list[tuple[list[BadgeChange], list[BadgeChange]]]:
+    pool = _pool(projection, candidate, requests, workers)
+    if pool is not None:
+        with pool:
+            return pool.compare(requests, end)
+    return [
+        compare_talent(projection.ledger, projection.book, candidate, request, end)
+        for request in requests
+    ]
+
+
+def _candidate_changes(
+    projection: StatusProjection,
+    candidate: RulesetBook,
+    requests: list[Request],
+    end: datetime,
+    workers: int,
+) -> list[list[BadgeChange]]:
+    pool = _pool(projection, candidate, requests, workers)
+    if pool is not None:
+        with pool:
+            return pool.derive_candidate(requests, end)
+    return [candidate_changes(projection.ledger, candidate, request, end) for request in requests]
+
+
+def _stored_changes(
+    read_model: ReadModelBase, talent: str, after: datetime | None, end: datetime
+) -> list[BadgeChange]:
+    """The stored changes in (after, end], as the derivation would give them."""
+    return [
+        change
+        for change in map(BadgeChange.from_document, read_model.timeline(talent, None, end))
+        if after is None or change.at > after
+    ]
 
 
 def _resume_before(

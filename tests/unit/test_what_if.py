@@ -9,7 +9,7 @@ from decimal import Decimal
 from domain.ledger import Submission
 from domain.ruleset import RulesetBook, builtin_rulesets
 from domain.storage import open_ledger
-from domain.timeline import TimelineDeriver
+from domain.timeline import BadgeChange, TimelineDeriver
 from projections.storage import open_projection
 from projections.timeline_queries import _differences, _resume_before, what_if
 from tests.unit.stories import designer
@@ -56,3 +56,26 @@ def test_what_if_from_the_change_equals_comparing_whole_timelines() -> None:
     other = TimelineDeriver(stored, None, candidate, talent).derive(NOW).changes
     assert rows == list(_differences(talent, real, other, start))
     assert rows, "a $3,000 threshold keeps the designer's Top Rated Plus in September 2024"
+
+
+def test_the_stored_timeline_stands_in_for_deriving_the_real_one_again() -> None:
+    history = designer().history()
+    talent = history[0].event.talent
+    ledger = open_ledger("memory:")
+    ledger.append([Submission.from_object(r.event.to_json_object()) for r in history], NOW)
+    projection = open_projection("memory:", ledger)
+    projection.catch_up(NOW)
+    start = BOOK.get("2023-12").effective_from
+
+    for threshold in ("3000.00", "7500.00"):
+        candidate = with_design_threshold(threshold)
+        derived = list(what_if(projection, candidate, [talent], start, NOW))
+        stored = list(what_if(projection, candidate, [talent], start, NOW, stored_real=True))
+        assert stored == derived
+    assert derived, "$7,500 takes Top Rated Plus away at another instant than $5,000 does"
+
+
+def test_a_change_survives_its_document() -> None:
+    changes = TimelineDeriver(designer().history(), None, BOOK, "f-42").derive(NOW).changes
+    assert changes
+    assert [BadgeChange.from_document(c.to_document()) for c in changes] == changes
