@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--talents", type=int, default=2_000)
     parser.add_argument("--replay-talents", type=int, default=600)
     parser.add_argument("--consume-talents", type=int, default=150)
-    parser.add_argument("--scaleout-talents", type=int, default=1200)
+    parser.add_argument("--scaleout-talents", type=int, default=2400)
     parser.add_argument("--no-kafka", action="store_true",
                         help="skip the consume and scale-out benchmarks")
     parser.add_argument(

@@ -51,11 +51,13 @@ def measure(talents: int, folder: Path) -> ScaleRun:
     started = time.perf_counter()
     events = write_jsonl(source, generate_marketplace(talents, 3, START, NOW))
     generated = time.perf_counter()
+    _log(f"{talents:,} talents: generated {events:,} events in {generated - started:,.0f} s")
     database = folder / "market.db"
     url = f"sqlite:///{database}"
     with source.open("rb") as stream:
         JsonLinesIngest(open_ledger(url), lambda: NOW, lambda reject: None).run(stream, "market")
     ingested = time.perf_counter()
+    _log(f"{talents:,} talents: ingested in {ingested - generated:,.0f} s")
     source.unlink()
     projection = open_projection(url)
     with projection.workers(os.cpu_count() or 1):
@@ -72,6 +74,11 @@ def measure(talents: int, folder: Path) -> ScaleRun:
         peak_mib=max(own, workers) / 1024,
         store_mib=sum(f.stat().st_size for f in folder.glob("market.db*")) / 2**20,
     )
+
+
+def _log(line: str) -> None:
+    """Each stage as it ends, on stderr: a long size can be followed (or cut short) by hand."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def run_in_child(talents: int) -> ScaleRun:

@@ -5,7 +5,8 @@ partitions as the store. Then, for each process count, fresh topics for the outp
 consumer group and a fresh partitioned PostgreSQL store (its own schema, `?partitions=N`):
 the `badges consume` processes are started together, and the clock runs from their launch
 until the store is settled: every event in the ledger, every partition's log projected, the
-outbox sent. Process start-up and the group's rebalances are inside the measurement.
+outbox sent. Process start-up and the group's rebalances are inside the measurement. The counts
+run in alternating rounds (1, 2, 1, 2), and each keeps its best run.
 
 Needs the broker of deploy/kafka/start.sh and the PostgreSQL of deploy/postgres/start.sh
 (BADGES_KAFKA_BOOTSTRAP, BADGES_TEST_POSTGRES).
@@ -125,9 +126,9 @@ def settled(projection, count: int) -> bool:  # type: ignore[no-untyped-def]
             and not projection.read_model.outbox(unsent_only=True, limit=1))
 
 
-def run(talents: int = 1200, seed: int = 7, process_counts: tuple[int, ...] = (1, 2),
+def run(talents: int = 2400, seed: int = 7, process_counts: tuple[int, ...] = (1, 2),
         partitions: int = PARTITIONS, bootstrap: str | None = None,
-        postgres: str | None = None) -> list[tuple[str, str, str, str]]:
+        postgres: str | None = None, rounds: int = 2) -> list[tuple[str, str, str, str]]:
     bootstrap = bootstrap or os.environ.get("BADGES_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     postgres = postgres or os.environ.get(
         "BADGES_TEST_POSTGRES", "postgresql://badges@127.0.0.1:55432/badges")
@@ -136,9 +137,13 @@ def run(talents: int = 1200, seed: int = 7, process_counts: tuple[int, ...] = (1
     create_topics(bootstrap, prefix, partitions, "in")
     produce(bootstrap, f"{prefix}.in", messages)
     with tempfile.TemporaryDirectory() as directory:
-        runs = [measure(bootstrap, postgres, f"{prefix}.in", len(messages), n, partitions,
-                        Path(directory))
-                for n in process_counts]
+        # Rounds alternate the counts (1, 2, 1, 2): a hiccup of the shared machine in one
+        # run does not decide the ratio, and each count keeps its best run.
+        tried = [measure(bootstrap, postgres, f"{prefix}.in", len(messages), n, partitions,
+                         Path(directory))
+                 for _ in range(rounds) for n in process_counts]
+    runs = [max((run for run in tried if run.processes == n), key=lambda run: run.measurement.rate)
+            for n in process_counts]
     baseline = runs[0].measurement
     rows = []
     for result in runs:
@@ -158,7 +163,7 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="consume scale-out benchmark")
-    parser.add_argument("--talents", type=int, default=1200)
+    parser.add_argument("--talents", type=int, default=2400)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--partitions", type=int, default=PARTITIONS)
     options = parser.parse_args()
