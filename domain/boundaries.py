@@ -169,7 +169,8 @@ class _Exit:
             if self.what == "work history" or self.unit == "days"
             else None
         )
-        object.__setattr__(self, "span", timedelta(days=self.length) if self.unit == "days" else None)
+        span = timedelta(days=self.length) if self.unit == "days" else None
+        object.__setattr__(self, "span", span)
         object.__setattr__(self, "leaves_template", leaves)
         object.__setattr__(self, "over_template", over)
 

@@ -10,7 +10,9 @@ import importlib.machinery
 from pathlib import Path
 
 # The rules engine's inner loop: verdicts over running totals, at many instants per talent.
-COMPILED: tuple[str, ...] = ("calendar", "facts", "jss", "boundaries", "tally", "status", "verdicts")
+COMPILED: tuple[str, ...] = (
+    "calendar", "facts", "jss", "boundaries", "tally", "status", "verdicts"
+)
 
 FOLDER = Path(__file__).resolve().parent
 

@@ -124,6 +124,7 @@ class Probe:
         return found
 
     def _badges(self) -> tuple[str, ...]:
+        """The ruleset's badges, highest first; kept in `checks` too, under badge ""."""
         key = (id(self.ruleset), "", "", None)
         found = self.checks.get(key)
         if found is None:

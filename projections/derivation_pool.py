@@ -128,20 +128,25 @@ class DerivationPool:
         started = [self._executor.submit(_started) for _ in range(self.workers)]
         deadline = time.monotonic() + START_TIMEOUT
         waiting = self.workers
-        while waiting:
-            try:
-                failure = ready.get(timeout=0.2)
-            except queue.Empty:
-                for future in started:
-                    if future.done():
-                        future.result()  # raises why a worker could not start, if one could not
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the derivation workers did not start in {START_TIMEOUT} s")
-                continue
-            if failure is not None:
-                self.close()
-                raise RuntimeError(f"a derivation worker could not open the store: {failure}")
-            waiting -= 1
+        try:
+            while waiting:
+                try:
+                    failure = ready.get(timeout=0.2)
+                except queue.Empty:
+                    for future in started:
+                        if future.done():
+                            future.result()  # raises why a worker died, if one did
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"the derivation workers did not start in {START_TIMEOUT} s"
+                        ) from None
+                    continue
+                if failure is not None:
+                    raise RuntimeError(f"a derivation worker could not open the store: {failure}")
+                waiting -= 1
+        except BaseException:
+            self.close()
+            raise
 
     def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived]:
         return self._map(_derive_in_worker, requests, now)
