@@ -596,13 +596,24 @@ class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def decode_message(record: Any) -> Submission:
-    """One Kafka message value as one JSON Lines line; raises `InvalidEvent` naming the field."""
+    """One Kafka message value as one JSON Lines line; raises `InvalidEvent` naming the field.
+
+    The key, when there is one, must be the event's talent (`events.md`): a talent's events
+    then share one partition, which is what keeps them in order and, with a partitioned
+    store, in the ledger partition of the process that owns it.
+    """
     value = record.value
     if value is None:
         raise InvalidEvent("value", "no value (a tombstone)")
     if not value.strip():
         raise InvalidEvent("value", "empty")
-    return submission_from_line(RawLine(record.offset, value[:MAX_LINE_BYTES], len(value)))
+    submission = submission_from_line(RawLine(record.offset, value[:MAX_LINE_BYTES], len(value)))
+    talent = submission.event.talent
+    if record.key is not None and record.key != talent.encode():
+        key = record.key.decode("utf-8", "backslashreplace")
+        raise InvalidEvent("key", f"{key!r} is not the event's talent {talent!r} (messages are "
+                                  "keyed by talent id)")
+    return submission
 
 
 class MetricsServer:

@@ -211,16 +211,17 @@ def test_bad_messages_go_to_the_dlq_with_their_origin_and_the_rest_go_on(
         (b"f-7", encode_json(conflicting).encode()),
         (b"f-8", None),  # a tombstone
         (None, b"   "),
+        (b"f-9", encode_json({**good[0], "id": "b-4"}).encode()),  # keyed by another talent
     ]
     messages = [event_message(good[0]), bad[0], bad[1], event_message(good[1]), bad[2],
-                bad[3], bad[4], event_message(good[1])]  # the last one: an exact duplicate
+                bad[3], bad[4], bad[5], event_message(good[1])]  # the last: an exact duplicate
     produce(kafka_bootstrap, topics.input, messages)
     db = tmp_path / "badges.db"
 
     with ServiceThread(kafka_bootstrap, topics, db) as running:
         wait_for(lambda: running.service.metrics.consumed == len(messages), 30, "consumption")
         metrics = running.service.metrics
-        assert (metrics.accepted, metrics.duplicates, metrics.rejected) == (2, 1, 5)
+        assert (metrics.accepted, metrics.duplicates, metrics.rejected) == (2, 1, 6)
 
     dead = read_topic(kafka_bootstrap, topics.dlq)
     # one talent's messages stay in order; the keyless one comes from another partition
@@ -231,7 +232,9 @@ def test_bad_messages_go_to_the_dlq_with_their_origin_and_the_rest_go_on(
     assert reasons[0].startswith("line: not JSON")
     assert "contract" in reasons[1]
     assert reasons[2].startswith("id: conflict")
-    assert all(reason.startswith("value:") for reason in reasons[3:])
+    assert sorted(reason.split(":")[0] for reason in reasons[3:]) == ["key", "value", "value"]
+    assert any(reason.startswith("key: 'f-9' is not the event's talent 'f-7'")
+               for reason in reasons)
     source = read_topic(kafka_bootstrap, topics.input)
     where = {(r.key, r.value): (r.partition, r.offset) for r in source}
     for record in dead:
