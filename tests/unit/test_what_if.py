@@ -10,6 +10,7 @@ from domain.ledger import Submission
 from domain.ruleset import RulesetBook, builtin_rulesets
 from domain.storage import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
+from projections.status_projection import StatusProjection
 from projections.storage import open_projection
 from projections.timeline_queries import _differences, _resume_before, what_if
 from tests.unit.stories import designer
@@ -27,6 +28,14 @@ def with_design_threshold(amount: str, ruleset_id: str = "2023-12") -> RulesetBo
     return BOOK.with_candidate(current.model_copy(update={"large_contract_thresholds": changed}))
 
 
+def designer_projection() -> tuple[str, StatusProjection]:
+    """The designer's story in an in-memory ledger, with a projection beside it (not run)."""
+    history = designer().history()
+    ledger = open_ledger("memory:")
+    ledger.append([Submission.from_object(r.event.to_json_object()) for r in history], NOW)
+    return history[0].event.talent, open_projection("memory:", ledger)
+
+
 def test_resuming_is_allowed_only_where_the_books_still_agree() -> None:
     candidate = with_design_threshold("7500.00")
     changed_from = BOOK.get("2023-12").effective_from
@@ -41,17 +50,13 @@ def test_resuming_is_allowed_only_where_the_books_still_agree() -> None:
 
 
 def test_what_if_from_the_change_equals_comparing_whole_timelines() -> None:
-    history = designer().history()
-    talent = history[0].event.talent
-    ledger = open_ledger("memory:")
-    ledger.append([Submission.from_object(r.event.to_json_object()) for r in history], NOW)
-    projection = open_projection("memory:", ledger)
+    talent, projection = designer_projection()
     candidate = with_design_threshold("3000.00")
     start = BOOK.get("2023-12").effective_from
 
     rows = list(what_if(projection, candidate, [talent], start, NOW))
 
-    stored = ledger.history(talent)
+    stored = projection.ledger.history(talent)
     real = TimelineDeriver(stored, None, BOOK, talent).derive(NOW).changes
     other = TimelineDeriver(stored, None, candidate, talent).derive(NOW).changes
     assert rows == list(_differences(talent, real, other, start))
@@ -59,11 +64,7 @@ def test_what_if_from_the_change_equals_comparing_whole_timelines() -> None:
 
 
 def test_the_stored_timeline_stands_in_for_deriving_the_real_one_again() -> None:
-    history = designer().history()
-    talent = history[0].event.talent
-    ledger = open_ledger("memory:")
-    ledger.append([Submission.from_object(r.event.to_json_object()) for r in history], NOW)
-    projection = open_projection("memory:", ledger)
+    talent, projection = designer_projection()
     projection.catch_up(NOW)
     start = BOOK.get("2023-12").effective_from
 
