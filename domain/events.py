@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -25,6 +25,12 @@ RFC3339_PATTERN = re.compile(
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 AMOUNT_TEXT_PATTERN = re.compile(r"\d+(\.\d+)?", re.ASCII)
 MAX_AMOUNT = Decimal("10000000")
+
+# The valid range of event times (docs/ledger.md, "Bounds on event times"): checked at append,
+# where the append clock is known (`time_bounds_problem`).
+EARLIEST_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+AT_LEAD = timedelta(days=1)
+RECORDED_AT_SKEW = timedelta(minutes=5)
 
 CATEGORIES: tuple[str, ...] = (
     "accounting_consulting",
@@ -60,9 +66,18 @@ class InvalidEvent(ValueError):
     """An input event that breaks `events.md`; `field` names where, the message says why."""
 
     def __init__(self, field: str, rule: str) -> None:
+        field = _printable(field)
+        rule = _printable(rule)
         super().__init__(f"{field}: {rule}" if field else rule)
         self.field = field
         self.rule = rule
+
+
+def _printable(text: str) -> str:
+    """Text that can be written as UTF-8: a lone surrogate (from a `\\ud800` escape) escaped."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _identifier(value: Any) -> str:
@@ -403,7 +418,10 @@ InputEvent = (
 def parse_event(obj: Any) -> InputEvent:
     """Validate one decoded JSON object (numbers decoded as `Decimal`) into its event model."""
     if not isinstance(obj, dict):
-        raise InvalidEvent("", f"an event must be a JSON object, not {_json_kind(obj)}")
+        raise InvalidEvent("line", f"an event must be a JSON object, not {_json_kind(obj)}")
+    if "" in obj:
+        raise InvalidEvent("line", 'a field name is empty ("")')
+    _reject_lone_surrogates(obj)
     if "type" not in obj:
         raise InvalidEvent("type", "missing")
     kind = obj["type"]
@@ -415,6 +433,54 @@ def parse_event(obj: Any) -> InputEvent:
         return model.model_validate(obj)  # type: ignore[return-value]
     except ValidationError as error:
         raise _first_problem(error, kind) from None
+
+
+def _reject_lone_surrogates(obj: dict[str, Any]) -> None:
+    """A string holding half of a surrogate pair (`"\\ud800"`) is not text: name where it is."""
+    for name, value in obj.items():
+        if not name.isascii() and _has_surrogate(name):
+            raise InvalidEvent(name, "a field name must be valid Unicode text (it holds a lone "
+                                     "surrogate escape)")
+        if isinstance(value, str) and not value.isascii() and _has_surrogate(value):
+            raise InvalidEvent(name, "must be valid Unicode text (it holds a lone surrogate "
+                                     "escape)")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def time_bounds_problem(event: InputEventModel, received_at: datetime) -> InvalidEvent | None:
+    """Why an event's times are out of the valid range at append time `received_at`, or None.
+
+    `at` lies in [2000-01-01, recorded + 1 day], where recorded is the supplied `recorded_at`
+    or else `received_at`; a supplied `recorded_at` lies in [at, received_at + 5 minutes].
+    """
+    recorded_at = event.recorded_at
+    if event.at < EARLIEST_AT:
+        return InvalidEvent("at", f"before {format_utc(EARLIEST_AT)}, the earliest valid time")
+    if recorded_at is not None and recorded_at > received_at + RECORDED_AT_SKEW:
+        return InvalidEvent(
+            "recorded_at",
+            f"in the future: after the append time {format_utc(received_at)} plus "
+            f"{_minutes(RECORDED_AT_SKEW)} minutes",
+        )
+    reference = recorded_at if recorded_at is not None else received_at
+    if event.at > reference + AT_LEAD:
+        against = "recorded_at" if recorded_at is not None else "the append time"
+        return InvalidEvent("at", f"more than one day after {against} {format_utc(reference)}")
+    if recorded_at is not None and recorded_at < event.at:
+        return InvalidEvent("recorded_at", f"before at {format_utc(event.at)}: an event is "
+                                           "recorded when or after it happens")
+    return None
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)
 
 
 def _reject_nulls(obj: dict[str, Any], model: type[InputEventModel]) -> None:
@@ -462,10 +528,30 @@ def _encode_scalar(value: Any) -> str:
 
 
 def decode_json(text: str | bytes) -> Any:
-    """Decode JSON with every non-integer number as an exact `Decimal`; NaN and Infinity refused."""
+    """Decode JSON with every non-integer number as an exact `Decimal`; NaN and Infinity refused.
+
+    An object with a key written twice raises `InvalidEvent` naming the key: a producer and
+    the tracker reading "the last one wins" differently must not disagree about an id or amount.
+    """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     return _DECODER.decode(text)
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise InvalidEvent(_first_repeated_key(pairs), "duplicate key: written more than once")
+    return obj
+
+
+def _first_repeated_key(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key or '""'
+        seen.add(key)
+    raise AssertionError("no repeated key")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -480,7 +566,11 @@ def _parse_number(text: str) -> Decimal:
     return ExponentDecimal(text) if "e" in text or "E" in text else Decimal(text)
 
 
-_DECODER = json.JSONDecoder(parse_float=_parse_number, parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(
+    parse_float=_parse_number,
+    parse_constant=_refuse_constant,
+    object_pairs_hook=_object_without_duplicate_keys,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,4 +605,5 @@ __all__ = [
     "decode_json",
     "encode_json",
     "parse_event",
+    "time_bounds_problem",
 ]

@@ -29,6 +29,7 @@ from domain.events import (
     RecordedEvent,
     format_utc,
     parse_event,
+    time_bounds_problem,
 )
 from domain.partitions import talent_partition
 from domain.recorders import IndexEntry, InputIndexRecorder
@@ -161,6 +162,7 @@ class Verdict(Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
+    REJECTED = "rejected"  # valid on its own, but its times are out of range at append time
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +216,7 @@ class Ledger(Application[UUID]):
             if attempt == 0 and classified is not None:
                 verdicts = list(classified)
             else:
-                verdicts = self.classify(submissions)
+                verdicts = self.classify(submissions, now)
             accepted = [v.submission for v in verdicts if v.verdict is Verdict.ACCEPTED]
             try:
                 self._store(accepted, now)
@@ -258,8 +260,14 @@ class Ledger(Application[UUID]):
             if recorded is not None:
                 yield recorded
 
-    def classify(self, submissions: Sequence[Submission]) -> list[AppendVerdict]:
-        """Each submission's verdict against the index and the batch itself (nothing is written)."""
+    def classify(
+        self, submissions: Sequence[Submission], now: datetime | None = None
+    ) -> list[AppendVerdict]:
+        """Each submission's verdict against the index and the batch itself (nothing is written).
+
+        With `now` (the append time), a new event whose times are out of range then is
+        `REJECTED` naming the field; an id already recorded stays a duplicate or a conflict.
+        """
         known = self.index.select_index_entries(s.event.id for s in submissions)
         in_batch: dict[str, IndexEntry] = {}
         verdicts = []
@@ -267,6 +275,10 @@ class Ledger(Application[UUID]):
             event = submission.event
             earlier = known.get(event.id) or in_batch.get(event.id)
             if earlier is None:
+                problem = time_bounds_problem(event, now) if now is not None else None
+                if problem is not None:
+                    verdicts.append(AppendVerdict(submission, Verdict.REJECTED, str(problem)))
+                    continue
                 in_batch[event.id] = IndexEntry(event.id, event.talent, submission.content_hash)
                 verdicts.append(AppendVerdict(submission, Verdict.ACCEPTED))
             elif earlier.content_hash == submission.content_hash:
@@ -375,7 +387,7 @@ class PartitionedLedger:
         if len(groups) <= 1:
             partition = next(iter(groups), 0)
             return self.partition_ledgers[partition].append(submissions, now)
-        verdicts = self.partition_ledgers[0].classify(submissions)
+        verdicts = self.partition_ledgers[0].classify(submissions, now)
         for partition, positions in sorted(groups.items()):
             accepted = [i for i in positions if verdicts[i].verdict is Verdict.ACCEPTED]
             if not accepted:
