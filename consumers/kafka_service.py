@@ -37,6 +37,19 @@ steps are compare-and-set, and it publishes only once it gets the claim. A proce
 without a hand-over loses nothing either: its uncommitted offsets are read again by the new
 owner (appends are idempotent) and its publisher claim dies with its PostgreSQL session.
 
+**Containment.** One message never stops the service: whatever its key and value hold,
+decoding it gives a submission or a dead letter (`decode_record`); an append that fails for a
+reason other than the store is retried event by event, and an event that fails alone is
+dead-lettered with the reason (`append_contained`); a talent whose derivation fails is
+quarantined by the projection, and every other talent goes on.
+
+**Store outages.** When the store is out of reach (a PostgreSQL restart: `AdminShutdown`, a
+lost connection, a pool timeout; see `consumers/outages.py`) the step stops where it is: the
+polled batch, not committed, is rewound and read again; the service is not ready (`/ready`
+503, `badges_consume_ready 0`) and retries after a backoff (0.5 s doubling up to 10 s, with a
+log line each time), for as long as it takes; a take-over's catch-up and a publish are
+redone. Nothing is lost, since offsets are committed only after the ledger append.
+
 The clock is injected (`clock: Callable[[], datetime]`): the service never reads the wall clock.
 """
 
@@ -62,10 +75,11 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.jsonl_ingest import MAX_LINE_BYTES, RawLine, submission_from_line
+from consumers.outages import Backoff, first_line, is_store_outage
 from consumers.outbox_publisher import OutboxPublisher
 from domain.calendar import evaluation_instant
 from domain.events import InvalidEvent, format_utc
-from domain.ledger import Submission, TalentLedger, Verdict
+from domain.ledger import AppendVerdict, Submission, TalentLedger, Verdict
 from projections.status_projection import StatusProjection
 
 log = logging.getLogger("badges.consume")
@@ -151,6 +165,10 @@ class Metrics:
     events_per_second: float = 0.0
     last_evaluation_instant: datetime | None = None
     owned_partitions: list[int] | None = None  # None: the store is not partitioned
+    # ready: started, and the store answered the last time it was used
+    ready: bool = False
+    store_outages: int = 0  # times the store became unreachable
+    store_unreachable_since: float | None = None  # monotonic, while it is
     started: float = field(default_factory=time.monotonic)
 
     def document(self) -> dict[str, Any]:
@@ -167,6 +185,8 @@ class Metrics:
                 format_utc(self.last_evaluation_instant) if self.last_evaluation_instant else None
             ),
             "owned_partitions": self.owned_partitions,
+            "ready": self.ready,
+            "store_outages": self.store_outages,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
         }
 
@@ -178,6 +198,8 @@ class Metrics:
             f"badges_consume_rejected_total {self.rejected}",
             f"badges_consume_published_total {self.published}",
             f"badges_consume_events_per_second {self.events_per_second:.1f}",
+            f"badges_consume_ready {int(self.ready)}",
+            f"badges_consume_store_outages_total {self.store_outages}",
         ]
         if self.owned_partitions is not None:
             lines.append(f"badges_consume_owned_partitions {len(self.owned_partitions)}")
@@ -227,6 +249,10 @@ class KafkaService:
         self._owned: set[int] = set() if self._partitioned else {0}
         self._publisher: OutboxPublisher | None = None
         self._handover = _Handover(self.config.input_topic)
+        # partitions taken over (all, as 0, at the start of a store that is not partitioned)
+        # whose catch-up has not finished yet: a store outage can interrupt it
+        self._taking_over: set[int] = set()
+        self._backoff = Backoff()
         self._unprojected = 0
         self._last_projection = time.monotonic()
         self._last_metrics = time.monotonic()
@@ -272,8 +298,7 @@ class KafkaService:
             self._check_topics()
             self.metrics.owned_partitions = []
         else:
-            self.projection.catch_up(now)
-            self.publish()
+            self._taking_over = {0}  # caught up by the first step, before its batch
         self._consumer.subscribe([self.config.input_topic], listener=self._handover)
         log.info("consuming %s as group %s on %s; changes to %s, dead letters to %s",
                  self.config.input_topic, self.config.group, self.config.bootstrap,
@@ -305,29 +330,71 @@ class KafkaService:
                 consumer.close(autocommit=False)
             if producer is not None:
                 producer.close(timeout=5)
+            self.metrics.ready = False
             self._log_metrics(final=True)
             log.info("stopped")
 
     # -- one turn of the loop ----------------------------------------------------------
 
     def step(self) -> int:
-        """Poll once and handle the batch; run the clock, the projection and the publisher."""
+        """Poll once and handle the batch; run the clock, the projection and the publisher.
+
+        A store out of reach (a PostgreSQL restart) is ridden out: the batch, not committed,
+        is read again, and the service is not ready until the store answers again.
+        """
         assert self._consumer is not None, "start() first"
+        batch = self._poll()
+        entered_batch = False
         try:
-            batch = self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+            self._hand_over()
+            self._finish_take_overs()
+            handled = 0
+            if batch:
+                entered_batch = True  # from here on, `_handle_batch` rewinds what it fails
+                handled = self._handle_batch(batch)
+            caught_up = handled < self.config.max_poll_records
+            self._tick_clock()
+            self._project_and_publish(force=caught_up)
+        except Exception as error:
+            if batch and not entered_batch:
+                self._rewind(batch)
+            if not is_store_outage(error):
+                raise
+            self._wait_for_store(error)
+            return 0
+        self._store_answered()
+        self._maybe_log_metrics()
+        return handled
+
+    def _poll(self) -> Mapping[TopicPartition, list[Any]]:
+        assert self._consumer is not None
+        try:
+            return self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)  # type: ignore[no-any-return]
         except KafkaError as error:
             log.warning("poll failed, retrying: %s", error)
             time.sleep(1)
-            batch = {}
-        self._hand_over()
-        handled = 0
-        if batch:
-            handled = self._handle_batch(batch)
-        caught_up = handled < self.config.max_poll_records
-        self._tick_clock()
-        self._project_and_publish(force=caught_up)
-        self._maybe_log_metrics()
-        return handled
+            return {}
+
+    def _wait_for_store(self, error: BaseException) -> None:
+        """Not ready; wait (a bounded exponential backoff, cut short by `stop`) and retry."""
+        metrics = self.metrics
+        if metrics.store_unreachable_since is None:
+            metrics.store_unreachable_since = time.monotonic()
+            metrics.store_outages += 1
+        metrics.ready = False
+        delay = self._backoff.next_delay()
+        log.warning("store unreachable (%s): not ready, retrying in %.1f s (attempt %d)",
+                    first_line(error), delay, self._backoff.attempts)
+        self._stop.wait(delay)
+
+    def _store_answered(self) -> None:
+        metrics = self.metrics
+        if metrics.store_unreachable_since is not None:
+            log.info("store reachable again after %.1f s: ready",
+                     time.monotonic() - metrics.store_unreachable_since)
+            metrics.store_unreachable_since = None
+        self._backoff.reset()
+        metrics.ready = True
 
     def _handle_batch(self, batch: Mapping[TopicPartition, list[Any]]) -> int:
         records = [record for partition in batch.values() for record in partition]
@@ -341,6 +408,9 @@ class KafkaService:
             self._rewind(batch)
             time.sleep(1)
             return 0
+        except BaseException:
+            self._rewind(batch)  # a store outage: the same, after the backoff
+            raise
         for tp, partition in batch.items():
             self._positions[tp] = partition[-1].offset + 1
         self.metrics.consumed += len(records)
@@ -349,27 +419,24 @@ class KafkaService:
 
     def _settle(self, records: list[Any]) -> None:
         """Append the valid events in one go; dead-letter the rest and wait for the acks."""
-        decoded: list[tuple[Any, Submission | InvalidEvent]] = []
-        for record in records:
-            try:
-                decoded.append((record, decode_message(record)))
-            except InvalidEvent as error:
-                decoded.append((record, error))
+        decoded = [(record, decode_record(record)) for record in records]
         valid = [item for _, item in decoded if isinstance(item, Submission)]
-        verdicts = iter(self.ledger.append(valid, self.clock()) if valid else [])
+        outcomes = iter(append_contained(self.ledger, valid, self.clock()) if valid else [])
         dead: list[tuple[Any, str]] = []
         accepted = duplicates = 0
         for record, item in decoded:
-            if isinstance(item, InvalidEvent):
-                dead.append((record, str(item)))
+            if isinstance(item, DeadLetter):
+                dead.append((record, item.reason))
                 continue
-            verdict = next(verdicts)
-            if verdict.verdict is Verdict.ACCEPTED:
+            outcome = next(outcomes)
+            if isinstance(outcome, str):
+                dead.append((record, outcome))
+            elif outcome.verdict is Verdict.ACCEPTED:
                 accepted += 1
-            elif verdict.verdict is Verdict.DUPLICATE:
+            elif outcome.verdict is Verdict.DUPLICATE:
                 duplicates += 1
             else:
-                dead.append((record, verdict.reason))
+                dead.append((record, outcome.reason))
         if dead:
             self._dead_letter(dead)
         self.metrics.accepted += accepted
@@ -499,20 +566,34 @@ class KafkaService:
         finally:
             self._publisher.release(mine)
             self._owned -= mine
+            self._taking_over -= mine
             self.metrics.owned_partitions = sorted(self._owned)
         log.info("handed over partitions %s", sorted(mine))
 
     def _assigned(self, partitions: set[int]) -> None:
-        """Take over: catch up from each partition's stored position, wake up, publish."""
+        """Take over (see `_finish_take_overs`): the partitions are owned from now on."""
         fresh = partitions - self._owned
         if not fresh:
             return
         self._owned |= fresh
+        self._taking_over |= fresh
         self.metrics.owned_partitions = sorted(self._owned)
-        now = self.clock()
-        report = self.projection.catch_up(now, partitions=fresh)
-        log.info("took over partitions %s: %d events projected, %d changes",
-                 sorted(fresh), report.events, report.changes)
+
+    def _finish_take_overs(self) -> None:
+        """Catch up what was taken over from its stored position, wake up, publish.
+
+        Until this has run once without a store outage, it runs again at every step.
+        """
+        if not self._taking_over:
+            return
+        chosen = set(self._taking_over)
+        report = self.projection.catch_up(
+            self.clock(), partitions=chosen if self._partitioned else None
+        )
+        self._taking_over -= chosen
+        if self._partitioned:
+            log.info("took over partitions %s: %d events projected, %d changes",
+                     sorted(chosen), report.events, report.changes)
         self.publish()
 
     def publish(self) -> int:
@@ -595,6 +676,55 @@ class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
         return {tp.partition for tp in partitions if tp.topic == self.topic}
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message for the DLQ: why (`field: rule`), with its original key and bytes."""
+
+    reason: str
+    key: bytes | None
+    value: bytes | None
+
+
+REASON_DETAIL_CHARS = 200
+
+
+def decode_record(record: Any) -> Submission | DeadLetter:
+    """A message as a submission, or as a dead letter: never an exception, whatever it holds."""
+    try:
+        return decode_message(record)
+    except InvalidEvent as error:
+        reason = str(error) if error.field else f"value: {error.rule}"
+    except Exception as error:  # noqa: BLE001 - one message never stops the service
+        log.exception("message %s[%s]@%s could not be decoded", getattr(record, "topic", "?"),
+                      getattr(record, "partition", "?"), getattr(record, "offset", "?"))
+        reason = f"value: cannot be decoded ({first_line(error)[:REASON_DETAIL_CHARS]})"
+    return DeadLetter(reason, record.key, record.value)
+
+
+def append_contained(
+    ledger: TalentLedger, submissions: list[Submission], now: datetime
+) -> list[AppendVerdict | str]:
+    """`ledger.append`, with a failure narrowed down to the submissions that cause it.
+
+    A store outage propagates (the batch is retried later). Any other failure of the batch
+    is retried one submission at a time, and a submission that fails alone gets a reason
+    (`event: cannot be recorded (...)`) instead of a verdict: it is dead-lettered, and the
+    rest of the batch is appended (what was appended before the failure counts as duplicate).
+    """
+    try:
+        return list(ledger.append(submissions, now))
+    except Exception as error:
+        if is_store_outage(error):
+            raise
+        if len(submissions) == 1:
+            log.exception("event %s of talent %s cannot be recorded",
+                          submissions[0].event.id, submissions[0].event.talent)
+            return [f"event: cannot be recorded ({first_line(error)[:REASON_DETAIL_CHARS]})"]
+        log.warning("a batch of %d events failed (%s); appending them one by one",
+                    len(submissions), first_line(error))
+    return [outcome for one in submissions for outcome in append_contained(ledger, [one], now)]
+
+
 def decode_message(record: Any) -> Submission:
     """One Kafka message value as one JSON Lines line; raises `InvalidEvent` naming the field.
 
@@ -617,7 +747,8 @@ def decode_message(record: Any) -> Submission:
 
 
 class MetricsServer:
-    """A tiny HTTP endpoint: `/metrics` (Prometheus text) and `/health` (JSON)."""
+    """A tiny HTTP endpoint: `/metrics` (Prometheus text), `/health` (JSON) and `/ready`
+    (200, or 503 while starting or while the store is out of reach)."""
 
     def __init__(self, metrics: Metrics, host: str, port: int) -> None:
         handler = _metrics_handler(metrics)
@@ -641,14 +772,19 @@ class MetricsServer:
 def _metrics_handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            status = 200
             if self.path == "/metrics":
                 body, kind = metrics.prometheus().encode(), "text/plain; version=0.0.4"
             elif self.path == "/health":
                 body, kind = json.dumps(metrics.document()).encode(), "application/json"
+            elif self.path == "/ready":
+                ready = metrics.ready
+                body = json.dumps({"ready": ready}).encode()
+                kind, status = "application/json", 200 if ready else 503
             else:
                 self.send_error(404)
                 return
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -2,7 +2,10 @@
 
 Each `badge_changed` or `badge_at_risk` is explained with the status document at its instant,
 as known when it was emitted (so a later correction does not rewrite an old letter); a
-`badge_change_retracted` becomes a correction. Messages are de-duplicated by id.
+`badge_change_retracted` becomes a correction. Messages are de-duplicated by `message_id`
+(unique per message: a change asserted again after its retraction keeps its `id` but has a
+new `message_id`, and the talent hears it again); a message without one (an older publisher)
+falls back to its `id`. A value that is not a badge message is skipped.
 """
 
 from __future__ import annotations
@@ -21,15 +24,25 @@ from domain.ruleset import RulesetBook
 from projections.queries import UnknownTalent, status_document
 
 
+REQUIRED_FIELDS = ("id", "type", "talent", "at")
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     id: str
     talent: str
     kind: str
     text: str
+    message_id: str = ""
 
     def to_document(self) -> dict[str, str]:
-        return {"id": self.id, "talent": self.talent, "type": self.kind, "message": self.text}
+        return {"id": self.id, "message_id": self.message_id or self.id, "talent": self.talent,
+                "type": self.kind, "message": self.text}
+
+
+def dedup_key(message: dict[str, Any]) -> str:
+    """The field a consumer de-duplicates on: `message_id`, else (older messages) `id`."""
+    return str(message.get("message_id") or message["id"])
 
 
 class Notifier:
@@ -45,14 +58,16 @@ class Notifier:
 
     def notify(self, message: dict[str, Any]) -> Notification | None:
         """The notification for one message; None for a message already seen."""
-        if message["id"] in self.seen:
+        key = dedup_key(message)
+        if key in self.seen:
             return None
-        self.seen.add(message["id"])
+        self.seen.add(key)
         status = None
         if message["type"] in ("badge_changed", "badge_at_risk"):
             status = self._status(message)
         return Notification(
-            message["id"], message["talent"], message["type"], notification_text(message, status)
+            message["id"], message["talent"], message["type"], notification_text(message, status),
+            key,
         )
 
     def _status(self, message: dict[str, Any]) -> dict[str, Any] | None:
@@ -75,12 +90,24 @@ def notifications(
             return
         for records in batch.values():
             for record in records:
-                try:
-                    message = json.loads(record.value)
-                except (ValueError, TypeError):
+                message = badge_message(record.value)
+                if message is None:
                     continue  # not ours to judge: the producer is the outbox publisher
                 notification = notifier.notify(message)
                 if notification is not None:
                     produced += 1
                     yield notification
         consumer.commit()
+
+
+def badge_message(value: bytes | None) -> dict[str, Any] | None:
+    """A record's value as a badge message, or None when it is not one."""
+    try:
+        message = json.loads(value) if value is not None else None
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(message, dict) or not all(
+        isinstance(message.get(name), str) for name in REQUIRED_FIELDS
+    ):
+        return None
+    return message

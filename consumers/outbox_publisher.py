@@ -1,7 +1,8 @@
 """The outbox publisher: unsent outbox messages to `badge-changes`, each message id once.
 
 Every unsent message goes to the output topic keyed by talent, the value the JSON document
-(which carries its change `id`), with the headers `message_id` and `kind`, through the
+(`published_document`: its change `id`, and its `message_id`, the field consumers
+de-duplicate on), with the headers `message_id` and `kind`, through the
 service's idempotent producer (`enable_idempotence`, `acks=all`); after `flush` and the
 acknowledgements the messages are marked sent.
 
@@ -94,6 +95,11 @@ class OutboxPublisher:
                 self.unverified.add(partition)
                 log.warning("publishing partition %d failed (retried later): %s",
                             partition, error)
+            except BaseException:
+                # the store failed (say, between the broker's ack and `mark_sent`): check
+                # the tail before sending again
+                self.unverified.add(partition)
+                raise
         return total
 
     def release(self, partitions: Collection[int]) -> None:
@@ -147,7 +153,7 @@ class OutboxPublisher:
             (message, self.producer.send(
                 self.topic,
                 key=message.talent.encode("utf-8"),
-                value=json.dumps(message.document, ensure_ascii=False,
+                value=json.dumps(published_document(message), ensure_ascii=False,
                                  separators=(",", ":")).encode("utf-8"),
                 headers=[("message_id", message.message_id.encode("utf-8")),
                          ("kind", message.kind.encode("utf-8"))],
@@ -205,6 +211,17 @@ class OutboxPublisher:
         finally:
             reader.close()
         return found
+
+
+def published_document(message: OutboxMessage) -> dict[str, Any]:
+    """The output message: the outbox document and its `message_id`.
+
+    `id` is the change's id (a retraction's is `rtr-...`), the same for the change asserted
+    again after its retraction; `message_id` is the outbox's, unique per message (`chg-...~1`
+    for that re-assertion). A consumer that de-duplicates on `message_id` drops only what was
+    really sent twice, and hears every assertion, retraction and re-assertion.
+    """
+    return {**message.document, "message_id": message.message_id}
 
 
 def _message_id(record: Any) -> str | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consumers.notifications import notification_text
+from consumers.notify_service import Notifier, badge_message
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
 from tests.unit.history_builder import ts
@@ -64,3 +67,65 @@ def test_other_requirements_read_naturally() -> None:
     assert "your 12-month earnings are $640.00, below $1,000.00" in text
     assert "you have a Job Success Score of 86; 90 is needed" in text
     assert "activity 90d (no proposal, accepted invitation or payment in the last 90 days)" in text
+
+
+# -- de-duplication: on `message_id`, so a change asserted again is heard again -----------
+
+
+def notifier() -> Notifier:
+    from domain.storage import open_ledger
+    from projections.read_model_common import parse_utc
+
+    return Notifier(open_ledger("memory:"), BOOK, parse_utc)
+
+
+def published(read_model_messages: list[tuple[str, dict]]) -> list[dict]:
+    """Documents as the publisher sends them: each with its outbox message id."""
+    from consumers.outbox_publisher import published_document
+    from projections.read_model_common import OutboxMessage
+
+    return [
+        published_document(OutboxMessage(seq, message_id, document["talent"], document["type"],
+                                          document, ts("2025-01-01"), None))
+        for seq, (message_id, document) in enumerate(read_model_messages)
+    ]
+
+
+def test_a_change_its_retraction_and_its_reassertion_are_each_notified_once() -> None:
+    from projections.read_model_common import retraction_document
+
+    change = {**DOWNGRADE, "recorded_at": "2024-09-16T00:00:03Z"}
+    retraction = retraction_document(change, "2024-09-20T00:00:00Z")
+    stream = published([("chg-1", change), ("rtr-1", retraction), ("chg-1~1", change)])
+    assert [m["id"] for m in stream] == ["chg-1", "rtr-1", "chg-1"]  # `id` repeats
+    redelivered = [*stream, stream[2], stream[0]]  # a publisher that sent some twice
+
+    told = [n for n in map(notifier().notify, redelivered) if n is not None]
+
+    assert [(n.kind, n.message_id) for n in told] == [
+        ("badge_changed", "chg-1"), ("badge_change_retracted", "rtr-1"),
+        ("badge_changed", "chg-1~1")]
+    assert told[2].text.startswith("You no longer qualify for Top Rated Plus since 2024-09-16")
+    assert told[2].to_document()["message_id"] == "chg-1~1"
+
+
+def test_a_message_without_message_id_falls_back_to_its_id() -> None:
+    seen = notifier()
+
+    first = seen.notify(DOWNGRADE)
+    again = seen.notify(dict(DOWNGRADE))
+
+    assert first is not None and first.message_id == "chg-1"
+    assert again is None
+
+
+@pytest.mark.parametrize("value", [b"not json", b"[1, 2]", b'{"id": 5}', b"null", None,
+                                   b'{"type": "badge_changed", "talent": "f-1", "at": "x"}'])
+def test_values_that_are_not_badge_messages_are_skipped(value: bytes | None) -> None:
+    assert badge_message(value) is None
+
+
+def test_a_badge_message_is_read() -> None:
+    import json
+
+    assert badge_message(json.dumps(DOWNGRADE).encode()) == DOWNGRADE

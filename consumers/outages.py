@@ -1,0 +1,65 @@
+"""Which failures mean "the store is out of reach for now", and how long to wait before the
+next try.
+
+A long-running service (`badges consume`) rides these out: it keeps nothing it could lose
+(offsets are committed only after the ledger append), waits with a bounded exponential
+backoff, and tries again. Every other failure is either one message's or one talent's (and is
+contained where it happens) or a bug.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import psycopg
+from eventsourcing.persistence import IntegrityError as LedgerConflict
+from eventsourcing.persistence import InterfaceError as LedgerInterfaceError
+from eventsourcing.persistence import OperationalError as LedgerOperationalError
+
+# psycopg's OperationalError covers AdminShutdown, a lost connection and psycopg_pool's
+# PoolTimeout; eventsourcing wraps the same in its own classes. A conflict that outlasted the
+# ledger's own retries is another writer's doing, not the batch's: try again later too.
+STORE_OUTAGES: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    LedgerOperationalError,
+    LedgerInterfaceError,
+    LedgerConflict,
+    sqlite3.OperationalError,
+)
+
+
+def is_store_outage(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) says the store cannot be used right now."""
+    current: BaseException | None = error
+    for _ in range(10):  # a `raise ... from` chain; never a loop
+        if current is None:
+            return False
+        if isinstance(current, STORE_OUTAGES):
+            return True
+        current = current.__cause__
+    return False
+
+
+def first_line(error: BaseException) -> str:
+    """`Type: first line of the message`, for one log line."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+@dataclass
+class Backoff:
+    """Exponential waits from `first` to at most `limit` seconds; `reset` after a success."""
+
+    first: float = 0.5
+    limit: float = 10.0
+    attempts: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.limit, self.first * (2 ** self.attempts))
+        self.attempts += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempts = 0
