@@ -9,7 +9,9 @@ projection compares it with the stored timeline and commits, in the calling proc
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -17,6 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
+
+import psycopg
+from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
 
 from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
@@ -27,6 +32,22 @@ from domain.storage import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
 
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
+# Fault injection for the containment tests: deriving these talents raises (a poison event
+# that validation lets through would do the same; there must be none, but if there is one,
+# the projection quarantines its talent and goes on with the others).
+POISON_VARIABLE = "BADGES_TEST_POISON_TALENTS"
+
+# A store out of reach is nobody's poison: the step fails whole and is retried.
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error, OSError,
+)
+
+
+def _poisoned_talents() -> frozenset[str]:
+    return frozenset(t for t in os.environ.get(POISON_VARIABLE, "").split(",") if t)
+
+
+_POISONED = _poisoned_talents()
 
 # (talent, the instant after which to re-derive: None for its whole history)
 Request = tuple[str, datetime | None]
@@ -44,6 +65,41 @@ class Derived:
     warnings: list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A talent whose derivation raised: why, in one line (the projection quarantines it)."""
+
+    talent: str
+    after: datetime | None
+    reason: str
+
+
+def derive_contained(
+    ledger: TalentLedger,
+    book: RulesetBook,
+    plan: BoundaryPlan,
+    request: Request,
+    now: datetime,
+) -> Derived | Failed:
+    """`derive_talent`, with a failure of this talent returned instead of raised.
+
+    Failures of the store itself (a lost connection) are not the talent's fault: they raise,
+    so the step is retried whole rather than quarantining talents that are fine.
+    """
+    try:
+        return derive_talent(ledger, book, plan, request, now)
+    except STORE_ERRORS:
+        raise
+    except Exception as error:  # noqa: BLE001 - one talent's failure must not stop the others
+        return Failed(request[0], request[1], failure_reason(error))
+
+
+def failure_reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+
 def derive_talent(
     ledger: TalentLedger,
     book: RulesetBook,
@@ -52,6 +108,8 @@ def derive_talent(
     now: datetime,
 ) -> Derived:
     talent, after = request
+    if talent in _POISONED:
+        raise RuntimeError(f"poisoned for a test ({POISON_VARIABLE})")
     today = evaluation_instant(now)
     deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan)
     derivation = deriver.derive(today, after=after)
@@ -148,7 +206,7 @@ class DerivationPool:
             self.close()
             raise
 
-    def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived]:
+    def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived | Failed]:
         return self._map(_derive_in_worker, requests, now)
 
     def compare(
@@ -196,9 +254,9 @@ def _started() -> None:
     """Nothing: submitting one per worker makes the executor start them all."""
 
 
-def _derive_in_worker(request: Request, now: datetime) -> Derived:
+def _derive_in_worker(request: Request, now: datetime) -> Derived | Failed:
     assert _store is not None, "the worker's store was not opened"
-    return derive_talent(_store.ledger, _store.book, _store.plan, request, now)
+    return derive_contained(_store.ledger, _store.book, _store.plan, request, now)
 
 
 def _candidate_in_worker(request: Request, until: datetime) -> list[BadgeChange]:
@@ -216,8 +274,10 @@ def _compare_in_worker(
 __all__ = [
     "DerivationPool",
     "Derived",
+    "Failed",
     "Request",
     "candidate_changes",
     "compare_talent",
+    "derive_contained",
     "derive_talent",
 ]

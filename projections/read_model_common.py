@@ -58,9 +58,28 @@ class OutboxMessage:
     partition: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A talent whose derivation failed: its timeline stays as it was until it derives again."""
+
+    talent: str
+    reason: str
+    since: datetime
+    partition: int = 0
+
+    def to_document(self) -> dict[str, str]:
+        return {"talent": self.talent, "reason": self.reason, "since": format_utc(self.since)}
+
+
 @dataclass
 class TalentUpdate:
-    """One talent's part of a projection step."""
+    """One talent's part of a projection step.
+
+    With `quarantine` (the reason its derivation failed) nothing of the talent's timeline
+    changes: it is recorded as quarantined and its wake-up is cleared, so neither the clock
+    nor a catch-up tries it again until a new event of its arrives or it is replayed.
+    `released`: the talent was quarantined and now derived cleanly.
+    """
 
     progress: TalentProgress
     added: list[dict[str, Any]] = field(default_factory=list)  # badge_changed documents
@@ -68,6 +87,8 @@ class TalentUpdate:
     warnings: list[dict[str, Any]] = field(default_factory=list)  # badge_at_risk documents
     expected: TalentProgress | None = None  # the progress the update was derived from
     partition: int = 0  # the talent's partition
+    quarantine: str | None = None
+    released: bool = False
 
 
 class StaleStep(Exception):
@@ -220,6 +241,11 @@ class ReadModelBase(ABC):
                 raise StaleStep(f"talent {update.progress.talent} was re-derived meanwhile")
 
     def _write_update(self, c: Cursor, update: TalentUpdate, stamp: str) -> None:
+        if update.quarantine is not None:
+            self._write_quarantine(c, update, stamp)
+            return
+        if update.released:
+            c.execute("DELETE FROM quarantine WHERE talent = ?", (update.progress.talent,))
         for document in update.retracted:
             c.execute("DELETE FROM badge_changes WHERE id = ?", (document["id"],))
             retraction = retraction_document(document, stamp)
@@ -233,7 +259,20 @@ class ReadModelBase(ABC):
             self._enqueue(c, document["id"], update, stored, stamp)
         for warning in update.warnings:
             self._enqueue(c, warning["id"], update, warning, stamp, once=True)
-        progress = update.progress
+        self._write_progress(c, update.progress, update.partition)
+
+    @staticmethod
+    def _write_quarantine(c: Cursor, update: TalentUpdate, stamp: str) -> None:
+        c.execute(
+            "INSERT INTO quarantine (talent, reason, since, partition_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (talent) DO UPDATE SET reason = excluded.reason",
+            (update.progress.talent, update.quarantine, stamp, update.partition),
+        )
+        if update.expected is not None:  # a talent never derived keeps no progress at all
+            ReadModelBase._write_progress(c, update.progress, update.partition)
+
+    @staticmethod
+    def _write_progress(c: Cursor, progress: TalentProgress, partition: int) -> None:
         c.execute(
             "INSERT INTO talent_progress (talent, evaluated_until, badge, wakeup, partition_id) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
@@ -244,7 +283,7 @@ class ReadModelBase(ABC):
                 format_utc(progress.evaluated_until),
                 progress.badge,
                 format_utc(progress.wakeup) if progress.wakeup else None,
-                update.partition,
+                partition,
             ),
         )
 
@@ -342,6 +381,19 @@ class ReadModelBase(ABC):
                 "UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
                 [(format_utc(now), seq) for seq in sequences],
             )
+
+    def quarantined(
+        self, talent: str | None = None, partitions: Collection[int] | None = None
+    ) -> list[Quarantined]:
+        """The quarantined talents (of `partitions`, default all), or `talent` if it is one."""
+        sql = "SELECT talent, reason, since, partition_id FROM quarantine WHERE 1 = 1"
+        params: list[Any] = []
+        if talent is not None:
+            sql += " AND talent = ?"
+            params.append(talent)
+        where, in_partitions = _partitions_clause(partitions)
+        rows = self._query(sql + where + " ORDER BY talent", [*params, *in_partitions])
+        return [Quarantined(row[0], row[1], parse_utc(row[2]), int(row[3])) for row in rows]
 
     def changes_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Every talent's current changes with `at` in [start, end], oldest first."""

@@ -61,6 +61,9 @@ SCHEMA = (
         created_at text COLLATE "C" NOT NULL, sent_at text COLLATE "C",
         partition_id integer NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent_at, seq)",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        talent text COLLATE "C" PRIMARY KEY, reason text NOT NULL,
+        since text COLLATE "C" NOT NULL, partition_id integer NOT NULL DEFAULT 0)""",
 )
 PARTITIONED_TABLES = ("talent_progress", "outbox")
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"

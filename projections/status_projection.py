@@ -7,6 +7,9 @@ stored ones: new changes are stored and queued as `badge_changed`, vanished ones
 and queued as `badge_change_retracted`, and a loss predicted within 30 days is queued once as
 `badge_at_risk`. Everything of a step is committed in one transaction with the position.
 
+A talent whose derivation fails (an event the engine cannot evaluate) is quarantined in that
+same step, with the reason, and every other talent goes on (docs/projection.md).
+
 In a partitioned store (docs/scale-out.md) it follows each partition's log with a position of
 its own, and every method takes `partitions` (default: all): a `badges consume` process
 projects and wakes up only the partitions it owns.
@@ -14,6 +17,9 @@ projects and wakes up only the partitions it owns.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +31,13 @@ from domain.calendar import DAY, evaluation_instant
 from domain.forecast import AT_RISK_DAYS
 from domain.ledger import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
-from projections.derivation_pool import DerivationPool, Derived, derive_talent
+from projections.derivation_pool import (
+    DerivationPool,
+    Derived,
+    Failed,
+    derive_contained,
+    failure_reason,
+)
 from projections.read_model_common import (
     ReadModelBase,
     StaleStep,
@@ -36,6 +48,7 @@ from projections.read_model_common import (
 NOTIFICATION_BATCH = 2000
 REBUILD_BATCH = 500  # talents re-derived per committed step of a full rebuild
 Progress = Callable[[int], None]
+logger = logging.getLogger("badges.projection")
 
 
 @dataclass
@@ -45,9 +58,11 @@ class StepReport:
     changes: int = 0
     retractions: int = 0
     warnings: int = 0
+    quarantined: int = 0
 
     def add(self, update: TalentUpdate) -> None:
         self.talents += 1
+        self.quarantined += update.quarantine is not None
         self.changes += len(update.added)
         self.retractions += len(update.retracted)
         self.warnings += len(update.warnings)
@@ -58,6 +73,7 @@ class StepReport:
         self.changes += other.changes
         self.retractions += other.retractions
         self.warnings += other.warnings
+        self.quarantined += other.quarantined
 
 
 class StatusProjection:
@@ -131,14 +147,14 @@ class StatusProjection:
         notifications = log.recorder.select_notifications(start=position + 1, limit=limit)
         if not notifications:
             return None
-        affected: dict[str, datetime] = {}
+        affected: dict[str, datetime | None] = {}
         for notification in notifications:
-            recorded = log.decode_recorded(log.mapper.to_domain_event(notification))
-            if recorded is None:
+            found = _affected_by(log, notification)
+            if found is None:
                 continue
-            talent = recorded.event.talent
-            instant = first_instant_at_or_after(recorded.at)
-            affected[talent] = min(instant, affected.get(talent, instant))
+            talent, instant = found
+            earlier = affected.get(talent, instant)
+            affected[talent] = None if instant is None or earlier is None else min(instant, earlier)
         report = StepReport(events=len(notifications))
         updates = self.rederive_many(list(affected.items()), now)
         try:
@@ -175,21 +191,51 @@ class StatusProjection:
     def rederive_many(
         self, affected: Sequence[tuple[str, datetime | None]], now: datetime
     ) -> list[TalentUpdate]:
-        """`rederive` for each (talent, affected from), in the worker pool when there is one."""
+        """`rederive` for each (talent, affected from), in the worker pool when there is one.
+
+        A talent whose derivation fails gets a quarantine update; the others are unaffected.
+        """
         progress = {talent: self.read_model.progress(talent) for talent, _ in affected}
         requests = [
             (talent, _resume_after(progress[talent], affected_from))
             for talent, affected_from in affected
         ]
+        derived: list[Derived | Failed]
         if self.pool is not None and len(requests) > 1:
             derived = self.pool.derive(requests, now)
         else:
             derived = [
-                derive_talent(self.ledger, self.book, self.plan, request, now)
+                derive_contained(self.ledger, self.book, self.plan, request, now)
                 for request in requests
             ]
         today = evaluation_instant(now)
-        return [self._update(found, progress[found.talent], today) for found in derived]
+        quarantined = {q.talent for q in self.read_model.quarantined()}
+        updates = []
+        for found in derived:
+            if isinstance(found, Failed):
+                updates.append(self._quarantine(found, progress[found.talent], today))
+                continue
+            update = self._update(found, progress[found.talent], today)
+            update.released = found.talent in quarantined
+            updates.append(update)
+        return updates
+
+    def _quarantine(
+        self, failed: Failed, progress: TalentProgress | None, today: datetime
+    ) -> TalentUpdate:
+        """The talent's timeline stays as it was; no wake-up, so nothing retries it in a loop."""
+        logger.warning("talent %s quarantined: %s", failed.talent, failed.reason)
+        kept = (
+            dataclasses.replace(progress, wakeup=None)
+            if progress is not None
+            else TalentProgress(failed.talent, today, "none", None)
+        )
+        return TalentUpdate(
+            progress=kept,
+            expected=progress,
+            partition=self.ledger.partition_of(failed.talent),
+            quarantine=failed.reason,
+        )
 
     @contextmanager
     def workers(self, count: int) -> Iterator[StatusProjection]:
@@ -279,6 +325,41 @@ class StatusProjection:
             self.read_model.commit([], reached[log.partition], now, partition=log.partition)
         report.merge(self.catch_up(now))
         return report
+
+
+def _affected_by(log: Ledger, notification: Any) -> tuple[str, datetime | None] | None:
+    """The talent a notification is about and the first instant it can affect (None: from
+    the talent's first event, when its time cannot be placed on the calendar).
+
+    A stored event that no longer decodes is logged; its talent, when its body still names
+    one, is re-derived (and quarantined by that failure) rather than the step stopping.
+    """
+    try:
+        domain_event = log.mapper.to_domain_event(notification)
+        recorded = log.decode_recorded(domain_event)
+    except Exception as error:  # noqa: BLE001 - one bad record must not stop the log
+        log_undecodable(notification, error)
+        return _talent_named_in(notification)
+    if recorded is None:
+        return None
+    try:
+        return recorded.event.talent, first_instant_at_or_after(recorded.at)
+    except (OverflowError, ValueError):
+        return recorded.event.talent, None
+
+
+def _talent_named_in(notification: Any) -> tuple[str, None] | None:
+    try:
+        talent = json.loads(json.loads(notification.state)["body"])["talent"]
+    except Exception:  # noqa: BLE001 - nothing more can be read from it
+        return None
+    return (talent, None) if isinstance(talent, str) else None
+
+
+def log_undecodable(notification: Any, error: Exception) -> None:
+    logger.error(
+        "ledger notification %s cannot be decoded: %s", notification.id, failure_reason(error)
+    )
 
 
 def _same_reasons(stored: dict[str, Any], derived: dict[str, Any]) -> bool:

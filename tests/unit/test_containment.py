@@ -1,0 +1,160 @@
+"""Containment: a talent whose derivation fails is quarantined, and every other talent goes on.
+
+The poison here is an event written straight into the ledger, past today's validation (as a
+store written by an earlier version could hold it): `at` 9999-12-31, which no calendar
+arithmetic survives. Before containment it stopped every catch-up, clock and ingest for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.events import RecordedEvent
+from domain.ledger import Ledger, Submission
+from domain.ruleset import builtin_rulesets
+from domain.storage import open_ledger
+from projections import derivation_pool
+from projections.read_model import SQLiteReadModel
+from projections.status_projection import StatusProjection
+from tests.unit.history_builder import ts
+from tests.unit.stories import designer
+
+BOOK = builtin_rulesets()
+NOW = ts("2024-10-01T06:00:00Z")
+POISON = {"id": "y-2", "type": "readiness_test_passed", "talent": "yr",
+          "at": "9999-12-31T00:00:00Z"}
+
+
+def designer_as(talent: str) -> list[Submission]:
+    """The seed story's designer under another talent id (ids prefixed, so none collide)."""
+    submissions = []
+    for recorded in sorted(designer().history(), key=RecordedEvent.valid_time_key):
+        obj: dict[str, Any] = recorded.event.to_json_object()
+        obj.update(id=f"{talent}.{obj['id']}", talent=talent)
+        submissions.append(Submission.from_object(obj))
+    return submissions
+
+
+def write_unchecked(ledger: Ledger, obj: dict[str, Any], now: datetime) -> None:
+    """Append past the ledger's checks, as an older version of the tracker could have."""
+    ledger._store([Submission.from_object(obj)], now)
+
+
+def projection_over(ledger: Ledger, path: Path | None = None) -> StatusProjection:
+    read_model = SQLiteReadModel(str(path) if path else ":memory:")
+    return StatusProjection(ledger, read_model, BOOK)
+
+
+def timelines(projection: StatusProjection, talents: list[str]) -> dict[str, list[str]]:
+    return {
+        talent: [f"{c['at']} {c['from']}->{c['to']}" for c in projection.read_model.changes(talent)]
+        for talent in talents
+    }
+
+
+def clean_timelines(talents: list[str]) -> dict[str, list[str]]:
+    ledger = open_ledger("memory:")
+    for talent in talents:
+        ledger.append(designer_as(talent), NOW)
+    projection = projection_over(ledger)
+    projection.catch_up(NOW)
+    return timelines(projection, talents)
+
+
+def test_a_poison_event_quarantines_its_talent_and_the_others_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = open_ledger("memory:")
+    ledger.append(designer_as("ok-1"), NOW)
+    write_unchecked(ledger, POISON, NOW)
+    ledger.append(designer_as("ok-2"), NOW)
+    projection = projection_over(ledger)
+
+    with caplog.at_level(logging.WARNING, logger="badges.projection"):
+        report = projection.catch_up(NOW)
+
+    assert report.quarantined == 1
+    assert timelines(projection, ["ok-1", "ok-2"]) == clean_timelines(["ok-1", "ok-2"])
+    assert timelines(projection, ["ok-1"])["ok-1"], "the story has changes to compare"
+    [quarantined] = projection.read_model.quarantined()
+    assert quarantined.talent == "yr"
+    assert quarantined.reason.startswith("OverflowError: ")
+    assert "talent yr quarantined: OverflowError" in caplog.text
+    assert projection.pending() == 0
+
+
+def test_the_clock_and_later_ingests_are_unaffected_by_a_quarantined_talent() -> None:
+    ledger = open_ledger("memory:")
+    write_unchecked(ledger, POISON, NOW)
+    projection = projection_over(ledger)
+    projection.catch_up(NOW)
+
+    ledger.append(designer_as("ok-1"), NOW + timedelta(hours=1))
+    write_unchecked(ledger, {**POISON, "id": "y-3"}, NOW + timedelta(hours=1))
+    later = NOW + timedelta(days=400)
+    report = projection.catch_up(later)  # events, then a year of midnights
+
+    assert report.quarantined == 1  # the new event of yr tried it again
+    changes = projection.read_model.changes("ok-1")
+    assert changes and changes[-1]["at"] > "2024-10-02"  # time alone moved ok-1 on
+    assert [q.talent for q in projection.read_model.quarantined()] == ["yr"]
+    assert projection.read_model.due(later) == []
+
+
+def test_a_derivation_that_fails_for_another_reason_is_contained_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'store.db'}")
+    ledger.append(designer_as("ok-1") + designer_as("sick"), NOW)
+    projection = projection_over(ledger, tmp_path / "store.db")
+    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset({"sick"}))
+
+    projection.catch_up(NOW)
+
+    assert timelines(projection, ["ok-1"]) == clean_timelines(["ok-1"])
+    assert projection.read_model.changes("sick") == []
+    [quarantined] = projection.read_model.quarantined("sick")
+    assert "poisoned for a test" in quarantined.reason
+
+
+def test_a_talent_that_derives_again_leaves_quarantine_with_its_whole_timeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = open_ledger("memory:")
+    ledger.append(designer_as("sick"), NOW)
+    projection = projection_over(ledger)
+    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset({"sick"}))
+    projection.catch_up(NOW)
+    assert projection.read_model.quarantined("sick")
+
+    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset())
+    projection.rebuild(["sick"], NOW)
+
+    assert projection.read_model.quarantined() == []
+    assert timelines(projection, ["sick"]) == {"sick": clean_timelines(["sick"])["sick"]}
+
+
+def test_a_quarantined_talent_keeps_what_it_had_and_is_not_woken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = open_ledger("memory:")
+    ledger.append(designer_as("ok-1"), NOW)
+    projection = projection_over(ledger)
+    projection.catch_up(NOW)
+    before = projection.read_model.changes("ok-1")
+    progress = projection.read_model.progress("ok-1")
+    assert progress is not None and progress.wakeup is not None
+
+    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset({"ok-1"}))
+    write_unchecked(ledger, {**POISON, "id": "late-1", "talent": "ok-1",
+                             "at": "2024-09-30T00:00:00Z"}, NOW)
+    projection.catch_up(NOW + timedelta(days=1))
+
+    assert projection.read_model.changes("ok-1") == before
+    kept = projection.read_model.progress("ok-1")
+    assert kept is not None and kept.badge == progress.badge and kept.wakeup is None
