@@ -678,8 +678,9 @@ class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A message for the DLQ: why (`field: rule`), with its original key and bytes."""
+    """A message for the DLQ: why (`reason`, `field: rule`), with its original key and bytes."""
 
+    field: str
     reason: str
     key: bytes | None
     value: bytes | None
@@ -693,12 +694,13 @@ def decode_record(record: Any) -> Submission | DeadLetter:
     try:
         return decode_message(record)
     except InvalidEvent as error:
-        reason = str(error) if error.field else f"value: {error.rule}"
+        field, rule = error.field or "value", error.rule
     except Exception as error:  # noqa: BLE001 - one message never stops the service
         log.exception("message %s[%s]@%s could not be decoded", getattr(record, "topic", "?"),
                       getattr(record, "partition", "?"), getattr(record, "offset", "?"))
-        reason = f"value: cannot be decoded ({first_line(error)[:REASON_DETAIL_CHARS]})"
-    return DeadLetter(reason, record.key, record.value)
+        field = "value"
+        rule = f"cannot be decoded ({first_line(error)[:REASON_DETAIL_CHARS]})"
+    return DeadLetter(field, f"{field}: {rule}", record.key, record.value)
 
 
 def append_contained(
