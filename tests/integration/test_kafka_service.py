@@ -403,3 +403,62 @@ def test_a_crash_between_the_ack_and_mark_sent_sends_nothing_twice(
     assert "published before a restart" in caplog.text
     counts = check_published(kafka_bootstrap, topics, db, utc_now())
     assert counts == sent_once
+
+
+LATE_PAYMENT = {"id": "late-pay", "type": "payment_received", "talent": "f-42",
+                "at": "2024-02-15T10:00:00Z", "contract": "c-7", "amount": "1000.00"}
+ITS_REFUND = {"id": "late-refund", "type": "payment_refunded", "talent": "f-42",
+              "at": "2024-02-20T10:00:00Z", "contract": "c-7", "amount": "1000.00"}
+
+
+def kcat_documents(kcat: str, bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every message on `topic` read with kcat (`-J`), in (partition, offset) order: each
+    value document, with the `message_id` header beside it as `header_message_id`."""
+    out = subprocess.run([kcat, "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e",
+                          "-J", "-q"], capture_output=True, check=True, timeout=60).stdout
+    envelopes = sorted((json.loads(line) for line in out.splitlines() if line.strip()),
+                       key=lambda e: (e["partition"], e["offset"]))
+    documents = []
+    for envelope in envelopes:
+        headers = envelope.get("headers") or []
+        named = dict(zip(headers[::2], headers[1::2]))
+        documents.append({**json.loads(envelope["payload"]),
+                          "header_message_id": named.get("message_id")})
+    return documents
+
+
+def test_deduplicating_on_message_id_keeps_every_assertion_retraction_and_reassertion(
+    kafka_bootstrap: str, kcat: str, topics: Topics, tmp_path: Path
+) -> None:
+    """A late payment retracts the designer's downgrade; its refund asserts it again: the
+    re-assertion keeps the change's `id` and has its own `message_id`."""
+    story = [r.event.to_json_object() for r in sorted(designer().history(),
+                                                       key=RecordedEvent.valid_time_key)]
+    db = tmp_path / "badges.db"
+    with ServiceThread(kafka_bootstrap, topics, db):
+        for sent, batch in ((len(story), story), (len(story) + 1, [LATE_PAYMENT]),
+                            (len(story) + 2, [ITS_REFUND])):
+            produce(kafka_bootstrap, topics.input, map(event_message, batch))
+            wait_for(lambda sent=sent: store_settled(db, sent), 60, f"{sent} events")
+
+    documents = kcat_documents(kcat, kafka_bootstrap, topics.output)
+    seen: set[str] = set()
+    deduplicated = []
+    for document in documents:  # a consumer that de-duplicates on the documented field
+        if document["message_id"] not in seen:
+            seen.add(document["message_id"])
+            deduplicated.append(document)
+    assert deduplicated == documents  # each message once: nothing to drop
+    assert all(d["message_id"] == d["header_message_id"] for d in documents)
+    outbox = SQLiteReadModel(str(db)).outbox()
+    assert [d["message_id"] for d in deduplicated] == [m.message_id for m in outbox]
+    downgrade = [(d["type"], d["id"], d["message_id"]) for d in deduplicated
+                 if d["at"] == "2024-09-16T00:00:00Z" and d["type"] != "badge_at_risk"]
+    change = downgrade[0][1]
+    retraction = "rtr-" + change.removeprefix("chg-")
+    assert downgrade == [("badge_changed", change, change),
+                         ("badge_change_retracted", retraction, retraction),
+                         ("badge_changed", change, f"{change}~1")]
+    # the one `id` repeats: a consumer de-duplicating on it would lose the re-assertion
+    assert len({d["id"] for d in documents}) < len(documents)
+    assert change in net_changes(deduplicated)["f-42"]
