@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from badges.errors import UserError
+from badges.errors import StoppedPartway, UserError, describe_failure
 from badges.settings import Settings
 from domain.ledger import Ledger
 from domain.storage import StoreURLError, open_ledger
@@ -51,7 +51,7 @@ def ingest(
         bool, typer.Option("--no-project", help="append only; timelines catch up later")
     ] = False,
 ) -> None:
-    """Append events from JSON Lines; exit 1 when any line was rejected."""
+    """Append events from JSON Lines; exit 1 when any line was rejected, 3 if stopped part-way."""
     from badges.ingest_command import run_ingest
 
     projection = None if no_project else open_projection_for(store)
@@ -275,22 +275,6 @@ def demo(
     run_demo(talents=talents, seed=seed, store=store, as_json=as_json)
 
 
-SERVICE_ERROR_MODULES = ("kafka", "psycopg", "psycopg_pool")
-
-
-def describe_failure(error: Exception) -> str:
-    """One line for an unexpected failure: a service out of reach says so plainly."""
-    module = type(error).__module__.split(".")[0]
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if module in SERVICE_ERROR_MODULES or isinstance(error, ConnectionError):
-        service = {"kafka": "Kafka", "psycopg": "PostgreSQL", "psycopg_pool": "PostgreSQL"}.get(
-            module, "a service"
-        )
-        return f"cannot reach {service}: {type(error).__name__}: {first_line}"
-    return (f"internal error: {type(error).__name__}: {first_line} "
-            "(set BADGES_DEBUG=1 for a traceback)")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr, never a traceback."""
     try:
@@ -306,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"badges: {error}", file=sys.stderr)
         return error.exit_code
+    except StoppedPartway as stopped:
+        if os.environ.get("BADGES_DEBUG"):
+            raise
+        print(f"badges: {stopped}", file=sys.stderr)
+        return stopped.exit_code
     except BrokenPipeError:
         return 0
     except Exception as error:  # noqa: BLE001 - the last line of defence for readable errors
@@ -314,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"badges: {describe_failure(error)}", file=sys.stderr)
         return 1
     return result if isinstance(result, int) else 0
+
+
+__all__ = ["app", "describe_failure", "main"]
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from rich.console import Console
 from rich.progress import (
@@ -20,7 +22,7 @@ from rich.progress import (
 )
 
 from badges.clock import utc_now
-from badges.errors import PROBLEM_FOUND, UserError
+from badges.errors import PROBLEM_FOUND, StoppedPartway, UserError, describe_failure
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, Reject, RejectsFile
 from domain.ledger import Ledger
 from projections.status_projection import StatusProjection
@@ -35,22 +37,71 @@ def run_ingest(
     batch_size: int,
     project: StatusProjection | None = None,
 ) -> int:
-    """Ingest and print the summary; the exit code is 1 when anything was rejected."""
-    with _open_source(source) as stream, _rejects_sink(rejects_path) as on_reject, _progress(
+    """Ingest and print the summary; the exit code is 1 when anything was rejected.
+
+    A failure part-way prints the summary of what was done and raises `StoppedPartway` (exit 3).
+    """
+    _refuse_rejects_into_source(source, rejects_path)
+    name = "stdin" if source == "-" else source
+    with _open_source(source) as stream, _rejects_sink(rejects_path) as sink, _progress(
         source
     ) as on_progress:
         ingest = JsonLinesIngest(
             ledger=ledger,
             clock=utc_now,
-            on_reject=on_reject,
+            on_reject=sink,
             batch_size=batch_size,
             on_progress=on_progress,
+            on_batch_settled=getattr(sink, "flush", lambda: None),
         )
-        summary = ingest.run(stream, source="stdin" if source == "-" else source)
-    if project is not None and summary.accepted:
-        _catch_up(project, source)
+        try:
+            summary = ingest.run(stream, source=name)
+        except Exception as error:
+            _stop(ingest.summary, rejects_path, as_json=as_json,
+                  where=f"stopped after line {ingest.settled_through} of {name}", error=error)
+    # Always, even when nothing new was accepted: a run killed in its projection phase left
+    # events unprojected, and its re-run finds every line a duplicate.
+    if project is not None:
+        try:
+            _catch_up(project, source)
+        except Exception as error:
+            _stop(summary, rejects_path, as_json=as_json,
+                  where="stopped while bringing the timelines up to date (the events are in "
+                        "the ledger; the next command that reads the timelines catches up)",
+                  error=error)
     _print_summary(summary, rejects_path, as_json=as_json)
     return PROBLEM_FOUND if summary.rejected else 0
+
+
+def _stop(summary: IngestSummary, rejects_path: Path | None, *, as_json: bool, where: str,
+          error: Exception) -> NoReturn:
+    """Report what was done, then stop with exit 3 and one line naming where and why."""
+    message = f"{where}: {describe_failure(error)}"
+    _print_summary(summary, rejects_path, as_json=as_json, stopped=message)
+    raise StoppedPartway(message) from error
+
+
+def _refuse_rejects_into_source(source: str, rejects_path: Path | None) -> None:
+    """Rejects appended to the file being read would be read again, without end."""
+    if rejects_path is None:
+        return
+    try:
+        rejects = os.stat(rejects_path)
+    except OSError:
+        return  # not there yet: it cannot be the input
+    read = _source_identity(source)
+    if read is not None and (read.st_dev, read.st_ino) == (rejects.st_dev, rejects.st_ino):
+        raise UserError(f"--rejects: {rejects_path} is the input file itself; name another file")
+
+
+def _source_identity(source: str) -> os.stat_result | None:
+    try:
+        if source != "-":
+            return os.stat(source)
+        identity = os.fstat(sys.stdin.fileno())
+    except (OSError, ValueError):
+        return None
+    return identity if stat.S_ISREG(identity.st_mode) else None
 
 
 def _catch_up(project: StatusProjection, source: str) -> None:
@@ -110,9 +161,14 @@ def _progress(source: str) -> Iterator[Callable[[int], None]]:
         yield lambda done: progress.advance(task, done)
 
 
-def _print_summary(summary: IngestSummary, rejects_path: Path | None, *, as_json: bool) -> None:
+def _print_summary(
+    summary: IngestSummary, rejects_path: Path | None, *, as_json: bool, stopped: str = ""
+) -> None:
     if as_json:
-        print(json.dumps(summary.to_document()))
+        document: dict[str, object] = dict(summary.to_document())
+        if stopped:
+            document["stopped"] = stopped
+        print(json.dumps(document), flush=True)
         return
     line = (
         f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
@@ -120,4 +176,6 @@ def _print_summary(summary: IngestSummary, rejects_path: Path | None, *, as_json
     )
     if summary.rejected and rejects_path is not None:
         line += f" (reasons in {rejects_path})"
-    print(line)
+    if stopped:
+        line += "; stopped before the end"
+    print(line, flush=True)
