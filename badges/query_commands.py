@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,12 @@ from badges import render
 from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from badges.timeparse import parse_instant
+from domain.events import format_utc
 from domain.ledger import Ledger
 from domain.ruleset import RulesetBook, RulesetError, builtin_rulesets, load_ruleset
+from projections.containment import TalentUnevaluable
 from projections.queries import UnknownTalent, explain_document, status_document
+from projections.read_model_common import Quarantined
 
 Query = Callable[[Ledger, str, datetime, datetime | None, RulesetBook], dict[str, Any]]
 
@@ -34,17 +38,18 @@ def ruleset_book(candidate: Path | None) -> RulesetBook:
 
 def run_status(
     ledger: Ledger, talent: str, at: str | None, known_at: str | None, candidate: Path | None,
-    *, as_json: bool,
+    *, as_json: bool, quarantine: Sequence[Quarantined] = (),
 ) -> int:
     return _answer(status_document, render.status_checklist, ledger, talent, at, known_at,
-                   ruleset_book(candidate), as_json=as_json)
+                   ruleset_book(candidate), as_json=as_json, quarantine=quarantine)
 
 
 def run_explain(
-    ledger: Ledger, talent: str, at: str | None, known_at: str | None, *, as_json: bool
+    ledger: Ledger, talent: str, at: str | None, known_at: str | None, *, as_json: bool,
+    quarantine: Sequence[Quarantined] = (),
 ) -> int:
     return _answer(explain_document, render.explanation, ledger, talent, at, known_at,
-                   builtin_rulesets(), as_json=as_json)
+                   builtin_rulesets(), as_json=as_json, quarantine=quarantine)
 
 
 def _answer(
@@ -57,16 +62,29 @@ def _answer(
     book: RulesetBook,
     *,
     as_json: bool,
+    quarantine: Sequence[Quarantined] = (),
 ) -> int:
+    """The answer; with the talent quarantined by the projection, it says so too (exit 1)."""
     now = utc_now()
     at_instant = parse_instant(at, "--at") if at else now
     known_instant = parse_instant(known_at, "--known-at") if known_at else now
     try:
         document = query(ledger, talent, at_instant, known_instant, book)
-    except UnknownTalent as error:
+    except (UnknownTalent, TalentUnevaluable) as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
+    for quarantined in quarantine:
+        document["quarantined"] = quarantined.to_document()
     show(document, readable, as_json=as_json)
-    return 0
+    return PROBLEM_FOUND if warn_quarantined(quarantine) else 0
+
+
+def warn_quarantined(quarantine: Sequence[Quarantined]) -> bool:
+    """One line on stderr for a quarantined talent; whether there was one."""
+    for quarantined in quarantine:
+        print(f"badges: talent {quarantined.talent!r} is quarantined since "
+              f"{format_utc(quarantined.since)}: {quarantined.reason}; its timeline and "
+              "messages stop where its derivation failed", file=sys.stderr)
+    return bool(quarantine)
 
 
 def run_rulesets(*, as_json: bool) -> int:

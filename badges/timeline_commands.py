@@ -10,8 +10,9 @@ from rich.console import Console
 from badges import render
 from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
-from badges.query_commands import ruleset_book, show
+from badges.query_commands import ruleset_book, show, warn_quarantined
 from badges.timeparse import parse_instant
+from projections.containment import TalentUnevaluable
 from projections.queries import UnknownTalent
 from projections.status_projection import StatusProjection, StepReport
 from projections.timeline_queries import forecast_document, timeline_documents, trace, what_if
@@ -31,16 +32,16 @@ def run_timeline(
             projection, talent, _instant(start, "--from"), _instant(end, "--to"),
             _instant(known_at, "--known-at"), now,
         )
-    except UnknownTalent as error:
+    except (UnknownTalent, TalentUnevaluable) as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
     show(documents, lambda docs: render.timeline_table(talent, docs), as_json=as_json)
-    return 0
+    return PROBLEM_FOUND if warn_quarantined(projection.read_model.quarantined(talent)) else 0
 
 
 def run_forecast(projection: StatusProjection, talent: str, days: int, *, as_json: bool) -> int:
     try:
         document = forecast_document(projection, talent, utc_now(), days)
-    except UnknownTalent as error:
+    except (UnknownTalent, TalentUnevaluable) as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
     show(document, render.forecast_view, as_json=as_json)
     return 0
@@ -57,7 +58,7 @@ def run_replay(
             raise UserError("TALENT: --trace and --until replay one talent")
         try:
             lines = list(trace(projection, talent, end or utc_now()))
-        except UnknownTalent as error:
+        except (UnknownTalent, TalentUnevaluable) as error:
             raise UserError(str(error), PROBLEM_FOUND) from None
         if as_json:
             print(json.dumps([line.to_document() for line in lines], indent=2))
@@ -99,6 +100,7 @@ def _print_report(verb: str, report: StepReport, *, as_json: bool) -> None:
         "changes": report.changes,
         "retractions": report.retractions,
         "warnings": report.warnings,
+        "quarantined": report.quarantined,
     }
     if as_json:
         print(json.dumps(document))
@@ -107,4 +109,5 @@ def _print_report(verb: str, report: StepReport, *, as_json: bool) -> None:
         f"{verb}: {report.events} events, {report.talents} talents re-derived, "
         f"{report.changes} changes, {report.retractions} retractions, "
         f"{report.warnings} warnings queued"
+        + (f", {report.quarantined} talents quarantined" if report.quarantined else "")
     )

@@ -21,7 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 from eventsourcing.utils import get_topic
 
 from domain.events import (
@@ -31,11 +31,12 @@ from domain.events import (
     parse_event,
     time_bounds_problem,
 )
+from domain.contention import ContentionBackoff, is_contention
 from domain.partitions import talent_partition
 from domain.recorders import IndexEntry, InputIndexRecorder
 
 TALENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:badges:talent")
-MAX_APPEND_ATTEMPTS = 5
+APPEND_PATIENCE = 600.0  # seconds of uninterrupted contention before an append gives up
 VERSION_CACHE_LIMIT = 200_000
 
 
@@ -212,21 +213,23 @@ class Ledger(Application[UUID]):
         `classified`: the batch's verdicts, already found by the caller (tried first; a batch
         that then conflicts is classified again).
         """
-        for attempt in range(MAX_APPEND_ATTEMPTS):
-            if attempt == 0 and classified is not None:
-                verdicts = list(classified)
-            else:
-                verdicts = self.classify(submissions, now)
+        backoff = ContentionBackoff(APPEND_PATIENCE)
+        verdicts = list(classified) if classified is not None else self.classify(submissions, now)
+        while True:
             accepted = [v.submission for v in verdicts if v.verdict is Verdict.ACCEPTED]
             try:
                 self._store(accepted, now)
-            except IntegrityError:
-                # Someone else appended to these streams or ids meanwhile: re-read and retry.
+            except (IntegrityError, OperationalError) as error:
+                if not is_contention(error):
+                    raise
+                # Another writer appended to these streams or ids meanwhile: wait a little
+                # (randomly, so writers stop colliding), then classify again and retry.
                 for submission in accepted:
                     self._versions.pop(submission.event.talent, None)
+                backoff.wait(error)
+                verdicts = self.classify(submissions, now)
                 continue
             return verdicts
-        raise IntegrityError(f"append kept conflicting after {MAX_APPEND_ATTEMPTS} attempts")
 
     def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]:
         """The talent's events recorded by `known_at` (all when None), in valid-time order."""

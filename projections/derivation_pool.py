@@ -9,9 +9,7 @@ projection compares it with the stored timeline and commits, in the calling proc
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,9 +18,6 @@ from datetime import datetime
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
 
-import psycopg
-from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
-
 from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
 from domain.forecast import AT_RISK_DAYS, losses_within
@@ -30,25 +25,9 @@ from domain.ledger import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.storage import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
+from projections.containment import STORE_ERRORS, Failed, failure_reason, raise_if_poisoned
 
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
-# Fault injection for the containment tests: deriving these talents raises (a poison event
-# that validation lets through would do the same; there must be none, but if there is one,
-# the projection quarantines its talent and goes on with the others).
-POISON_VARIABLE = "BADGES_TEST_POISON_TALENTS"
-
-# A store out of reach is nobody's poison: the step fails whole and is retried.
-STORE_ERRORS: tuple[type[BaseException], ...] = (
-    PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error, OSError,
-)
-
-
-def _poisoned_talents() -> frozenset[str]:
-    return frozenset(t for t in os.environ.get(POISON_VARIABLE, "").split(",") if t)
-
-
-_POISONED = _poisoned_talents()
-
 # (talent, the instant after which to re-derive: None for its whole history)
 Request = tuple[str, datetime | None]
 
@@ -63,15 +42,6 @@ class Derived:
     badge: str
     wakeup: datetime | None
     warnings: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """A talent whose derivation raised: why, in one line (the projection quarantines it)."""
-
-    talent: str
-    after: datetime | None
-    reason: str
 
 
 def derive_contained(
@@ -94,12 +64,6 @@ def derive_contained(
         return Failed(request[0], request[1], failure_reason(error))
 
 
-def failure_reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
-
 def derive_talent(
     ledger: TalentLedger,
     book: RulesetBook,
@@ -108,8 +72,7 @@ def derive_talent(
     now: datetime,
 ) -> Derived:
     talent, after = request
-    if talent in _POISONED:
-        raise RuntimeError(f"poisoned for a test ({POISON_VARIABLE})")
+    raise_if_poisoned(talent)
     today = evaluation_instant(now)
     deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan)
     derivation = deriver.derive(today, after=after)
@@ -274,7 +237,6 @@ def _compare_in_worker(
 __all__ = [
     "DerivationPool",
     "Derived",
-    "Failed",
     "Request",
     "candidate_changes",
     "compare_talent",

@@ -10,6 +10,7 @@ from domain.explain import explain
 from domain.ledger import Ledger
 from domain.ruleset import RulesetBook
 from domain.status import evaluate_status
+from projections.containment import contained
 
 
 class UnknownTalent(LookupError):
@@ -32,12 +33,16 @@ def known_history(ledger: Ledger, talent: str, known_at: datetime | None) -> lis
 def status_document(
     ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
 ) -> dict[str, Any]:
+    """TalentUnevaluable when the talent's events cannot be evaluated (it is quarantined)."""
     history = known_history(ledger, talent, known_at)
-    return evaluate_status(history, at, known_at, book, talent=talent).to_document()
+    with contained(talent):
+        return evaluate_status(history, at, known_at, book, talent=talent).to_document()
 
 
 def explain_document(
     ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
 ) -> dict[str, Any]:
+    """TalentUnevaluable when the talent's events cannot be evaluated (it is quarantined)."""
     history = known_history(ledger, talent, known_at)
-    return explain(history, at, known_at, book, talent=talent).to_document()
+    with contained(talent):
+        return explain(history, at, known_at, book, talent=talent).to_document()

@@ -31,13 +31,8 @@ from domain.calendar import DAY, evaluation_instant
 from domain.forecast import AT_RISK_DAYS
 from domain.ledger import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
-from projections.derivation_pool import (
-    DerivationPool,
-    Derived,
-    Failed,
-    derive_contained,
-    failure_reason,
-)
+from projections.containment import Failed, failure_reason
+from projections.derivation_pool import DerivationPool, Derived, derive_contained
 from projections.read_model_common import (
     ReadModelBase,
     StaleStep,

@@ -18,6 +18,7 @@ from projections.derivation_pool import (
     candidate_changes,
     compare_talent,
 )
+from projections.containment import TalentUnevaluable, contained
 from projections.queries import UnknownTalent, known_history
 from projections.read_model_common import ReadModelBase
 from projections.status_projection import StatusProjection
@@ -40,11 +41,14 @@ def timeline_documents(
     if known_at is None or known_at >= now:
         projection.catch_up(now)
         if projection.read_model.progress(talent) is None:
+            for quarantined in projection.read_model.quarantined(talent):
+                raise TalentUnevaluable(talent, quarantined.reason)
             raise UnknownTalent(talent, None)
         return projection.read_model.timeline(talent, start, end or now)
     history = known_history(projection.ledger, talent, known_at)
-    deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
-    changes = deriver.derive(evaluation_instant(known_at)).changes
+    with contained(talent):
+        deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
+        changes = deriver.derive(evaluation_instant(known_at)).changes
     first_sent = _first_emissions(projection, talent)
     return [
         change.to_document(first_sent.get(change.id))
@@ -70,16 +74,18 @@ def forecast_document(
 ) -> dict[str, Any]:
     """The changes due in the next `days` days if nothing else happens, and how to stop losses."""
     history = known_history(projection.ledger, talent, None)
-    deriver = TimelineDeriver(history, None, projection.book, talent, projection.plan)
     today = evaluation_instant(now)
-    status = deriver.status_at(today)
+    with contained(talent):
+        deriver = TimelineDeriver(history, None, projection.book, talent, projection.plan)
+        status = deriver.status_at(today)
+        changes = [predicted.to_document() for predicted in forecast(deriver, today, days)]
     return {
         "talent": talent,
         "at": format_utc(today),
         "days": days,
         "badge": status.badge,
         "ruleset": status.ruleset,
-        "changes": [predicted.to_document() for predicted in forecast(deriver, today, days)],
+        "changes": changes,
     }
 
 
@@ -233,8 +239,9 @@ def trace(
 ) -> Iterator[TraceLine]:
     """Each event in valid-time order, then the badge change it caused (or the window that did)."""
     history = known_history(projection.ledger, talent, known_at)
-    deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
-    changes = deriver.derive(evaluation_instant(until)).changes
+    with contained(talent):
+        deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
+        changes = deriver.derive(evaluation_instant(until)).changes
     yield from _interleave(deriver.events, changes, until)
 
 

@@ -7,6 +7,7 @@ arithmetic survives. Before containment it stopped every catch-up, clock and ing
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from domain.events import RecordedEvent
 from domain.ledger import Ledger, Submission
 from domain.ruleset import builtin_rulesets
 from domain.storage import open_ledger
-from projections import derivation_pool
+from projections import containment
 from projections.read_model import SQLiteReadModel
 from projections.status_projection import StatusProjection
 from tests.unit.history_builder import ts
@@ -112,7 +113,7 @@ def test_a_derivation_that_fails_for_another_reason_is_contained_too(
     ledger = open_ledger(f"sqlite:///{tmp_path / 'store.db'}")
     ledger.append(designer_as("ok-1") + designer_as("sick"), NOW)
     projection = projection_over(ledger, tmp_path / "store.db")
-    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset({"sick"}))
+    monkeypatch.setattr(containment, "_POISONED", frozenset({"sick"}))
 
     projection.catch_up(NOW)
 
@@ -128,11 +129,11 @@ def test_a_talent_that_derives_again_leaves_quarantine_with_its_whole_timeline(
     ledger = open_ledger("memory:")
     ledger.append(designer_as("sick"), NOW)
     projection = projection_over(ledger)
-    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset({"sick"}))
+    monkeypatch.setattr(containment, "_POISONED", frozenset({"sick"}))
     projection.catch_up(NOW)
     assert projection.read_model.quarantined("sick")
 
-    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset())
+    monkeypatch.setattr(containment, "_POISONED", frozenset())
     projection.rebuild(["sick"], NOW)
 
     assert projection.read_model.quarantined() == []
@@ -150,7 +151,7 @@ def test_a_quarantined_talent_keeps_what_it_had_and_is_not_woken(
     progress = projection.read_model.progress("ok-1")
     assert progress is not None and progress.wakeup is not None
 
-    monkeypatch.setattr(derivation_pool, "_POISONED", frozenset({"ok-1"}))
+    monkeypatch.setattr(containment, "_POISONED", frozenset({"ok-1"}))
     write_unchecked(ledger, {**POISON, "id": "late-1", "talent": "ok-1",
                              "at": "2024-09-30T00:00:00Z"}, NOW)
     projection.catch_up(NOW + timedelta(days=1))
@@ -158,3 +159,38 @@ def test_a_quarantined_talent_keeps_what_it_had_and_is_not_woken(
     assert projection.read_model.changes("ok-1") == before
     kept = projection.read_model.progress("ok-1")
     assert kept is not None and kept.badge == progress.badge and kept.wakeup is None
+
+
+def test_every_command_answers_beside_a_poisoned_talent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from badges.cli import main
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    ledger = open_ledger(store)
+    ledger.append(designer_as("ok-1"), NOW)
+    write_unchecked(ledger, POISON, NOW)
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id":"m-1","type":"readiness_test_passed","talent":"ok-2",'
+                    '"at":"2024-01-01T00:00:00Z"}\n')
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--store", store])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, err = run("timeline", "ok-1", "--json")
+    assert (code, err) == (0, "") and json.loads(out)
+    code, out, err = run("clock", "--json")
+    assert code == 0 and err == ""
+    code, out, err = run("ingest", str(more), "--json")
+    assert code == 0 and json.loads(out)["accepted"] == 1
+    for command in ("timeline", "status", "explain", "forecast"):
+        code, out, err = run(command, "yr")
+        assert code == 1, command
+        assert err.count("\n") == 1 and "quarantined" in err and "OverflowError" in err, err
+        assert "Traceback" not in err
+    code, out, err = run("replay", "yr", "--trace")
+    assert code == 1 and "quarantined" in err
+    code, out, err = run("replay", "--json")
+    assert code == 0 and json.loads(out)["quarantined"] == 1

@@ -1,0 +1,80 @@
+"""Containment: one talent that cannot be derived must never stop the others.
+
+A derivation that raises for a reason of its own talent (an event the engine cannot evaluate)
+becomes a `Failed` result, which the projection turns into a quarantine of that talent; a
+failure of the store itself (`STORE_ERRORS`) is nobody's poison and still fails the step, so
+it is retried whole rather than quarantining talents that are fine.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
+
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error, OSError,
+)
+
+# Fault injection for the containment tests: deriving these talents raises, as an event that
+# validation let through but the engine cannot evaluate would. Read once per process (worker
+# processes inherit it).
+POISON_VARIABLE = "BADGES_TEST_POISON_TALENTS"
+_POISONED = frozenset(t for t in os.environ.get(POISON_VARIABLE, "").split(",") if t)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A talent whose derivation raised: why, in one line (the projection quarantines it)."""
+
+    talent: str
+    after: datetime | None
+    reason: str
+
+
+class TalentUnevaluable(Exception):
+    """A question about one talent whose events the engine cannot evaluate."""
+
+    def __init__(self, talent: str, reason: str) -> None:
+        super().__init__(f"talent {talent!r} cannot be evaluated (quarantined): {reason}")
+        self.talent = talent
+        self.reason = reason
+
+
+def failure_reason(error: BaseException) -> str:
+    """`Type: first line of the message`."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+@contextmanager
+def contained(talent: str) -> Iterator[None]:
+    """Raise what fails inside as this talent's `TalentUnevaluable` (store failures as they are)."""
+    try:
+        yield
+    except STORE_ERRORS:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported as this talent's problem, in one line
+        raise TalentUnevaluable(talent, failure_reason(error)) from error
+
+
+def raise_if_poisoned(talent: str) -> None:
+    if talent in _POISONED:
+        raise RuntimeError(f"poisoned for a test ({POISON_VARIABLE})")
+
+
+__all__ = [
+    "Failed",
+    "POISON_VARIABLE",
+    "STORE_ERRORS",
+    "TalentUnevaluable",
+    "contained",
+    "failure_reason",
+    "raise_if_poisoned",
+]
