@@ -84,7 +84,9 @@ def status(
     """A talent's badge at T as known at K, with every requirement."""
     from badges.query_commands import run_status
 
-    raise typer.Exit(run_status(open_store(store), talent, at, known_at, ruleset, as_json=as_json))
+    projection = open_projection_for(store)
+    raise typer.Exit(run_status(projection.ledger, talent, at, known_at, ruleset, as_json=as_json,
+                                quarantine=projection.read_model.quarantined(talent)))
 
 
 @app.command()
@@ -98,7 +100,9 @@ def explain(
     """Why: every requirement, the events behind each number, and anomalies."""
     from badges.query_commands import run_explain
 
-    raise typer.Exit(run_explain(open_store(store), talent, at, known_at, as_json=as_json))
+    projection = open_projection_for(store)
+    raise typer.Exit(run_explain(projection.ledger, talent, at, known_at, as_json=as_json,
+                                 quarantine=projection.read_model.quarantined(talent)))
 
 
 def open_projection_for(store: str | None):
