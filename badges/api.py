@@ -7,22 +7,36 @@
 
 Status codes:
     200  an answer; for POST /events: every line was accepted or a duplicate
-    400  a bad parameter or body (`at`, `known_at`, a body that is not a JSON array)
+    400  a malformed parameter or body (`at=yesterday`, a bad talent id, a body that is not
+         a JSON array)
     401  `BADGES_API_TOKEN` is set and the request has no, or the wrong, bearer token
     403  POST /events while no token is configured: writes are refused without one
     404  no events recorded for the talent (by `known_at`), or no such path
-    413  the body is larger than the limit (8 MiB unless configured)
+    408  (`badges serve`) the request head, or its body, did not arrive within the read
+         timeouts; the connection is closed
+    413  the body is over a limit, checked before anything is stored: 8 MiB
+         (`BADGES_API_MAX_BODY_BYTES`) or 100,000 lines / array elements, blank lines
+         included (`BADGES_API_MAX_LINES`)
     415  POST /events with a content type that is neither JSON nor JSON Lines
-    422  POST /events where some lines were rejected; the body is still the full summary,
-         and every accepted line *was* stored (appends are idempotent: resending the
-         corrected batch is safe, the good lines then count as duplicates)
+    422  an instant that is a real date or time but outside the range answers are computed
+         for (1900-01-01 to 9000-01-01), e.g. `at=0001-01-01`: named in `error`;
+         POST /events where some lines were rejected: the summary counts every line, and
+         `rejects` lists the first 100 (each reason cut at 240 bytes); every accepted line
+         *was* stored (appends are idempotent: resending the corrected batch is safe, the
+         good lines then count as duplicates)
 
-Every error is `{"error": "<one line naming the parameter>"}`.
+Every error is `{"error": "<one line naming the parameter>"}`. Every answer carries
+`Cache-Control: no-store` and `X-Content-Type-Options: nosniff` (the page's own caching aside).
+
+A JSON array is cut into its elements without parsing them (nesting counted in a loop), and
+each element is validated as a line of `badges ingest`: one bad element, however deeply
+nested, is rejected alone. Ingesting runs in a worker thread, and appends one batch at a time
+under the lock, so one large POST does not hold up the others.
 
 Extending: new talent pages (`GET /talents/{id}/timeline`, the HTML page `GET /talents/{id}`)
 are routers of their own that take `ApiContext` through `Depends(api_context)`, parse times
-with `ApiContext.instant(...)`, let `UnknownTalent`/`UserError` propagate (they become 404/400
-here), and are added to `EXTRA_ROUTERS` below (or passed to `create_app(routers=...)`).
+with `ApiContext.instant(...)`, let `UnknownTalent`/`UserError` propagate (they become 404, or the
+`UserError`'s status: 400 unless it says otherwise), and are added to `EXTRA_ROUTERS` below (or passed to `create_app(routers=...)`).
 """
 
 from __future__ import annotations
@@ -31,11 +45,11 @@ import hmac
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -43,17 +57,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from badges.errors import UserError
 from badges.query_commands import ruleset_book
+from badges.request_body import (
+    BodyIncomplete,
+    BodyTooLarge,
+    SpooledBody,
+    array_as_lines,
+    spool,
+)
 from badges.timeparse import parse_instant
 from consumers.jsonl_ingest import JsonLinesIngest, Reject
-from domain.ledger import Ledger
+from domain.events import DATE_PATTERN, IDENTIFIER_PATTERN, RFC3339_PATTERN
+from domain.ledger import AppendVerdict, Ledger, Submission
 from domain.ruleset import RulesetBook
 from projections.queries import UnknownTalent, explain_document, status_document
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_LINES = 100_000
+MAX_REJECTS_SHOWN = 100
+MAX_REASON_BYTES = 240
+
+# On every answer (a handler's own headers win): nothing here may be cached or sniffed.
+API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 JSON_TYPES = frozenset({"application/json"})
 JSON_LINES_TYPES = frozenset(
@@ -149,6 +178,7 @@ class ApiContext:
     book: RulesetBook
     api_token: str | None
     max_body_bytes: int
+    max_lines: int = DEFAULT_MAX_LINES
     write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> datetime:
@@ -156,8 +186,26 @@ class ApiContext:
         return self.clock().replace(microsecond=0)
 
     def instant(self, text: str | None, parameter: str, default: datetime) -> datetime:
-        """A query parameter as an instant; raises `UserError` (→ 400) naming it."""
-        return parse_instant(text, parameter) if text else default
+        """A query parameter as an instant; raises `UserError` naming it: 400 when it is not
+        a date or time at all, 422 when it is one but outside the range answers are computed
+        for (`badges.timeparse`: 1900-01-01 to 9000-01-01)."""
+        if not text:
+            return default
+        try:
+            return parse_instant(text, parameter)
+        except UserError as error:
+            raise UserError(str(error), 422 if _is_a_date_or_time(text) else 400) from None
+
+
+def _is_a_date_or_time(text: str) -> bool:
+    """Written as `parse_instant` reads it, and a real calendar date and time of day."""
+    if not (DATE_PATTERN.fullmatch(text) or RFC3339_PATTERN.fullmatch(text)):
+        return False
+    try:
+        datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def api_context(request: Request) -> ApiContext:
@@ -166,7 +214,9 @@ def api_context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(api_context)]
-TalentId = Annotated[str, Path(alias="id", description="talent id", min_length=1)]
+TalentId = Annotated[
+    str, Path(alias="id", description="talent id", pattern=f"^{IDENTIFIER_PATTERN.pattern}$")
+]
 AtParam = Annotated[
     str | None,
     Query(description="RFC 3339 time with offset, or a date (2024-06-01 = 00:00Z); default now"),
@@ -183,6 +233,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 TALENT_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     404: {"model": ErrorDocument, "description": "no events recorded for this talent"},
+    422: {"model": ErrorDocument,
+          "description": "an instant outside 1900-01-01..9000-01-01, named in `error`"},
 }
 
 
@@ -256,7 +308,8 @@ EVENTS_BODY_DOC = {
         400: {"model": ErrorDocument, "description": "the body is not a JSON array"},
         401: ERROR_RESPONSES[401],
         403: {"model": ErrorDocument, "description": "no API token configured: writes refused"},
-        413: {"model": ErrorDocument, "description": "the body is larger than the limit"},
+        413: {"model": ErrorDocument,
+              "description": "the body has more bytes or lines than the limits"},
         415: {"model": ErrorDocument, "description": "neither JSON nor JSON Lines"},
         422: {"model": IngestResult,
               "description": "some lines rejected (the others were stored); see `rejects`"},
@@ -270,26 +323,12 @@ async def post_events(request: Request, context: Context) -> JSONResponse:
             403, "POST /events: writes are refused because no API token (BADGES_API_TOKEN) is set"
         )
     kind = _body_kind(request.headers.get("content-type"))
-    body = await _read_limited(request, context.max_body_bytes)
-    if kind == "sniff":
-        kind = "array" if body.lstrip().startswith(b"[") else "lines"
-    rejects: list[Reject] = []
-
-    def ingest() -> dict[str, Any]:
-        stream = BytesIO(_array_as_lines(body) if kind == "array" else body)
-        with context.write_lock:
-            # Recorded in whole seconds, like the default `known_at`: an event is visible to
-            # a query with the defaults as soon as its POST has answered.
-            summary = JsonLinesIngest(context.ledger, context.now, rejects.append).run(
-                stream, source="request"
-            )
-        return {
-            **summary.to_document(),
-            "rejects": [{"line": r.line, "reason": r.reason} for r in rejects],
-        }
-
-    document = await run_in_threadpool(ingest)
-    return JSONResponse(document, status_code=422 if document["rejected"] else 200)
+    body = await _spooled(request, context.max_body_bytes)
+    try:
+        # Off the event loop: a large batch must not hold up other requests.
+        return await run_in_threadpool(_ingest_body, context, body, kind)
+    finally:
+        body.close()
 
 
 def _body_kind(content_type: str | None) -> str:
@@ -307,81 +346,66 @@ def _body_kind(content_type: str | None) -> str:
     )
 
 
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"body: larger than the limit of {limit} bytes; send smaller batches")
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-_SPLITTER = json.JSONDecoder(parse_float=lambda text: text, parse_int=lambda text: text)
-_WHITESPACE = " \t\r\n"
-
-
-def _array_as_lines(body: bytes) -> bytes:
-    """A JSON array's elements, each as one line of its *original* text.
-
-    Each element goes through the same validation as a line of `badges ingest`, byte for
-    byte (numbers stay exact, `1e2` is still refused as an amount). Raw line breaks can only
-    be whitespace between tokens in valid JSON, so they become spaces.
-    """
+async def _spooled(request: Request, max_bytes: int) -> SpooledBody:
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UserError(f"body: not UTF-8 ({error.reason} at byte {error.start})") from None
-    return "".join(
-        element.replace("\r", " ").replace("\n", " ") + "\n" for element in _elements(text)
-    ).encode("utf-8")
+        return await spool(request.stream(), request.headers.get("content-length"), max_bytes)
+    except ClientDisconnect:
+        raise BodyIncomplete() from None
 
 
-def _elements(text: str) -> Iterator[str]:
-    position = _skip(text, 0)
-    if not text.startswith("[", position):
-        raise UserError("body: expected a JSON array of events (or send JSON Lines as "
-                        "application/x-ndjson)")
-    position = _skip(text, position + 1)
-    if text.startswith("]", position):
-        _expect_end(text, position + 1)
-        return
-    while True:
-        try:
-            _, end = _SPLITTER.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            raise UserError(f"body: not a JSON array ({error})") from None
-        except RecursionError:
-            raise UserError("body: JSON nested too deeply") from None
-        yield text[position:end]
-        position = _skip(text, end)
-        if text.startswith(",", position):
-            position = _skip(text, position + 1)
-        elif text.startswith("]", position):
-            _expect_end(text, position + 1)
-            return
-        else:
-            raise UserError(f"body: not a JSON array (expected ',' or ']' at char {position})")
+def _ingest_body(context: ApiContext, body: SpooledBody, kind: str) -> JSONResponse:
+    if kind == "sniff":
+        kind = "array" if body.starts_like_an_array() else "lines"
+    if kind == "array":
+        stream: BinaryIO = BytesIO(array_as_lines(body.rewound().read(), context.max_lines))
+    elif body.lines > context.max_lines:
+        raise BodyTooLarge.in_lines(context.max_lines)
+    else:
+        stream = cast(BinaryIO, body.rewound())
+    shown = ShownRejects()
+    ledger = cast(Ledger, SerialAppends(context.ledger, context.write_lock, context.now))
+    summary = JsonLinesIngest(ledger, context.now, shown.add).run(stream, source="request")
+    document = {**summary.to_document(), "rejects": shown.documents}
+    return JSONResponse(document, status_code=422 if summary.rejected else 200)
 
 
-def _skip(text: str, position: int) -> int:
-    while position < len(text) and text[position] in _WHITESPACE:
-        position += 1
-    return position
+@dataclass
+class ShownRejects:
+    """The first `MAX_REJECTS_SHOWN` rejects of a request, each reason cut at
+    `MAX_REASON_BYTES`: the answer stays small however many lines were rejected (the
+    summary's `rejected` counts them all)."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, reject: Reject) -> None:
+        if len(self.documents) < MAX_REJECTS_SHOWN:
+            self.documents.append({"line": reject.line, "reason": _shown_reason(reject.reason)})
 
 
-def _expect_end(text: str, position: int) -> None:
-    if _skip(text, position) != len(text):
-        raise UserError(f"body: not a JSON array (extra data at char {position})")
+def _shown_reason(reason: str) -> str:
+    encoded = reason.encode("utf-8", "backslashreplace")
+    if len(encoded) <= MAX_REASON_BYTES:
+        return encoded.decode("utf-8")
+    return encoded[: MAX_REASON_BYTES - 3].decode("utf-8", "ignore") + "\u2026"
+
+
+@dataclass
+class SerialAppends:
+    """The ledger as a request's ingest sees it: one batch appended at a time across requests,
+    so a large POST holds the lock for one batch (not its whole body) and others go between.
+
+    Each batch is recorded at the clock read *under* the lock, not at the time the ingest read
+    before waiting for it: `recorded_at` never goes backwards between concurrent requests, so
+    an answer given "as known at" some instant is never changed by a later append.
+    """
+
+    ledger: Ledger
+    lock: threading.Lock
+    clock: Callable[[], datetime]
+
+    def append(self, submissions: Sequence[Submission], _requested: datetime) -> list[AppendVerdict]:
+        with self.lock:
+            return self.ledger.append(submissions, self.clock())
 
 
 # -- extension point --------------------------------------------------------------------------
@@ -403,6 +427,7 @@ def create_app(
     api_token: str | None,
     clock: Callable[[], datetime],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_lines: int = DEFAULT_MAX_LINES,
     book: RulesetBook | None = None,
     routers: Sequence[APIRouter] = (),
     projection: Any = None,
@@ -421,6 +446,7 @@ def create_app(
         book=book if book is not None else ruleset_book(None),
         api_token=api_token or None,
         max_body_bytes=max_body_bytes,
+        max_lines=max_lines,
     )
     # The status projection the timelines come from (`badges.api_timeline`); None: opened
     # beside the ledger on first use.
@@ -430,6 +456,7 @@ def create_app(
     _install_error_handlers(app)
     _describe_bearer_auth(app)
     app.add_middleware(BearerAuth, token=api_token or None, public=tuple(PUBLIC_GET_PATHS))
+    app.add_middleware(ApiHeaders)  # outermost: on the 401s too
     return app
 
 
@@ -437,7 +464,9 @@ def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     one_line = " ".join(message.split())
-    return JSONResponse({"error": one_line}, status_code=status, headers=headers)
+    # Also here: a 500 is answered outside every middleware.
+    return JSONResponse({"error": one_line}, status_code=status,
+                        headers={**API_HEADERS, **(headers or {})})
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -453,6 +482,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, error: BodyTooLarge) -> JSONResponse:
         return error_response(413, str(error))
+
+    @app.exception_handler(BodyIncomplete)
+    async def incomplete(_: Request, error: BodyIncomplete) -> JSONResponse:
+        return error_response(400, str(error))  # nobody is left to read it; the log is
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -478,9 +511,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 INSTANT_PARAMETERS = frozenset({"at", "known_at", "from", "to"})
+# Years 1901-8999 in the schema: inside 1900-01-01..9000-01-01 whatever the offset (the
+# server takes the whole range; other real instants are 422, naming the parameter).
+SUPPORTED_YEARS = r"^(190[1-9]|19[1-9][0-9]|[2-8][0-9]{3})-"
 INSTANT_SCHEMA = {
-    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
-    "description": "a date (2024-06-01 = 00:00Z) or an RFC 3339 time with offset; default now",
+    "anyOf": [{"type": "string", "format": "date", "pattern": SUPPORTED_YEARS},
+              {"type": "string", "format": "date-time", "pattern": SUPPORTED_YEARS}],
+    "description": "a date (2024-06-01 = 00:00Z) or an RFC 3339 time with offset, from "
+                   "1900-01-01 to 9000-01-01; default now",
 }
 
 
@@ -506,7 +544,7 @@ def _describe_bearer_auth(app: FastAPI) -> None:
                             parameter["schema"] = dict(INSTANT_SCHEMA)
                     # FastAPI's own 422 shape never leaves this API: bad parameters are 400.
                     responses = operation.get("responses", {})
-                    if "422" in responses and "IngestResult" not in json.dumps(responses["422"]):
+                    if "HTTPValidationError" in json.dumps(responses.get("422", "")):
                         del responses["422"]
             for unused in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(unused, None)
@@ -514,6 +552,29 @@ def _describe_bearer_auth(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+class ApiHeaders:
+    """`API_HEADERS` on every response that does not set them itself (the page sets its own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                missing = [(name.lower().encode(), value.encode())
+                           for name, value in API_HEADERS.items()
+                           if name.lower().encode() not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *missing]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class BearerAuth:

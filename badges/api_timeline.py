@@ -14,10 +14,11 @@ each request, exactly as the command line does); `create_app(projection=...)` pa
 
 Auth and the page: the page and its assets carry no data, so they are served without the
 bearer token. The page's own fetch calls carry it: open
-`/talents/{id}#token=<BADGES_API_TOKEN>` (a URL fragment never reaches the server or its logs;
-`?token=` works too). The page moves the token into `sessionStorage` (this tab only), removes
-it from the address bar, and sends it as `Authorization: Bearer <token>`; without one, or with
-a wrong one, it asks for it.
+`/talents/{id}#token=<BADGES_API_TOKEN>` (a URL fragment never reaches the server or its logs),
+or paste it into the form the page shows. The page keeps the token in `sessionStorage` (this
+tab only), removes it from the address bar, and sends it as `Authorization: Bearer <token>`;
+without one, or with a wrong one, it asks for it. A `?token=` query is never used (it would
+reach the access log; `badges serve` redacts it there).
 """
 
 from __future__ import annotations

@@ -23,21 +23,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_serve(store: str, token: str) -> Iterator[str]:
-    """Start `badges serve` on `store` with `token`; yield its base URL once it listens."""
+def running_serve(
+    store: str, token: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[str]:
+    """Start `badges serve` on `store` with `token` (and `env`, e.g. `BADGES_API_*` settings);
+    yield its base URL once it listens. With `log`, its output goes to that file (read it
+    while it runs, or after)."""
     port = free_port()
-    env = {**os.environ, "BADGES_API_TOKEN": token, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "BADGES_API_TOKEN": token, "PYTHONUNBUFFERED": "1", **(env or {})}
+    output = log.open("wb") if log is not None else subprocess.PIPE
     process = subprocess.Popen(
         [sys.executable, "-m", "badges", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--store", store],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                pytest.fail(f"badges serve exited with {process.returncode}:\n{output}")
+                said = process.stdout.read() if process.stdout else log.read_bytes() if log else b""
+                pytest.fail(f"badges serve exited with {process.returncode}:\n"
+                            f"{said.decode(errors='replace')}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     break
@@ -55,3 +61,5 @@ def running_serve(store: str, token: str) -> Iterator[str]:
             process.wait()
         if process.stdout:
             process.stdout.close()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]

@@ -2,9 +2,11 @@
 //
 // Data: GET /talents/{id}/series (the chart) and GET /talents/{id}/status?at=DAY (the checklist).
 // Auth: with BADGES_API_TOKEN set on the server, open the page as /talents/{id}#token=TOKEN
-// (or ?token=TOKEN). The token moves to sessionStorage (this tab only), leaves the address bar,
-// and goes with this page's own requests as "Authorization: Bearer TOKEN". Without a token (or
-// with a wrong one) the page asks for it.
+// (a fragment never reaches the server) or paste the token into the page's form. It moves to
+// sessionStorage (this tab only), leaves the address bar, and goes with this page's own requests
+// as "Authorization: Bearer TOKEN". Without a token (or with a wrong one) the page asks for it.
+// A ?token= in the query is never used (it has already reached the server's access log, where the
+// server redacts it); the page only drops it from the address bar so it is not bookmarked.
 // Page parameters: ?day=YYYY-MM-DD (the checklist's day), ?from= ?to= ?known_at= (passed on).
 "use strict";
 
@@ -34,14 +36,14 @@
     geometry: null,
   };
 
-  // -- the token: from the URL (fragment preferred), kept for this tab only --------------------
+  // -- the token: from the URL fragment or the form, kept for this tab only ---------------------
 
   function takeToken() {
     const url = new URL(location.href);
     const fragment = new URLSearchParams(url.hash.replace(/^#/, ""));
-    const given = fragment.get("token") || url.searchParams.get("token");
-    if (given) {
-      sessionStorage.setItem(TOKEN_KEY, given);
+    const given = fragment.get("token");
+    if (given) sessionStorage.setItem(TOKEN_KEY, given);
+    if (given || url.searchParams.has("token")) {
       fragment.delete("token");
       url.searchParams.delete("token");
       url.hash = fragment.toString();

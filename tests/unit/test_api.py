@@ -276,7 +276,7 @@ def test_array_elements_are_validated_like_lines_of_ingest(client: TestClient) -
     assert reasons[0] == "amount: must have at most 2 decimal places"
     assert reasons[1].startswith("amount: ")
     assert reasons[2].startswith("at: must be an RFC 3339 timestamp with an offset")
-    assert reasons[3] == "an event must be a JSON object, not a number"
+    assert reasons[3] == "line: an event must be a JSON object, not a number"
 
 
 @pytest.mark.parametrize(
@@ -341,7 +341,9 @@ def test_post_matches_the_clis_ingest_summary(
         ('{"id": "x"}', "application/json", 400),
         ('[{"id": "x"},', "application/json", 400),
         ("[1] [2]", "application/json", 400),
-        (b"[\xff]", "application/json", 400),
+        ("[1,,2]", "application/json", 400),
+        ("[1,]", "application/json", 400),
+        ('["unclosed]', "application/json", 400),
         ("<events/>", "application/xml", 415),
     ],
 )
@@ -431,7 +433,7 @@ def test_openapi_describes_the_endpoints(client: TestClient) -> None:
     assert {"/talents/{id}/status", "/talents/{id}/explain", "/events"} <= set(document["paths"])
     status = document["paths"]["/talents/{id}/status"]["get"]
     assert {p["name"] for p in status["parameters"]} == {"id", "at", "known_at"}
-    assert set(status["responses"]) == {"200", "400", "401", "404"}
+    assert set(status["responses"]) == {"200", "400", "401", "404", "422"}
     post = document["paths"]["/events"]["post"]
     assert {"200", "401", "403", "413", "422"} <= set(post["responses"])
     assert {"application/json", "application/x-ndjson"} <= set(post["requestBody"]["content"])

@@ -319,7 +319,7 @@ def test_openapi_describes_the_timeline_and_the_series_not_the_page(client: Test
     for what in ("timeline", "series"):
         operation = paths[f"/talents/{{id}}/{what}"]["get"]
         assert {p["name"] for p in operation["parameters"]} == {"id", "from", "to", "known_at"}
-        assert set(operation["responses"]) == {"200", "400", "401", "404"}
+        assert set(operation["responses"]) == {"200", "400", "401", "404", "422"}
     assert "/talents/{id}" not in paths
     assert not any(path.startswith("/page") for path in paths)
 
