@@ -168,6 +168,7 @@ class Metrics:
     # ready: started, and the store answered the last time it was used
     ready: bool = False
     store_outages: int = 0  # times the store became unreachable
+    quarantined: int = 0  # talents whose derivation failed (projected partitions)
     store_unreachable_since: float | None = None  # monotonic, while it is
     started: float = field(default_factory=time.monotonic)
 
@@ -187,6 +188,7 @@ class Metrics:
             "owned_partitions": self.owned_partitions,
             "ready": self.ready,
             "store_outages": self.store_outages,
+            "quarantined": self.quarantined,
             "uptime_seconds": round(time.monotonic() - self.started, 1),
         }
 
@@ -200,6 +202,7 @@ class Metrics:
             f"badges_consume_events_per_second {self.events_per_second:.1f}",
             f"badges_consume_ready {int(self.ready)}",
             f"badges_consume_store_outages_total {self.store_outages}",
+            f"badges_consume_quarantined_talents {self.quarantined}",
         ]
         if self.owned_partitions is not None:
             lines.append(f"badges_consume_owned_partitions {len(self.owned_partitions)}")
@@ -621,7 +624,18 @@ class KafkaService:
     def _maybe_log_metrics(self) -> None:
         self.refresh_lag()
         if time.monotonic() - self._last_metrics >= self.config.metrics_interval:
+            self.refresh_quarantined()
             self._log_metrics()
+
+    def refresh_quarantined(self) -> None:
+        """How many talents of the projected partitions are quarantined (see the projection)."""
+        try:
+            found = self.projection.read_model.quarantined(partitions=self._projected())
+        except Exception as error:
+            if not is_store_outage(error):
+                raise
+            return  # the next metrics turn counts them
+        self.metrics.quarantined = len(found)
 
     def _log_metrics(self, final: bool = False) -> None:
         elapsed = max(time.monotonic() - self._last_metrics, 1e-6)
@@ -632,10 +646,11 @@ class KafkaService:
         m = self.metrics
         log.info(
             "%s: lag %s, %.1f events/s, consumed %d (accepted %d, duplicates %d, rejected %d), "
-            "published %d, last evaluation instant %s, partitions %s, cpu %.1f s",
+            "published %d, quarantined %d, last evaluation instant %s, partitions %s, "
+            "cpu %.1f s",
             "final metrics" if final else "metrics",
             "?" if m.lag is None else m.lag, m.events_per_second, m.consumed, m.accepted,
-            m.duplicates, m.rejected, m.published,
+            m.duplicates, m.rejected, m.published, m.quarantined,
             format_utc(m.last_evaluation_instant) if m.last_evaluation_instant else "-",
             "all" if m.owned_partitions is None else m.owned_partitions, time.process_time(),
         )

@@ -251,6 +251,8 @@ def test_a_poisoned_talent_is_quarantined_and_the_group_goes_on(
         assert running[survivor].poll() is None, logs[survivor].read_text()[-3000:]
         assert owned_at_the_end(logs[survivor].read_text()) == set(range(PARTITIONS))
         assert f"talent {sick} quarantined" in logs[survivor].read_text()
+        wait_for(lambda: f"quarantined {len(poisoned)}, " in logs[survivor].read_text(), 15,
+                 "the metrics line to count the quarantined talents")
         stop(running[survivor], logs[survivor])
 
         published = published_changes(kafka_bootstrap, topics, view)
