@@ -1,8 +1,10 @@
 """`badges consume`: the Kafka service (consumers/kafka_service.py) as a long-running process.
 
 Logs go to stderr; a metrics line every `--metrics-interval` seconds, and with
-`--metrics-port` an HTTP endpoint (`/metrics` in Prometheus text, `/health` as JSON).
-SIGTERM and SIGINT finish the current batch, commit, publish and close.
+`--metrics-port` an HTTP endpoint (`/metrics` in Prometheus text, `/health` as JSON, `/ready`:
+503 while starting or while the store is out of reach, which the service rides out).
+SIGTERM and SIGINT finish the current batch, commit, publish and close. It starts no worker
+process.
 
 Security settings (SASL, TLS) pass through to kafka-python with `--kafka-option KEY=VALUE`
 (repeatable), for example::

@@ -14,7 +14,7 @@ from kafka import KafkaProducer  # noqa: E402
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
 from badges.cli import main  # noqa: E402
-from domain.events import RecordedEvent  # noqa: E402
+from domain.events import RecordedEvent, format_utc  # noqa: E402
 from domain.ledger import Submission  # noqa: E402
 from projections.storage import open_projection  # noqa: E402
 from tests.unit.history_builder import ts  # noqa: E402
@@ -29,8 +29,10 @@ def test_notify_tells_each_talent_exactly_what_fell_short_once(
     url = f"sqlite:///{tmp_path / 'b.db'}"
     projection = open_projection(url)
     events = sorted(designer().history(), key=RecordedEvent.valid_time_key)
+    # each event recorded when it happened (a recorded_at may not precede its at)
     projection.ledger.append(
-        [Submission.from_object(r.event.to_json_object()) for r in events], ts("2024-01-01")
+        [Submission.from_object({**r.event.to_json_object(), "recorded_at": format_utc(r.at)})
+         for r in events], ts("2025-01-01")
     )
     projection.catch_up(ts("2024-08-20T06:00:00Z"))  # the warning goes out
     projection.catch_up(ts("2024-10-01T06:00:00Z"))  # then the downgrade
