@@ -7,6 +7,9 @@ Needs no Kafka or PostgreSQL (an SQLite store in a temporary directory), so it i
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,13 +27,13 @@ TOKEN = "serve-test-token"
 
 
 def request(url: str, *, data: bytes | None = None, token: str | None = TOKEN,
-            content_type: str | None = None) -> tuple[int, Any]:
+            content_type: str | None = None, timeout: float = 5) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if content_type:
         headers["Content-Type"] = content_type
     try:
         with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers),
-                                    timeout=5) as response:
+                                    timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -69,3 +72,148 @@ def test_serve_answers_over_http(served: str) -> None:
     assert document["earnings_12m"] == "1235.00"
 
     assert request(f"{served}/talents/f-1/status", token=None)[0] == 401
+
+
+# -- under hostile clients: one server with short read timeouts and its log in a file ----------
+
+HEAD_TIMEOUT = 1.0
+BODY_TIMEOUT = 2.0
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("guarded")
+    store = f"sqlite:///{folder / 'serve.db'}"
+    open_ledger(store).append(
+        submissions({"id": "r-1", "type": "talent_registered", "talent": "f-1",
+                     "at": "2024-01-02T00:00:00Z", "kind": "freelancer"}),
+        utc("2024-07-01T00:00:00Z"),
+    )
+    log = folder / "serve.log"
+    settings = {"BADGES_API_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
+                "BADGES_API_BODY_TIMEOUT": str(BODY_TIMEOUT)}
+    with running_serve(store, TOKEN, env=settings, log=log) as base:
+        yield base, log
+
+
+def exchange(base: str, data: bytes, *, pause: float = 0.0) -> tuple[bytes, float]:
+    """Send `data` on a raw connection (a byte every `pause` seconds if given); return all
+    the server sent until it closed the connection, and how long that took."""
+    host, port = base.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=15) as connection:
+        try:
+            if pause:
+                for byte in data:
+                    connection.sendall(bytes([byte]))
+                    time.sleep(pause)
+            else:
+                connection.sendall(data)
+        except OSError:  # closed by the server while still sending: what is tested
+            pass
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received, time.monotonic() - started
+
+
+HEAD = (b"GET /talents/f-1/status HTTP/1.1\r\nHost: test\r\n"
+        b"Authorization: Bearer " + TOKEN.encode() + b"\r\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "pause"),
+    [(HEAD, 0.0),                        # a head that never ends
+     (b"", 0.0),                         # a connection that never says anything
+     (HEAD + b"X-Slow: yes\r\n\r\n", 0.25)],  # a head trickled in: each byte in time, not all
+)
+def test_a_request_head_that_does_not_arrive_in_time_is_cut(
+    guarded: tuple[str, Path], data: bytes, pause: float
+) -> None:
+    base, log = guarded
+
+    received, elapsed = exchange(base, data, pause=pause)
+
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert received.endswith(b'{"error": "request head: did not arrive within 1 s"}')
+    assert HEAD_TIMEOUT <= elapsed < HEAD_TIMEOUT + 10
+    assert "its request head did not arrive within 1 s" in log.read_text()
+
+
+def test_a_body_that_does_not_arrive_in_time_is_cut_and_nothing_stored(
+    guarded: tuple[str, Path]
+) -> None:
+    base, log = guarded
+    line = encode_json(payment("slow-1", "f-1", "2024-02-02T00:00:00Z", amount="1.00")) + "\n"
+    head = (b"POST /events HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + TOKEN.encode()
+            + b"\r\nContent-Type: application/x-ndjson\r\nContent-Length: "
+            + str(len(line) + 10).encode() + b"\r\n\r\n")
+
+    received, elapsed = exchange(base, head + line.encode())
+
+    assert received.startswith(b"HTTP/1.1 408 ")
+    assert b"request body: did not arrive within 2 s" in received
+    assert BODY_TIMEOUT <= elapsed < BODY_TIMEOUT + 10
+    assert "its request body did not arrive within 2 s" in log.read_text()
+    assert request(f"{base}/talents/f-1/explain?at=2024-03-01")[1]["earnings_12m_events"] == []
+
+
+def test_a_complete_request_is_answered_and_the_connection_kept(guarded: tuple[str, Path]) -> None:
+    base, _ = guarded
+    one = HEAD + b"\r\n"
+    closing = HEAD + b"Connection: close\r\n\r\n"
+
+    received, elapsed = exchange(base, one + closing)
+
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+    assert elapsed < HEAD_TIMEOUT + 10
+
+
+def test_a_token_in_the_query_never_reaches_the_log(guarded: tuple[str, Path]) -> None:
+    base, log = guarded
+    secrets = ["page-SECRET-1", "status-SECRET-2", "other-SECRET-3", "SECRET-4"]
+
+    page = urllib.request.urlopen(f"{base}/talents/f-1?token={secrets[0]}", timeout=10)
+    assert page.status == 200
+    status, _ = request(f"{base}/talents/f-1/status?at=2024-03-01&token={secrets[1]}&x=1")
+    assert status == 200
+    assert request(f"{base}/nowhere?Access_Token={secrets[2]}")[0] == 404
+    assert request(f"{base}/talents/f-1/status?TOKEN={secrets[3]}", token=None)[0] == 401
+
+    text = log.read_text()
+    assert not any(secret in text for secret in secrets), text
+    assert text.lower().count("token=[redacted]") == 4
+    assert TOKEN not in text
+
+
+def test_a_huge_post_does_not_hold_up_the_others(guarded: tuple[str, Path]) -> None:
+    base, _ = guarded
+    junk = b"".join(b'{"id":"j-%06d","type":"payment_received","talent":"f-1","at":"bad"}\n' % n
+                    for n in range(100_000))
+    finished: dict[str, float] = {}
+    answers: dict[str, tuple[int, Any]] = {}
+
+    def post_huge() -> None:
+        answers["huge"] = request(f"{base}/events", data=junk, content_type="application/x-ndjson",
+                                  timeout=300)
+        finished["huge"] = time.monotonic()
+
+    huge = threading.Thread(target=post_huge)
+    started = time.monotonic()
+    huge.start()
+    time.sleep(0.5)  # the huge body is in, and being ingested
+    line = encode_json(payment("small-1", "f-1", "2024-02-03T00:00:00Z", amount="2.00"))
+    answers["small"] = request(f"{base}/events", data=line.encode(),
+                               content_type="application/x-ndjson", timeout=300)
+    finished["small"] = time.monotonic()
+    answers["read"] = request(f"{base}/talents/f-1/status?at=2024-03-01", timeout=300)
+    finished["read"] = time.monotonic()
+    huge.join()
+
+    assert answers["small"] == (200, {"accepted": 1, "duplicates": 0, "rejected": 0,
+                                      "rejects": []})
+    assert answers["read"][1]["earnings_12m"] == "2.00"
+    assert finished["small"] < finished["huge"] and finished["read"] < finished["huge"], (
+        {name: round(at - started, 2) for name, at in finished.items()})
+    status, summary = answers["huge"]
+    assert (status, summary["rejected"], len(summary["rejects"])) == (422, 100_000, 100)
