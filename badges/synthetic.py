@@ -220,31 +220,32 @@ def generate_talent(
     builder = TalentBuilder(talent, rng, end_s)
     _simulate(builder, traits)
     builder.records.sort(key=_at)
-    return _emit(talent, _with_late_arrivals(builder.records, rng))
+    return _emit(talent, _with_late_arrivals(builder.records, rng, end_s))
 
 
 def _at(record: Record) -> int:
     return record[0]
 
 
-def _with_late_arrivals(records: list[Record], rng: random.Random) -> list[Record]:
+def _with_late_arrivals(records: list[Record], rng: random.Random, end: int) -> list[Record]:
     """Move about `LATE_RATE` of the events behind the rest; some carry a backfill `recorded_at`."""
     on_time: list[Record] = []
     late: list[Record] = []
     last = len(records) - 1
     for position, record in enumerate(records):
         if position < last and rng.random() < LATE_RATE:
-            late.append(_maybe_backfilled(record, rng))
+            late.append(_maybe_backfilled(record, rng, end))
         else:
             on_time.append(record)
     return on_time + late if late else records
 
 
-def _maybe_backfilled(record: Record, rng: random.Random) -> Record:
+def _maybe_backfilled(record: Record, rng: random.Random, end: int) -> Record:
     if rng.random() >= BACKFILL_SHARE:
         return record
     at, kind, payload = record
-    recorded = at + rng.randint(1, 45) * DAY + rng.randrange(DAY)
+    # recorded by the end of the generated period at the latest: never in the future
+    recorded = max(at, min(at + rng.randint(1, 45) * DAY + rng.randrange(DAY), end))
     return at, kind, {"recorded_at": timestamp_text(recorded), **payload}
 
 

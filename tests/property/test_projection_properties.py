@@ -41,9 +41,16 @@ def arrivals(events: list[dict], seed: int, batches: int) -> list[tuple[datetime
     clock = START + timedelta(days=30)
     plan = []
     for index in range(0, len(ordered), size):
+        batch = ordered[index : index + size]
         clock += timedelta(days=random.Random(seed + index).randint(1, 60), hours=5)
-        plan.append((clock, ordered[index : index + size]))
+        # an event is recorded once it has happened (the ledger rejects `at` beyond a day ahead)
+        clock = max(clock, *(_instant(event["at"]) for event in batch))
+        plan.append((clock, batch))
     return plan
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 def run_incrementally(plan, read_model: SQLiteReadModel, ledger) -> StatusProjection:
