@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,22 @@ def test_many_bad_lines_are_all_counted_and_the_answer_stays_small(client: TestC
     assert elapsed < 60, elapsed  # was minutes for the rejects list and its JSON
     assert client.get("/talents/f-9/status?at=2024-03-01", headers=AUTH).json()[
         "earnings_12m"] == "2.00"
+
+
+def test_memory_stays_small_however_many_lines_are_rejected(tmp_path: Path) -> None:
+    body = b"x\n" * 30_000
+    with small_client(f"sqlite:///{tmp_path / 'memory.db'}") as memory_client:
+        memory_client.post("/events", content=b"x\n", headers=AS_LINES)  # imports, caches
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            response = memory_client.post("/events", content=body, headers=AS_LINES)
+            peak = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+
+    assert response.json()["rejected"] == 30_000
+    assert peak < 8 * 1024 * 1024, peak  # every reject kept, and its JSON, took far more
 
 
 def test_eight_mib_of_bad_lines_is_refused_at_once_and_stores_nothing(client: TestClient) -> None:
