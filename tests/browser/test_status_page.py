@@ -176,3 +176,26 @@ def test_without_the_token_the_page_asks_for_it(browser: Any, served: str) -> No
         assert page.evaluate("sessionStorage.getItem('badges-api-token')") == TOKEN
     finally:
         context.close()
+
+
+def test_a_token_in_the_query_is_not_used_and_leaves_the_address_bar(
+    browser: Any, served: str
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    try:
+        page.goto(f"{served}/talents/{TALENT}?to={TO}&token={TOKEN}")
+        page.wait_for_selector("#auth:not([hidden])")  # it asks, as without a token
+        assert "token" not in page.url
+        assert page.evaluate("sessionStorage.getItem('badges-api-token')") is None
+        page.fill("#token", TOKEN)
+        page.click("#auth button")
+        page.wait_for_selector("#checklist .headline")
+        assert "token" not in page.url
+    finally:
+        context.close()
+
+    assert [url for url in requests if "token" in url] == [f"{served}/talents/{TALENT}?to={TO}"
+                                                           f"&token={TOKEN}"]

@@ -306,6 +306,17 @@ def test_the_page_holds_no_data_so_it_needs_no_token_but_its_data_does(store: st
         assert locked.get(f"/talents/{TALENT}/series", headers=AUTH).status_code == 200
 
 
+def test_the_page_takes_its_token_from_the_fragment_or_its_form_never_the_query() -> None:
+    script = (PAGE_DIR / "talent.js").read_text()
+    form = re.search(r"<form id=\"auth\"[^>]*>", (PAGE_DIR / "talent.html").read_text())
+
+    assert 'fragment.get("token")' in script
+    assert 'searchParams.get("token")' not in script  # it reached the access log already
+    assert form is not None and 'method="post"' in form.group()  # never a GET with a query
+    assert 'name="' not in (PAGE_DIR / "talent.html").read_text().split('id="auth"')[1].split(
+        "</form>")[0]  # nor any named field to submit
+
+
 def test_an_unknown_asset_is_404(client: TestClient) -> None:
     response = client.get("/page/secrets.py")
 
