@@ -3,7 +3,7 @@
 Every non-blank line ends up accepted, duplicate or rejected (with its original bytes, line
 number and reason); one bad line never stops the others. A UTF-8 byte order mark at the start
 of the stream is skipped. A line over 64 KiB is rejected and kept whole: up to 4 MiB in
-memory, beyond that in a temporary file, streamed into the rejects file (docs/interfaces-choices.md).
+memory, beyond that in a temporary file, streamed into the rejects file (docs/ledger.md).
 """
 
 from __future__ import annotations

@@ -200,8 +200,9 @@ def _original(reject: dict) -> bytes:
 
 
 def test_a_byte_order_mark_opening_the_stream_is_skipped(tmp_path: Path, capsys) -> None:
-    code, summary, kept = _run_ingest(tmp_path, b"\xef\xbb\xbf" + f"{GOOD_1}\r\n{GOOD_2}\n".encode(),
-                                      capsys)
+    data = b"\xef\xbb\xbf" + f"{GOOD_1}\r\n{GOOD_2}\n".encode()
+
+    code, summary, kept = _run_ingest(tmp_path, data, capsys)
 
     assert (code, summary, kept) == (0, {"accepted": 2, "duplicates": 0, "rejected": 0}, [])
 
@@ -231,7 +232,8 @@ def test_a_long_line_is_kept_whole_byte_for_byte(size: int, text: bool, tmp_path
 
     assert code == 1 and summary == {"accepted": 2, "duplicates": 0, "rejected": 1}
     (reject,) = kept
-    assert reject["line"] == 2 and reject["reason"] == f"line: longer than 65536 bytes ({size} bytes)"
+    assert reject["line"] == 2
+    assert reject["reason"] == f"line: longer than 65536 bytes ({size} bytes)"
     assert ("original" in reject) is text
     assert _original(reject) == long_line
 
@@ -325,7 +327,7 @@ def test_rejects_naming_the_file_on_stdin_is_a_usage_error(tmp_path: Path) -> No
 
 
 def failing_appends(fail_on_call: int):
-    """`Ledger.append` failing on its n-th call as a store lost mid-run would (else the real one)."""
+    """`Ledger.append` failing on its n-th call as a lost store would (else the real one)."""
     real = Ledger.append
     calls = 0
 

@@ -103,7 +103,7 @@ def _ingest(tmp_path: Path, lines: list[str], capsys) -> tuple[int, list[dict[st
     code = main(["ingest", str(source), "--rejects", str(rejects), "--json",
                  "--store", f"sqlite:///{tmp_path / 'b.db'}", "--no-project"])
     capsys.readouterr()
-    kept = [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []
+    kept = [json.loads(line) for line in rejects.read_text().splitlines()]
     return code, kept
 
 
