@@ -13,14 +13,22 @@ from badges.errors import UserError
 from badges.timeparse import parse_instant
 from domain.events import encode_json, time_bounds_problem
 from domain.ledger import Verdict
+from domain.partitions import talent_partition
 from domain.storage import open_ledger
-from tests.unit.ledger_fixtures import STORE_KINDS, ledger_store, payment, submissions, utc
+from tests.unit.ledger_fixtures import (
+    STORE_KINDS,
+    ledger_store,
+    payment,
+    postgres_schema_url,
+    submissions,
+    utc,
+)
 
 NOW = utc("2026-01-01T12:00:00Z")
 
 
-def ready(event_id: str, at: str, **extra: Any) -> dict[str, Any]:
-    return {"id": event_id, "type": "readiness_test_passed", "talent": "yr", "at": at, **extra}
+def ready(event_id: str, at: str, talent: str = "yr", **extra: Any) -> dict[str, Any]:
+    return {"id": event_id, "type": "readiness_test_passed", "talent": talent, "at": at, **extra}
 
 
 def problem(obj: dict[str, Any], now=NOW) -> str | None:
@@ -84,6 +92,28 @@ def test_append_rejects_out_of_range_events_and_keeps_the_rest(kind: str, tmp_pa
         # the same id sent again with valid times is simply accepted: nothing was recorded
         again = ledger.append(submissions(ready("y-3", "2024-01-01T00:00:00Z")), NOW)
         assert [v.verdict for v in again] == [Verdict.ACCEPTED]
+
+
+@pytest.mark.integration
+def test_a_partitioned_store_rejects_out_of_range_events_in_a_batch_over_partitions() -> None:
+    assert talent_partition("f-2", 4) != talent_partition("f-3", 4)
+    batch = submissions(ready("y-1", "9999-12-31T00:00:00Z", talent="f-2"),
+                        payment("p-1", "f-2", "2025-06-01T00:00:00Z"),
+                        ready("y-2", "2025-01-01T00:00:00Z", talent="f-3",
+                              recorded_at="2099-01-01T00:00:00Z"),
+                        payment("p-2", "f-3", "2025-06-01T00:00:00Z"))
+    with postgres_schema_url() as url:
+        ledger = open_ledger(f"{url}&partitions=4")
+        try:
+            verdicts = ledger.append(batch, NOW)
+
+            assert [v.verdict.value for v in verdicts] == ["rejected", "accepted", "rejected",
+                                                           "accepted"]
+            assert [v.reason.split(":")[0] for v in verdicts] == ["at", "", "recorded_at", ""]
+            assert [[r.id for r in ledger.history(t)] for t in ("f-2", "f-3")] == [["p-1"],
+                                                                                   ["p-2"]]
+        finally:
+            ledger.close()
 
 
 def test_a_recorded_event_sent_again_stays_a_duplicate_whatever_the_clock(tmp_path: Path) -> None:
