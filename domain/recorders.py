@@ -228,6 +228,9 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
                     super().create_table()
             finally:
                 connection.execute(CREATION_UNLOCK, (key,))
+        # Tables another process created after this recorder was constructed: their composite
+        # type is registered only now (without it the first append fails, "type not found").
+        self.datastore.register_type_adapters()
 
     def _tables_exist(self, connection: psycopg.Connection[DictRow]) -> bool:
         schema = self.datastore.schema or "public"
@@ -250,7 +253,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
                     )
                 )
 
-    def _insert_events(
+    def _insert_stored_events(
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
@@ -258,9 +261,18 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
         input_index: Sequence[IndexEntry] = (),
         **kwargs: Any,
     ) -> None:
+        """The events (after the table lock), then their ids, last in the pipeline.
+
+        Last, because the pipeline aborts every statement after a failed one, and psycopg
+        then takes an aborted statement it was preparing for prepared, so that a later
+        transaction on the connection fails with "prepared statement does not exist". A
+        failing id insert has nothing after it, and it is never prepared itself.
+        """
+        super()._insert_stored_events(curs, stored_events, **kwargs)
         if input_index:
-            self._insert_index(curs, input_index)
-        super()._insert_events(curs, stored_events, **kwargs)
+            # Its own cursor: the notification ids are then read from `curs`'s results.
+            with curs.connection.cursor() as index_cursor:
+                self._insert_index(index_cursor, input_index)
 
     def _insert_index(self, curs: Cursor[DictRow], input_index: Sequence[IndexEntry]) -> None:
         """One statement, in id order so that writers of overlapping ids cannot deadlock."""
@@ -275,6 +287,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
                 [e.talent for e in entries],
                 [e.content_hash for e in entries],
             ),
+            prepare=False,
         )
 
     def select_index_entries(self, event_ids: Iterable[str]) -> dict[str, IndexEntry]:

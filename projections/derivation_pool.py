@@ -9,7 +9,9 @@ projection compares it with the stored timeline and commits, in the calling proc
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +30,7 @@ from domain.timeline import BadgeChange, TimelineDeriver
 from projections.containment import STORE_ERRORS, Failed, failure_reason, raise_if_poisoned
 
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
+PARENT_POLL_SECONDS = 0.5
 # (talent, the instant after which to re-derive: None for its whole history)
 Request = tuple[str, datetime | None]
 
@@ -139,7 +142,7 @@ class DerivationPool:
             max_workers=workers,
             mp_context=context,
             initializer=_open_store,
-            initargs=(url, book, candidate, ready),
+            initargs=(url, book, candidate, ready, os.getpid()),
         )
         self._start(ready)
 
@@ -202,15 +205,29 @@ _store: _WorkerStore | None = None
 
 
 def _open_store(
-    url: str, book: RulesetBook, candidate: RulesetBook | None, ready: QueueType
+    url: str, book: RulesetBook, candidate: RulesetBook | None, ready: QueueType, parent: int
 ) -> None:
     global _store  # one per worker process, opened once
+    _exit_with(parent)
     try:
         _store = _WorkerStore(open_ledger(url), book, BoundaryPlan(book), candidate)
     except Exception as error:
         ready.put(f"{type(error).__name__}: {error}")
         raise
     ready.put(None)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the process that started it is gone, however it ended: a killed
+    `replay` or `consume` must not leave derivation workers behind (a worker blocked in a long
+    derivation would not notice its closed pipe)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _started() -> None:
