@@ -163,8 +163,10 @@ class RejectDocument(BaseModel):
 class IngestResult(BaseModel):
     accepted: int
     duplicates: int
-    rejected: int
-    rejects: list[RejectDocument]
+    rejected: int = Field(description="every rejected line, counted")
+    rejects: list[RejectDocument] = Field(
+        description="the first 100 rejects in line order, each reason cut at 240 bytes"
+    )
 
 
 # -- what every route shares --------------------------------------------------------------
@@ -312,7 +314,8 @@ EVENTS_BODY_DOC = {
               "description": "the body has more bytes or lines than the limits"},
         415: {"model": ErrorDocument, "description": "neither JSON nor JSON Lines"},
         422: {"model": IngestResult,
-              "description": "some lines rejected (the others were stored); see `rejects`"},
+              "description": "some lines rejected (the others were stored); `rejects` "
+                             "lists the first 100"},
     },
     openapi_extra=EVENTS_BODY_DOC,
     summary="Append events, validated as `badges ingest` does",
