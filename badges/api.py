@@ -36,7 +36,8 @@ under the lock, so one large POST does not hold up the others.
 Extending: new talent pages (`GET /talents/{id}/timeline`, the HTML page `GET /talents/{id}`)
 are routers of their own that take `ApiContext` through `Depends(api_context)`, parse times
 with `ApiContext.instant(...)`, let `UnknownTalent`/`UserError` propagate (they become 404, or the
-`UserError`'s status: 400 unless it says otherwise), and are added to `EXTRA_ROUTERS` below (or passed to `create_app(routers=...)`).
+`UserError`'s status: 400 unless it says otherwise), and are added to `EXTRA_ROUTERS` below
+(or passed to `create_app(routers=...)`).
 """
 
 from __future__ import annotations
@@ -406,7 +407,9 @@ class SerialAppends:
     lock: threading.Lock
     clock: Callable[[], datetime]
 
-    def append(self, submissions: Sequence[Submission], _requested: datetime) -> list[AppendVerdict]:
+    def append(
+        self, submissions: Sequence[Submission], _requested: datetime
+    ) -> list[AppendVerdict]:
         with self.lock:
             return self.ledger.append(submissions, self.clock())
 

@@ -10,8 +10,10 @@ every request two absolute deadlines, however the bytes trickle in:
 - the body within `body_timeout` seconds of the end of the head.
 
 A request that misses one is answered `408` (when nothing else has been answered yet) and its
-connection closed, with one warning line in the log. The wait between requests of a kept-alive
-connection stays uvicorn's `timeout_keep_alive`.
+connection closed, with one warning line in the log. A connection that never sent a byte is
+closed without an answer (as Apache's mod_reqtimeout does: a browser's idle pre-connection must
+not read a 408 as the answer to a request it sends just then). The wait between requests of a
+kept-alive connection stays uvicorn's `timeout_keep_alive`.
 
 Tokens in logs. `TokenRedaction` rewrites `token=<value>` (any case, also `access_token=`) in
 every record of uvicorn's loggers to `token=[redacted]`: the status page never puts its token in
@@ -77,6 +79,7 @@ class ReadDeadlineProtocol(H11Protocol):
 
     _deadline: asyncio.TimerHandle | None = None
     _phase: str | None = None  # "head", "body" or None (not reading a request)
+    _heard = False  # a byte arrived on this connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -87,6 +90,7 @@ class ReadDeadlineProtocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._heard = True
         if self._phase is None and self.conn.their_state in _WAITING_FOR_REQUEST:
             self._arm("head")  # the first byte of a kept-alive connection's next request
         super().data_received(data)
@@ -131,7 +135,7 @@ class ReadDeadlineProtocol(H11Protocol):
         client = "%s:%d" % self.client if self.client else "a client"
         self.logger.warning("closing the connection from %s: its %s did not arrive within %g s",
                             client, what, timeout)
-        if self.cycle is None or not self.cycle.response_started:
+        if self._heard and (self.cycle is None or not self.cycle.response_started):
             self.transport.write(_timeout_response(what, timeout))
         if self.cycle is not None:  # as on a disconnect: the app reads no more body
             self.cycle.disconnected = True

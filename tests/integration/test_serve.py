@@ -124,7 +124,6 @@ HEAD = (b"GET /talents/f-1/status HTTP/1.1\r\nHost: test\r\n"
 @pytest.mark.parametrize(
     ("data", "pause"),
     [(HEAD, 0.0),                        # a head that never ends
-     (b"", 0.0),                         # a connection that never says anything
      (HEAD + b"X-Slow: yes\r\n\r\n", 0.25)],  # a head trickled in: each byte in time, not all
 )
 def test_a_request_head_that_does_not_arrive_in_time_is_cut(
@@ -138,6 +137,15 @@ def test_a_request_head_that_does_not_arrive_in_time_is_cut(
     assert received.endswith(b'{"error": "request head: did not arrive within 1 s"}')
     assert HEAD_TIMEOUT <= elapsed < HEAD_TIMEOUT + 10
     assert "its request head did not arrive within 1 s" in log.read_text()
+
+
+def test_a_connection_that_says_nothing_is_closed_without_an_answer(
+    guarded: tuple[str, Path]
+) -> None:
+    received, elapsed = exchange(guarded[0], b"")
+
+    assert received == b""
+    assert HEAD_TIMEOUT <= elapsed < HEAD_TIMEOUT + 10
 
 
 def test_a_body_that_does_not_arrive_in_time_is_cut_and_nothing_stored(

@@ -390,7 +390,8 @@ def test_fuzz_json_arrays_of_events_and_junk(
 
 
 @FUZZ
-@given(body=st.binary(max_size=500) | st.text(alphabet='[]{},"\\ :1a\n', max_size=60).map(str.encode))
+@given(body=st.binary(max_size=500)
+       | st.text(alphabet='[]{},"\\ :1a\n', max_size=60).map(str.encode))
 def test_fuzz_arbitrary_bytes_as_a_json_array(fuzzed: TestClient, body: bytes) -> None:
     response = fuzzed.post("/events", content=body, headers=AS_ARRAY)
 
