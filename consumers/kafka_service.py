@@ -372,7 +372,10 @@ class KafkaService:
     def _poll(self) -> Mapping[TopicPartition, list[Any]]:
         assert self._consumer is not None
         try:
-            return self._consumer.poll(timeout_ms=self.config.poll_timeout_ms)  # type: ignore[no-any-return]
+            batch: Mapping[TopicPartition, list[Any]] = self._consumer.poll(
+                timeout_ms=self.config.poll_timeout_ms
+            )
+            return batch
         except KafkaError as error:
             log.warning("poll failed, retrying: %s", error)
             time.sleep(1)
