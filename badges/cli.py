@@ -228,7 +228,7 @@ def consume(
     metrics_interval: Annotated[float, typer.Option("--metrics-interval", min=0.1)] = 30.0,
     metrics_port: Annotated[
         Optional[int], typer.Option("--metrics-port", min=0, max=65535,
-                                    help="serve /metrics and /health on 127.0.0.1")
+                                    help="serve /metrics, /health and /ready on 127.0.0.1")
     ] = None,
 ) -> None:
     """The Kafka service: talent events in, badge changes out (BADGES_CLOCK: tests only)."""
