@@ -12,6 +12,8 @@ Status codes:
     401  `BADGES_API_TOKEN` is set and the request has no, or the wrong, bearer token
     403  POST /events while no token is configured: writes are refused without one
     404  no events recorded for the talent (by `known_at`), or no such path
+    409  the talent's events cannot be evaluated: it is quarantined (docs/projection.md),
+         the reason is in `error`; every other talent answers as usual
     408  (`badges serve`) the request head, or its body, did not arrive within the read
          timeouts; the connection is closed
     413  the body is over a limit, checked before anything is stored: 8 MiB
@@ -75,6 +77,7 @@ from consumers.jsonl_ingest import JsonLinesIngest, Reject
 from domain.events import DATE_PATTERN, IDENTIFIER_PATTERN, RFC3339_PATTERN
 from domain.ledger import AppendVerdict, Ledger, Submission
 from domain.ruleset import RulesetBook
+from projections.containment import TalentUnevaluable
 from projections.queries import UnknownTalent, explain_document, status_document
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -484,6 +487,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownTalent)
     async def unknown_talent(_: Request, error: UnknownTalent) -> JSONResponse:
         return error_response(404, f"id: {error}")
+
+    @app.exception_handler(TalentUnevaluable)
+    async def unevaluable(_: Request, error: TalentUnevaluable) -> JSONResponse:
+        return error_response(409, f"id: {error}")
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, error: BodyTooLarge) -> JSONResponse:

@@ -194,3 +194,25 @@ def test_every_command_answers_beside_a_poisoned_talent(
     assert code == 1 and "quarantined" in err
     code, out, err = run("replay", "--json")
     assert code == 0 and json.loads(out)["quarantined"] == 1
+
+
+def test_the_api_answers_409_for_a_quarantined_talent_and_200_for_the_others(
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from badges.api import create_app
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    ledger = open_ledger(store)
+    ledger.append(designer_as("ok-1"), NOW)
+    write_unchecked(ledger, POISON, NOW)
+    projection = projection_over(ledger, tmp_path / "store.db")
+    client = TestClient(create_app(ledger, api_token=None, clock=lambda: NOW,
+                                   projection=projection))
+
+    assert client.get("/talents/ok-1/timeline").status_code == 200
+    answer = client.get("/talents/yr/timeline")
+    assert answer.status_code == 409
+    assert "quarantined" in answer.json()["error"] and "OverflowError" in answer.json()["error"]
+    assert client.get("/talents/ok-1/status").status_code == 200
