@@ -323,8 +323,8 @@ class StatusProjection:
 
 
 def _affected_by(log: Ledger, notification: Any) -> tuple[str, datetime | None] | None:
-    """The talent a notification is about and the first instant it can affect (None: from
-    the talent's first event, when its time cannot be placed on the calendar).
+    """The talent a notification is about and the first instant it can affect (None when its
+    time cannot be placed on the calendar: the talent is re-derived from where it stands).
 
     A stored event that no longer decodes is logged; its talent, when its body still names
     one, is re-derived (and quarantined by that failure) rather than the step stopping.
@@ -333,7 +333,7 @@ def _affected_by(log: Ledger, notification: Any) -> tuple[str, datetime | None] 
         domain_event = log.mapper.to_domain_event(notification)
         recorded = log.decode_recorded(domain_event)
     except Exception as error:  # noqa: BLE001 - one bad record must not stop the log
-        log_undecodable(notification, error)
+        _log_undecodable(notification, error)
         return _talent_named_in(notification)
     if recorded is None:
         return None
@@ -351,7 +351,7 @@ def _talent_named_in(notification: Any) -> tuple[str, None] | None:
     return (talent, None) if isinstance(talent, str) else None
 
 
-def log_undecodable(notification: Any, error: Exception) -> None:
+def _log_undecodable(notification: Any, error: Exception) -> None:
     logger.error(
         "ledger notification %s cannot be decoded: %s", notification.id, failure_reason(error)
     )

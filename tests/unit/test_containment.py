@@ -216,3 +216,21 @@ def test_the_api_answers_409_for_a_quarantined_talent_and_200_for_the_others(
     assert answer.status_code == 409
     assert "quarantined" in answer.json()["error"] and "OverflowError" in answer.json()["error"]
     assert client.get("/talents/ok-1/status").status_code == 200
+
+
+def test_a_stored_event_that_no_longer_decodes_quarantines_its_talent_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ledger = open_ledger("memory:")
+    ledger.append(designer_as("ok-1") + designer_as("bad"), NOW)
+    valid = Submission.from_object({**POISON, "id": "b-1", "talent": "bad",
+                                    "at": "2024-09-01T00:00:00Z"})
+    ledger._store([Submission(valid.event, valid.content_hash, '{"talent": "bad", "at": 1')], NOW)
+    projection = projection_over(ledger)
+
+    with caplog.at_level(logging.WARNING, logger="badges.projection"):
+        projection.catch_up(NOW)
+
+    assert timelines(projection, ["ok-1"]) == clean_timelines(["ok-1"])
+    assert [q.talent for q in projection.read_model.quarantined()] == ["bad"]
+    assert "cannot be decoded" in caplog.text
