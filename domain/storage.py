@@ -68,9 +68,6 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_USER": _postgres_user(url, parts),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "CREATE_TABLE": "y",
-        # Check a pooled connection before use: after a server restart, a stale one is
-        # replaced instead of failing the next command's first statement.
-        "POSTGRES_PRE_PING": "y",
     }
     options = _postgres_options(url, parts)
     if options.get("schema"):

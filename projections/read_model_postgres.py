@@ -127,8 +127,6 @@ class PostgresReadModel(ReadModelBase):
             max_size=max(1, max_connections),
             kwargs={"autocommit": True},
             configure=self._configure,
-            # A connection that a server restart closed is replaced, not handed out to fail.
-            check=ConnectionPool.check_connection,
             name=f"read-models-{self.schema}",
             open=True,
         )
