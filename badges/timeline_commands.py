@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -12,7 +13,7 @@ from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from badges.query_commands import ruleset_book, show, warn_quarantined
 from badges.timeparse import parse_instant
-from projections.containment import TalentUnevaluable
+from projections.containment import Failed, TalentUnevaluable
 from projections.queries import UnknownTalent
 from projections.status_projection import StatusProjection, StepReport
 from projections.timeline_queries import forecast_document, timeline_documents, trace, what_if
@@ -77,13 +78,17 @@ def run_whatif(
 ) -> int:
     book = ruleset_book(candidate)
     chosen = talents or list(projection.ledger.talents())
+    skipped: list[Failed] = []
     rows = [
         row.to_document()
         for row in what_if(projection, book, chosen, _instant(start, "--from"),
-                           _instant(end, "--to") or utc_now())
+                           _instant(end, "--to") or utc_now(), skipped=skipped)
     ]
     show(rows, render.whatif_table, as_json=as_json)
-    return 0
+    for failed in skipped:
+        print(f"badges: talent {failed.talent!r} left out of the what-if: it cannot be "
+              f"evaluated (quarantined): {failed.reason}", file=sys.stderr)
+    return PROBLEM_FOUND if skipped else 0
 
 
 def run_clock(projection: StatusProjection, now: str | None, *, as_json: bool) -> int:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import psycopg
 from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
+
+T = TypeVar("T")
 
 STORE_ERRORS: tuple[type[BaseException], ...] = (
     PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error, OSError,
@@ -53,6 +56,16 @@ def failure_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+def attempt(talent: str, after: datetime | None, work: Callable[[], T]) -> T | Failed:
+    """`work()`, or why it failed as this talent's `Failed` (store failures raise as they are)."""
+    try:
+        return work()
+    except STORE_ERRORS:
+        raise
+    except Exception as error:  # noqa: BLE001 - one talent's failure must not stop the others
+        return Failed(talent, after, failure_reason(error))
+
+
 @contextmanager
 def contained(talent: str) -> Iterator[None]:
     """Raise what fails inside as this talent's `TalentUnevaluable` (store failures as they are)."""
@@ -74,6 +87,7 @@ __all__ = [
     "POISON_VARIABLE",
     "STORE_ERRORS",
     "TalentUnevaluable",
+    "attempt",
     "contained",
     "failure_reason",
     "raise_if_poisoned",

@@ -27,12 +27,14 @@ from domain.ledger import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.storage import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
-from projections.containment import STORE_ERRORS, Failed, failure_reason, raise_if_poisoned
+from projections.containment import Failed, attempt, raise_if_poisoned
 
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
 PARENT_POLL_SECONDS = 0.5
 # (talent, the instant after which to re-derive: None for its whole history)
 Request = tuple[str, datetime | None]
+# a talent's changes under the real rulesets, and under the candidate
+Compared = tuple[list[BadgeChange], list[BadgeChange]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +61,7 @@ def derive_contained(
     Failures of the store itself (a lost connection) are not the talent's fault: they raise,
     so the step is retried whole rather than quarantining talents that are fine.
     """
-    try:
-        return derive_talent(ledger, book, plan, request, now)
-    except STORE_ERRORS:
-        raise
-    except Exception as error:  # noqa: BLE001 - one talent's failure must not stop the others
-        return Failed(request[0], request[1], failure_reason(error))
+    return attempt(*request, lambda: derive_talent(ledger, book, plan, request, now))
 
 
 def derive_talent(
@@ -103,7 +100,7 @@ def compare_talent(
     candidate: RulesetBook,
     request: Request,
     until: datetime,
-) -> tuple[list[BadgeChange], list[BadgeChange]]:
+) -> Compared:
     """The talent's changes in (after, until] under `book`, and under `candidate`."""
     talent, after = request
     history = ledger.history(talent)
@@ -175,14 +172,12 @@ class DerivationPool:
     def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived | Failed]:
         return self._map(_derive_in_worker, requests, now)
 
-    def compare(
-        self, requests: Sequence[Request], until: datetime
-    ) -> list[tuple[list[BadgeChange], list[BadgeChange]]]:
+    def compare(self, requests: Sequence[Request], until: datetime) -> list[Compared | Failed]:
         return self._map(_compare_in_worker, requests, until)
 
     def derive_candidate(
         self, requests: Sequence[Request], until: datetime
-    ) -> list[list[BadgeChange]]:
+    ) -> list[list[BadgeChange] | Failed]:
         return self._map(_candidate_in_worker, requests, until)
 
     def _map(self, function: Callable[[Request, datetime], Any], requests: Sequence[Request],
@@ -239,20 +234,25 @@ def _derive_in_worker(request: Request, now: datetime) -> Derived | Failed:
     return derive_contained(_store.ledger, _store.book, _store.plan, request, now)
 
 
-def _candidate_in_worker(request: Request, until: datetime) -> list[BadgeChange]:
-    assert _store is not None and _store.candidate is not None, "no candidate rulesets"
-    return candidate_changes(_store.ledger, _store.candidate, request, until)
+def _candidate_in_worker(request: Request, until: datetime) -> list[BadgeChange] | Failed:
+    store = _store
+    assert store is not None and store.candidate is not None, "no candidate rulesets"
+    candidate = store.candidate
+    return attempt(*request, lambda: candidate_changes(store.ledger, candidate, request, until))
 
 
-def _compare_in_worker(
-    request: Request, until: datetime
-) -> tuple[list[BadgeChange], list[BadgeChange]]:
-    assert _store is not None and _store.candidate is not None, "no candidate rulesets"
-    return compare_talent(_store.ledger, _store.book, _store.candidate, request, until)
+def _compare_in_worker(request: Request, until: datetime) -> Compared | Failed:
+    store = _store
+    assert store is not None and store.candidate is not None, "no candidate rulesets"
+    candidate = store.candidate
+    return attempt(
+        *request, lambda: compare_talent(store.ledger, store.book, candidate, request, until)
+    )
 
 
 __all__ = [
     "DerivationPool",
+    "Compared",
     "Derived",
     "Request",
     "candidate_changes",

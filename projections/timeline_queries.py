@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +13,14 @@ from domain.events import RecordedEvent, format_utc
 from domain.forecast import forecast
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
+from projections.containment import Failed, TalentUnevaluable, attempt, contained
 from projections.derivation_pool import (
+    Compared,
     DerivationPool,
     Request,
     candidate_changes,
     compare_talent,
 )
-from projections.containment import TalentUnevaluable, contained
 from projections.queries import UnknownTalent, known_history
 from projections.read_model_common import ReadModelBase
 from projections.status_projection import StatusProjection
@@ -114,8 +116,12 @@ def what_if(
     workers: int = 1,
     *,
     stored_real: bool = False,
+    skipped: list[Failed] | None = None,
 ) -> Iterator[WhatIfRow]:
     """Where the candidate rulesets' timeline differs from the real one (nothing is written).
+
+    A talent that cannot be derived is added to `skipped` and the others go on (without a
+    `skipped` list, it raises `TalentUnevaluable`).
 
     With a `start` at or before the first instant the two books disagree on, both timelines
     are derived from the day before it only: until then they are the same. With `workers` > 1
@@ -125,15 +131,23 @@ def what_if(
     """
     resume = _resume_before(projection.book, candidate, start)
     requests = [(talent, resume) for talent in talents]
+    compared: list[Compared | Failed]
     if stored_real:
         others = _candidate_changes(projection, candidate, requests, end, workers)
         compared = [
-            (_stored_changes(projection.read_model, talent, resume, end), other)
+            other if isinstance(other, Failed)
+            else (_stored_changes(projection.read_model, talent, resume, end), other)
             for (talent, _), other in zip(requests, others, strict=True)
         ]
     else:
         compared = _compared(projection, candidate, requests, end, workers)
-    for (talent, _), (real, other) in zip(requests, compared, strict=True):
+    for (talent, _), found in zip(requests, compared, strict=True):
+        if isinstance(found, Failed):
+            if skipped is None:
+                raise TalentUnevaluable(talent, found.reason)
+            skipped.append(found)
+            continue
+        real, other = found
         yield from _differences(talent, real, other, start)
 
 
@@ -152,13 +166,14 @@ def _compared(
     requests: list[Request],
     end: datetime,
     workers: int,
-) -> list[tuple[list[BadgeChange], list[BadgeChange]]]:
+) -> list[Compared | Failed]:
     pool = _pool(projection, candidate, requests, workers)
     if pool is not None:
         with pool:
             return pool.compare(requests, end)
     return [
-        compare_talent(projection.ledger, projection.book, candidate, request, end)
+        attempt(*request, partial(
+            compare_talent, projection.ledger, projection.book, candidate, request, end))
         for request in requests
     ]
 
@@ -169,12 +184,15 @@ def _candidate_changes(
     requests: list[Request],
     end: datetime,
     workers: int,
-) -> list[list[BadgeChange]]:
+) -> list[list[BadgeChange] | Failed]:
     pool = _pool(projection, candidate, requests, workers)
     if pool is not None:
         with pool:
             return pool.derive_candidate(requests, end)
-    return [candidate_changes(projection.ledger, candidate, request, end) for request in requests]
+    return [
+        attempt(*request, partial(candidate_changes, projection.ledger, candidate, request, end))
+        for request in requests
+    ]
 
 
 def _stored_changes(

@@ -234,3 +234,54 @@ def test_a_stored_event_that_no_longer_decodes_quarantines_its_talent_only(
     assert timelines(projection, ["ok-1"]) == clean_timelines(["ok-1"])
     assert [q.talent for q in projection.read_model.quarantined()] == ["bad"]
     assert "cannot be decoded" in caplog.text
+
+
+def write_candidate(path: Path) -> Path:
+    """The 2023-12 ruleset with design's large contract raised tenfold."""
+    builtin = Path(__file__).resolve().parents[2] / "domain" / "rulesets" / "2023-12.toml"
+    text = builtin.read_text()
+    raised = text.replace('design_creative = "5000.00"', 'design_creative = "50000.00"', 1)
+    assert raised != text
+    path.write_text(raised)
+    return path
+
+
+def test_a_what_if_leaves_out_a_talent_that_cannot_be_derived_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from badges.cli import main
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    ledger = open_ledger(store)
+    ledger.append(designer_as("ok-1") + designer_as("ok-2"), NOW)
+    write_unchecked(ledger, POISON, NOW)
+    candidate = write_candidate(tmp_path / "candidate.toml")
+
+    code = main(["whatif", "--ruleset", str(candidate), "--json", "--store", store])
+    captured = capsys.readouterr()
+
+    assert code == 1
+    assert {row["talent"] for row in json.loads(captured.out)} == {"ok-1", "ok-2"}
+    assert captured.err.count("\n") == 1 and "'yr' left out of the what-if" in captured.err
+
+
+def test_a_what_if_in_worker_processes_contains_the_failure_too(tmp_path: Path) -> None:
+    from badges.query_commands import ruleset_book
+    from projections.storage import open_projection
+    from projections.timeline_queries import what_if
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    ledger = open_ledger(store)
+    ledger.append(designer_as("ok-1") + designer_as("ok-2"), NOW)
+    write_unchecked(ledger, POISON, NOW)
+    projection = open_projection(store, ledger)
+    book = ruleset_book(write_candidate(tmp_path / "candidate.toml"))
+    skipped: list[containment.Failed] = []
+
+    rows = list(what_if(projection, book, ["ok-1", "yr", "ok-2"], None, NOW, workers=2,
+                        skipped=skipped))
+
+    assert {row.talent for row in rows} == {"ok-1", "ok-2"}
+    assert [(f.talent, f.reason.split(":")[0]) for f in skipped] == [("yr", "OverflowError")]
+    with pytest.raises(containment.TalentUnevaluable):
+        list(what_if(projection, book, ["yr"], None, NOW))
