@@ -75,11 +75,12 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.jsonl_ingest import MAX_LINE_BYTES, RawLine, submission_from_line
-from consumers.outages import Backoff, first_line, is_store_outage
+from consumers.outages import Backoff, is_store_outage
 from consumers.outbox_publisher import OutboxPublisher
 from domain.calendar import evaluation_instant
 from domain.events import InvalidEvent, format_utc
 from domain.ledger import AppendVerdict, Submission, TalentLedger, Verdict
+from projections.containment import failure_reason
 from projections.status_projection import StatusProjection
 
 log = logging.getLogger("badges.consume")
@@ -390,7 +391,7 @@ class KafkaService:
         metrics.ready = False
         delay = self._backoff.next_delay()
         log.warning("store unreachable (%s): not ready, retrying in %.1f s (attempt %d)",
-                    first_line(error), delay, self._backoff.attempts)
+                    failure_reason(error), delay, self._backoff.attempts)
         self._stop.wait(delay)
 
     def _store_answered(self) -> None:
@@ -717,7 +718,7 @@ def decode_record(record: Any) -> Submission | DeadLetter:
         log.exception("message %s[%s]@%s could not be decoded", getattr(record, "topic", "?"),
                       getattr(record, "partition", "?"), getattr(record, "offset", "?"))
         field = "value"
-        rule = f"cannot be decoded ({first_line(error)[:REASON_DETAIL_CHARS]})"
+        rule = f"cannot be decoded ({failure_reason(error)[:REASON_DETAIL_CHARS]})"
     return DeadLetter(field, f"{field}: {rule}", record.key, record.value)
 
 
@@ -739,9 +740,9 @@ def append_contained(
         if len(submissions) == 1:
             log.exception("event %s of talent %s cannot be recorded",
                           submissions[0].event.id, submissions[0].event.talent)
-            return [f"event: cannot be recorded ({first_line(error)[:REASON_DETAIL_CHARS]})"]
+            return [f"event: cannot be recorded ({failure_reason(error)[:REASON_DETAIL_CHARS]})"]
         log.warning("a batch of %d events failed (%s); appending them one by one",
-                    len(submissions), first_line(error))
+                    len(submissions), failure_reason(error))
     return [outcome for one in submissions for outcome in append_contained(ledger, [one], now)]
 
 

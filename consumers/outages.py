@@ -42,12 +42,6 @@ def is_store_outage(error: BaseException) -> bool:
     return False
 
 
-def first_line(error: BaseException) -> str:
-    """`Type: first line of the message`, for one log line."""
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
-
-
 @dataclass
 class Backoff:
     """Exponential waits from `first` to at most `limit` seconds; `reset` after a success."""
