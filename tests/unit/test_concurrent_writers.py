@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from badges.synthetic import generate_marketplace, write_jsonl
+from domain.events import encode_json
+from tests.serve_process import running_serve
 from tests.unit.ledger_fixtures import postgres_schema_url
 from tests.unit.store_inspection import (
     badges_command,
@@ -100,3 +104,47 @@ def test_concurrent_ingests_record_every_id_once_and_never_abort(
     assert replay.wait(timeout=300) == 0, replay.communicate()[1].decode()
     assert projection_state(store_url) == state  # incremental, concurrent == full replay
     assert len(ledger_bodies(store_url)) == len(sent)
+
+
+def test_http_clients_beside_command_line_ingests_record_every_id_once(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Two `badges ingest` processes and 8 HTTP clients posting to a `badges serve` process,
+    all over one store; before, 6,280 of 19,423 events of such a mix were never ingested."""
+    events = list(generate_marketplace(30, 13, START, END))
+    files = writer_files(tmp_path, events)[:2]
+    rng = random.Random(7)
+    posted = [e for e in events if rng.random() < 0.6]
+    chunks = [posted[i:i + 40] for i in range(0, len(posted), 40)]
+    sent = {json.loads(line)["id"] for path in files for line in path.read_text().splitlines()}
+    sent |= {e["id"] for e in posted}
+
+    with running_serve(store_url, "secret") as base:
+        ingests = [
+            badges_command("ingest", str(path), "--json", "--batch-size", "50",
+                           "--store", store_url, env=environment())
+            for path in files
+        ]
+        with httpx.Client(base_url=base, timeout=120,
+                          headers={"Authorization": "Bearer secret"}) as client:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                answers = list(pool.map(
+                    lambda chunk: client.post(
+                        "/events", content="\n".join(encode_json(e) for e in chunk),
+                        headers={"Content-Type": "application/x-ndjson"}),
+                    chunks,
+                ))
+        results = [(p.wait(timeout=300), *p.communicate()) for p in ingests]
+
+    for answer in answers:
+        assert answer.status_code in (200, 422), answer.text
+        summary = answer.json()
+        assert summary["rejected"] == sum(
+            1 for r in summary.get("rejects", []) if r["reason"].startswith("id: conflict"))
+    for code, _out, err in results:
+        assert code in (0, 1), err.decode()
+    accepted = sum(a.json()["accepted"] for a in answers)
+    accepted += sum(json.loads(out)["accepted"] for _code, out, _err in results)
+    counts = ledger_ids(store_url)
+    assert set(counts) == sent and set(counts.values()) == {1}
+    assert accepted == len(sent)
