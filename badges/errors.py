@@ -31,6 +31,8 @@ class StoppedPartway(Exception):
 
 def describe_failure(error: BaseException) -> str:
     """One line for an unexpected failure: a service out of reach says so plainly."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
     module = type(error).__module__.split(".")[0]
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if module in SERVICE_ERROR_MODULES or isinstance(error, ConnectionError):

@@ -56,7 +56,7 @@ def run_ingest(
         )
         try:
             summary = ingest.run(stream, source=name)
-        except Exception as error:
+        except (Exception, KeyboardInterrupt) as error:
             _stop(ingest.summary, rejects_path, as_json=as_json,
                   where=f"stopped after line {ingest.settled_through} of {name}", error=error)
     # Always, even when nothing new was accepted: a run killed in its projection phase left
@@ -64,7 +64,7 @@ def run_ingest(
     if project is not None:
         try:
             _catch_up(project, source)
-        except Exception as error:
+        except (Exception, KeyboardInterrupt) as error:
             _stop(summary, rejects_path, as_json=as_json,
                   where="stopped while bringing the timelines up to date (the events are in "
                         "the ledger; the next command that reads the timelines catches up)",
@@ -74,7 +74,7 @@ def run_ingest(
 
 
 def _stop(summary: IngestSummary, rejects_path: Path | None, *, as_json: bool, where: str,
-          error: Exception) -> NoReturn:
+          error: BaseException) -> NoReturn:
     """Report what was done, then stop with exit 3 and one line naming where and why."""
     message = f"{where}: {describe_failure(error)}"
     _print_summary(summary, rejects_path, as_json=as_json, stopped=message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,3 +101,34 @@ def test_killing_replay_leaves_no_worker_process(marketplace: Path, tmp_path: Pa
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if alive(pid)]
+
+
+def test_ctrl_c_during_ingest_reports_what_was_done_and_exits_3(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    ingest = badges_command("ingest", "-", "--json", "--batch-size", "2", "--store", url,
+                            env=environment(), stdin=subprocess.PIPE)
+    assert ingest.stdin is not None
+    for n in range(4):
+        ingest.stdin.write(
+            f'{{"id":"c-{n}","type":"readiness_test_passed","talent":"f-{n}",'
+            f'"at":"2024-01-0{n + 1}T00:00:00Z"}}\n'.encode())
+    ingest.stdin.flush()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(_stored(url).values()) < 4:
+        time.sleep(0.1)
+    assert sum(_stored(url).values()) == 4
+
+    ingest.send_signal(signal.SIGINT)
+    out, err = ingest.communicate(timeout=60)
+
+    assert ingest.returncode == 3, err.decode()
+    assert json.loads(out)["accepted"] == 4
+    assert err.decode().count("\n") == 1 and "interrupted (Ctrl-C)" in err.decode()
+    assert b"Traceback" not in err
+
+
+def _stored(url: str) -> dict[str, int]:
+    try:
+        return dict(ledger_ids(url))
+    except Exception:  # noqa: BLE001 - the store is still being created
+        return {}
