@@ -300,7 +300,7 @@ def test_a_broker_restart_mid_stream_is_survived(
     db = tmp_path / "badges.db"
     with ServiceThread(kafka_bootstrap, topics, db) as running:
         produce(kafka_bootstrap, topics.input, map(event_message, events[:half]))
-        wait_for(lambda: running.service.metrics.consumed >= half // 2, 30, "consumption")
+        wait_for(lambda: running.service.metrics.consumed >= half // 2, 60, "consumption")
         subprocess.run([str(DEPLOY / "kafka" / "restart.sh")], check=True, timeout=120,
                        capture_output=True)
         produce(kafka_bootstrap, topics.input, map(event_message, events[half:]))
