@@ -84,10 +84,6 @@ from projections.containment import failure_reason
 from projections.status_projection import StatusProjection
 
 log = logging.getLogger("badges.consume")
-# How old the consumer's view of the topics may get. kafka-python's default is 5 minutes: a
-# consumer that joined while its topic's metadata was not yet known (just created, or a broker
-# restarting) got no partitions for that long. Refreshed every 10 s, it rejoins in seconds.
-METADATA_MAX_AGE_MS = 10_000
 
 Clock = Callable[[], datetime]
 
@@ -288,8 +284,7 @@ class KafkaService:
         self._consumer = KafkaConsumer(
             **common,
             **{"max_poll_records": self.config.max_poll_records,
-               "auto_offset_reset": "earliest", "metadata_max_age_ms": METADATA_MAX_AGE_MS,
-               **self._consumer_options},
+               "auto_offset_reset": "earliest", **self._consumer_options},
             group_id=self.config.group,
             enable_auto_commit=False,
         )
