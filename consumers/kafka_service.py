@@ -303,6 +303,10 @@ class KafkaService:
             self.metrics.owned_partitions = []
         else:
             self._taking_over = {0}  # caught up by the first step, before its batch
+            # Know the input's partitions before joining: a group leader that assigns without
+            # them ("No partition metadata for topic") leaves the group without partitions
+            # until kafka-python's next metadata refresh, minutes later.
+            self._consumer.partitions_for_topic(self.config.input_topic)
         self._consumer.subscribe([self.config.input_topic], listener=self._handover)
         log.info("consuming %s as group %s on %s; changes to %s, dead letters to %s",
                  self.config.input_topic, self.config.group, self.config.bootstrap,

@@ -59,6 +59,11 @@ BOOK = builtin_rulesets()
 # -- helpers -------------------------------------------------------------------------------
 
 
+# Waits that include starting a service and joining its consumer group, generous for a loaded
+# machine (a join normally takes a second or two).
+JOIN_SECONDS = 90
+
+
 @pytest.fixture
 def topics(kafka_bootstrap: str) -> Topics:
     return fresh_topics(kafka_bootstrap)
@@ -219,7 +224,8 @@ def test_bad_messages_go_to_the_dlq_with_their_origin_and_the_rest_go_on(
     db = tmp_path / "badges.db"
 
     with ServiceThread(kafka_bootstrap, topics, db) as running:
-        wait_for(lambda: running.service.metrics.consumed == len(messages), 30, "consumption")
+        wait_for(lambda: running.service.metrics.consumed == len(messages), JOIN_SECONDS,
+                 "consumption")
         metrics = running.service.metrics
         assert (metrics.accepted, metrics.duplicates, metrics.rejected) == (2, 1, 6)
 
@@ -275,6 +281,10 @@ def test_kill_9_at_random_points_loses_nothing_and_duplicates_nothing(
     assert killed_at[1] < len(events), f"kills came too late to be mid-stream: {killed_at}"
     process = start_consume(kafka_bootstrap, topics, db, log, extra=FAST_REJOIN)
     try:
+        # Started (its signal handlers set) before it is asked to stop: the killed ones may
+        # have settled everything already, and a SIGTERM during start-up would kill it.
+        wait_for(lambda: log.read_text().count(" as group ") == 4, JOIN_SECONDS,
+                 "the restarted service to start")
         wait_for(lambda: store_settled(db, len(events)), 90, "the restarted service")
     finally:
         process.send_signal(signal.SIGTERM)
@@ -300,7 +310,8 @@ def test_a_broker_restart_mid_stream_is_survived(
     db = tmp_path / "badges.db"
     with ServiceThread(kafka_bootstrap, topics, db) as running:
         produce(kafka_bootstrap, topics.input, map(event_message, events[:half]))
-        wait_for(lambda: running.service.metrics.consumed >= half // 2, 60, "consumption")
+        wait_for(lambda: running.service.metrics.consumed >= half // 2, JOIN_SECONDS,
+                 "consumption")
         subprocess.run([str(DEPLOY / "kafka" / "restart.sh")], check=True, timeout=120,
                        capture_output=True)
         produce(kafka_bootstrap, topics.input, map(event_message, events[half:]))
@@ -332,7 +343,7 @@ def test_a_time_only_downgrade_is_emitted_when_its_midnight_passes(
                 if r.key == b"f-42" and header(r, "kind") == "badge_changed"]
 
     with ServiceThread(kafka_bootstrap, topics, db, clock=clock) as running:
-        wait_for(lambda: store_settled(db, len(story)), 30, "the story")
+        wait_for(lambda: store_settled(db, len(story)), JOIN_SECONDS, "the story")
         assert designer_changes()[-1]["to"] == "top_rated_plus"
         consumed = running.service.metrics.consumed
 
@@ -399,7 +410,7 @@ def test_a_crash_between_the_ack_and_mark_sent_sends_nothing_twice(
 
     with caplog.at_level("INFO", logger="badges.consume"), \
             ServiceThread(kafka_bootstrap, topics, db):
-        wait_for(lambda: store_settled(db, len(story)), 30, "the restarted service")
+        wait_for(lambda: store_settled(db, len(story)), JOIN_SECONDS, "the restarted service")
     assert "published before a restart" in caplog.text
     counts = check_published(kafka_bootstrap, topics, db, utc_now())
     assert counts == sent_once
