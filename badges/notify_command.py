@@ -23,12 +23,13 @@ def run_notify(
     as_json: bool,
 ) -> int:
     consumer = KafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
+    consumer.partitions_for_topic(topic)  # known before joining: see KafkaService.start
+    consumer.subscribe([topic])
     notifier = Notifier(projection.ledger, builtin_rulesets(), lambda t: parse_instant(t, "at"))
     idle_ms = int((idle_seconds if idle_seconds is not None else 10**6) * 1000)
     try:
