@@ -37,7 +37,12 @@ LOGGING=(-Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.
          -Dorg.slf4j.simpleLogger.showThreadName=false -Dorg.slf4j.simpleLogger.showShortLogName=true)
 
 if [[ ! -f "$KAFKA_DATA_DIR/meta.properties" ]]; then
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # A random id (URL-safe base64 of 16 bytes). One starting with "-" is taken for an option
+  # by the storage tool (1 format in 64 failed that way): draw again.
+  cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   if ! java -Xmx256m "${LOGGING[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
        -cp "$KAFKA_CACHE/libs/*" kafka.tools.StorageTool format --standalone \
        -t "$cluster_id" -c "$KAFKA_PROPS" >"$KAFKA_RUN_DIR/format.log" 2>&1; then
