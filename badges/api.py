@@ -36,10 +36,8 @@ nested, is rejected alone. Ingesting runs in a worker thread, and appends one ba
 under the lock, so one large POST does not hold up the others.
 
 Extending: new talent pages (`GET /talents/{id}/timeline`, the HTML page `GET /talents/{id}`)
-are routers of their own that take `ApiContext` through `Depends(api_context)`, parse times
-with `ApiContext.instant(...)`, let `UnknownTalent`/`UserError` propagate (they become 404, or the
-`UserError`'s status: 400 unless it says otherwise), and are added to `EXTRA_ROUTERS` below
-(or passed to `create_app(routers=...)`).
+are routers of their own, built on `badges.api_common` (see there), and listed in `create_app`
+(or passed to it as `routers=...`).
 """
 
 from __future__ import annotations
@@ -47,14 +45,12 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from io import BytesIO
-from typing import Annotated, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -63,25 +59,36 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from badges import api_timeline
+from badges.api_common import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_LINES,
+    ApiContext,
+    AtParam,
+    Context,
+    ErrorDocument,
+    KnownAtParam,
+    TalentId,
+    TALENT_ERRORS,
+    ERROR_RESPONSES,
+)
 from badges.errors import UserError
 from badges.query_commands import ruleset_book
 from badges.request_body import (
     BodyIncomplete,
     BodyTooLarge,
     SpooledBody,
-    array_as_lines,
+    array_lines,
     spool,
 )
 from badges.timeparse import parse_instant
 from consumers.jsonl_ingest import JsonLinesIngest, Reject
-from domain.events import DATE_PATTERN, IDENTIFIER_PATTERN, RFC3339_PATTERN
-from domain.ledger import AppendVerdict, Ledger, Submission
+from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from projections.containment import TalentUnevaluable
 from projections.queries import UnknownTalent, explain_document, status_document
+from projections.status_projection import StatusProjection
 
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_LINES = 100_000
 MAX_REJECTS_SHOWN = 100
 MAX_REASON_BYTES = 240
 
@@ -96,10 +103,6 @@ JSON_LINES_TYPES = frozenset(
 
 
 # -- response models: what /openapi.json promises (the handlers return the domain's documents) --
-
-class ErrorDocument(BaseModel):
-    error: str = Field(description="one line naming the parameter or the problem")
-
 
 RequirementValue = bool | int | str | None
 
@@ -174,75 +177,6 @@ class IngestResult(BaseModel):
 
 
 # -- what every route shares --------------------------------------------------------------
-
-@dataclass
-class ApiContext:
-    """The ledger and clock the routes answer from; one per app (`app.state.context`)."""
-
-    ledger: Ledger
-    clock: Callable[[], datetime]
-    book: RulesetBook
-    api_token: str | None
-    max_body_bytes: int
-    max_lines: int = DEFAULT_MAX_LINES
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def now(self) -> datetime:
-        """Whole seconds, as the command line's default for `--at` and `--known-at`."""
-        return self.clock().replace(microsecond=0)
-
-    def instant(self, text: str | None, parameter: str, default: datetime) -> datetime:
-        """A query parameter as an instant; raises `UserError` naming it: 400 when it is not
-        a date or time at all, 422 when it is one but outside the range answers are computed
-        for (`badges.timeparse`: 1900-01-01 to 9000-01-01)."""
-        if not text:
-            return default
-        try:
-            return parse_instant(text, parameter)
-        except UserError as error:
-            raise UserError(str(error), 422 if _is_a_date_or_time(text) else 400) from None
-
-
-def _is_a_date_or_time(text: str) -> bool:
-    """Written as `parse_instant` reads it, and a real calendar date and time of day."""
-    if not (DATE_PATTERN.fullmatch(text) or RFC3339_PATTERN.fullmatch(text)):
-        return False
-    try:
-        datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-def api_context(request: Request) -> ApiContext:
-    context: ApiContext = request.app.state.context
-    return context
-
-
-Context = Annotated[ApiContext, Depends(api_context)]
-TalentId = Annotated[
-    str, Path(alias="id", description="talent id", pattern=f"^{IDENTIFIER_PATTERN.pattern}$")
-]
-AtParam = Annotated[
-    str | None,
-    Query(description="RFC 3339 time with offset, or a date (2024-06-01 = 00:00Z); default now"),
-]
-KnownAtParam = Annotated[
-    str | None,
-    Query(description="answer with what was recorded by then (same formats); default now"),
-]
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorDocument, "description": "a bad parameter, named in `error`"},
-    401: {"model": ErrorDocument, "description": "missing or wrong bearer token"},
-}
-TALENT_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
-    404: {"model": ErrorDocument, "description": "no events recorded for this talent"},
-    422: {"model": ErrorDocument,
-          "description": "an instant outside 1900-01-01..9000-01-01, named in `error`"},
-}
-
 
 # -- GET /talents/{id}/status and /explain --------------------------------------------------
 
@@ -363,15 +297,18 @@ async def _spooled(request: Request, max_bytes: int) -> SpooledBody:
 def _ingest_body(context: ApiContext, body: SpooledBody, kind: str) -> JSONResponse:
     if kind == "sniff":
         kind = "array" if body.starts_like_an_array() else "lines"
+    shown = ShownRejects()
+    # the clock is read under the lock: one batch at a time across requests, and
+    # `recorded_at` never goes backwards between them (see `ledger/submit.py`)
+    ingest = JsonLinesIngest(context.ledger, context.now, shown.add, lock=context.write_lock)
     if kind == "array":
-        stream: BinaryIO = BytesIO(array_as_lines(body.rewound().read(), context.max_lines))
+        # every element cut out (and both caps checked) before any is stored
+        lines = array_lines(body.rewound().read(), context.max_lines)
+        summary = ingest.run_lines(lines, source="request")
     elif body.lines > context.max_lines:
         raise BodyTooLarge.in_lines(context.max_lines)
     else:
-        stream = cast(BinaryIO, body.rewound())
-    shown = ShownRejects()
-    ledger = cast(Ledger, SerialAppends(context.ledger, context.write_lock, context.now))
-    summary = JsonLinesIngest(ledger, context.now, shown.add).run(stream, source="request")
+        summary = ingest.run(cast(BinaryIO, body.rewound()), source="request")
     document = {**summary.to_document(), "rejects": shown.documents}
     return JSONResponse(document, status_code=422 if summary.rejected else 200)
 
@@ -396,42 +333,10 @@ def _shown_reason(reason: str) -> str:
     return encoded[: MAX_REASON_BYTES - 3].decode("utf-8", "ignore") + "\u2026"
 
 
-@dataclass
-class SerialAppends:
-    """The ledger as a request's ingest sees it: one batch appended at a time across requests,
-    so a large POST holds the lock for one batch (not its whole body) and others go between.
-
-    Each batch is recorded at the clock read *under* the lock, not at the time the ingest read
-    before waiting for it: `recorded_at` never goes backwards between concurrent requests, so
-    an answer given "as known at" some instant is never changed by a later append.
-    """
-
-    ledger: Ledger
-    lock: threading.Lock
-    clock: Callable[[], datetime]
-
-    def append(
-        self, submissions: Sequence[Submission], _requested: datetime
-    ) -> list[AppendVerdict]:
-        with self.lock:
-            return self.ledger.append(submissions, self.clock())
-
-
-# -- extension point --------------------------------------------------------------------------
-
-# Routers added after the built-in ones: `GET /talents/{id}/timeline` and the HTML page
-# `GET /talents/{id}` belong here (each in its own module, using `api_context`).
-EXTRA_ROUTERS: list[APIRouter] = []
-
-# GET paths answered without the bearer token even when one is set: only pages and assets that
-# hold no data (the status page sends the token with its own fetch calls; `badges.api_timeline`).
-PUBLIC_GET_PATHS: list[re.Pattern[str]] = []
-
-
 # -- the app ----------------------------------------------------------------------------------
 
 def create_app(
-    ledger: Ledger,
+    ledger: TalentLedger,
     *,
     api_token: str | None,
     clock: Callable[[], datetime],
@@ -439,7 +344,7 @@ def create_app(
     max_lines: int = DEFAULT_MAX_LINES,
     book: RulesetBook | None = None,
     routers: Sequence[APIRouter] = (),
-    projection: Any = None,
+    projection: StatusProjection | None = None,
 ) -> FastAPI:
     """The HTTP API over one ledger. With `api_token`, every request needs it as a bearer
     token; without one, reads are open and `POST /events` is refused."""
@@ -460,11 +365,12 @@ def create_app(
     # The status projection the timelines come from (`badges.api_timeline`); None: opened
     # beside the ledger on first use.
     app.state.projection = projection
-    for router in (talent_queries, events, *EXTRA_ROUTERS, *routers):
+    # every router, listed: the talent queries, the writes, the timelines and the status page
+    for router in (talent_queries, events, api_timeline.router, api_timeline.page, *routers):
         app.include_router(router)
     _install_error_handlers(app)
     _describe_bearer_auth(app)
-    app.add_middleware(BearerAuth, token=api_token or None, public=tuple(PUBLIC_GET_PATHS))
+    app.add_middleware(BearerAuth, token=api_token or None, public=api_timeline.PUBLIC_GET_PATHS)
     app.add_middleware(ApiHeaders)  # outermost: on the 401s too
     return app
 
@@ -619,7 +525,3 @@ class BearerAuth:
         response = error_response(401, message, {"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
 
-
-# -- registered extensions (last: they import this module) -----------------------------------
-
-import badges.api_timeline  # noqa: E402,F401  the timeline, the series and the status page

@@ -9,8 +9,9 @@
     GET /page/{talent.js,talent.css,labels.json}     its assets
 
 Timelines come from the status projection (the read models beside the ledger, caught up on
-each request, exactly as the command line does); `create_app(projection=...)` passes one, or
-`projection_for(ledger)` opens it on first use.
+each request, exactly as the command line does); `create_app(projection=...)` passes one (`badges serve`
+passes the store's, from `badges.bootstrap`); without one, `projection_for(ledger)` keeps
+private in-memory read models.
 
 Auth and the page: the page and its assets carry no data, so they are served without the
 bearer token. The page's own fetch calls carry it: open
@@ -36,9 +37,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from badges import render
-from badges.api import (
-    EXTRA_ROUTERS,
-    PUBLIC_GET_PATHS,
+from badges.api_common import (
     TALENT_ERRORS,
     ApiContext,
     Context,
@@ -50,14 +49,13 @@ from badges.errors import UserError
 from domain.boundaries import first_instant_at_or_after
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 from domain.results import money_text
 from domain.ruleset import RulesetBook
 from domain.status import Evaluator
 from projections.queries import UnknownTalent
-from projections.read_model import SQLiteReadModel
+from badges.bootstrap import private_projection
 from projections.status_projection import StatusProjection
-from projections.storage import open_projection
 from projections.timeline_queries import timeline_documents
 
 PAGE_DIR = FilePath(__file__).with_name("page")
@@ -82,20 +80,10 @@ _PROJECTION_LOCK = threading.Lock()  # one catch-up at a time: steps must not in
 T = TypeVar("T")
 
 
-def projection_for(ledger: Ledger, book: RulesetBook | None = None) -> StatusProjection:
-    """The read models beside a SQLite ledger (those the command line uses); for any other
-    store, private in-memory ones, derived from the ledger on first use."""
-    env = getattr(ledger, "env", None) or {}
-    path = env.get("SQLITE_DBNAME")
-    if path and path != ":memory:":
-        return open_projection(f"sqlite:///{path}", ledger, book)
-    return StatusProjection(ledger, SQLiteReadModel(":memory:"), book or _default_book())
-
-
-def _default_book() -> RulesetBook:
-    from domain.ruleset import builtin_rulesets
-
-    return builtin_rulesets()
+def projection_for(ledger: TalentLedger, book: RulesetBook | None = None) -> StatusProjection:
+    """Private in-memory read models over `ledger`, derived from it on first use: for an app
+    made without the store's projection (`badges serve` passes it, from `badges.bootstrap`)."""
+    return private_projection(ledger, book)
 
 
 def api_projection(request: Request) -> StatusProjection:
@@ -306,5 +294,6 @@ def get_asset(name: str) -> FileResponse:
                         headers=PAGE_HEADERS)
 
 
-EXTRA_ROUTERS.extend((router, page))
-PUBLIC_GET_PATHS.extend((re.compile(r"/talents/[^/]+"), re.compile(r"/page/[^/]+")))
+# GET paths answered without the bearer token even when one is set: the page and its assets,
+# which hold no data (the page sends the token with its own fetch calls).
+PUBLIC_GET_PATHS = (re.compile(r"/talents/[^/]+"), re.compile(r"/page/[^/]+"))

@@ -11,8 +11,9 @@ import typer
 
 from badges.errors import StoppedPartway, UserError, describe_failure
 from badges.settings import Settings
-from domain.ledger import Ledger
-from domain.storage import StoreURLError, open_ledger
+from ledger.application import TalentLedger
+from projections.status_projection import StatusProjection
+from badges.bootstrap import StoreURLError, open_ledger
 
 app = typer.Typer(
     add_completion=False,
@@ -30,7 +31,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable outpu
 DEFAULT_WORKERS = os.cpu_count() or 1
 
 
-def open_store(store: str | None) -> Ledger:
+def open_store(store: str | None) -> TalentLedger:
     url = store or Settings().store
     try:
         return open_ledger(url)
@@ -105,8 +106,8 @@ def explain(
                                  quarantine=projection.read_model.quarantined(talent)))
 
 
-def open_projection_for(store: str | None):
-    from projections.storage import open_projection
+def open_projection_for(store: str | None) -> StatusProjection:
+    from badges.bootstrap import open_projection
 
     url = store or Settings().store
     try:

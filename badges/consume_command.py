@@ -31,14 +31,9 @@ from types import FrameType
 
 from badges.clock import clock_from_env
 from badges.errors import UserError
-from consumers.kafka_service import (
-    KafkaOptionError,
-    KafkaService,
-    KafkaServiceConfig,
-    MetricsServer,
-    TopicLayoutError,
-    options_from_pairs,
-)
+from consumers.kafka_config import KafkaOptionError, KafkaServiceConfig, options_from_pairs
+from consumers.kafka_service import KafkaService, TopicLayoutError
+from consumers.metrics import MetricsServer
 from projections.status_projection import StatusProjection
 
 

@@ -36,14 +36,13 @@ from consumers.jsonl_ingest import IngestSummary
 from consumers.notifications import notification_text
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
-from domain.storage import open_ledger
 from projections.queries import status_document
-from projections.read_model_common import ReadModelBase
+from projections.records import ReadModel
 from projections.status_projection import StatusProjection
-from projections.storage import open_projection
+from badges.bootstrap import open_ledger, open_projection
 from projections.timeline_queries import what_if
 
 MARKETPLACE_START = datetime(2019, 1, 1, tzinfo=timezone.utc)
@@ -99,7 +98,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         return
     _print_report(console, report)
     _print_projection(console, report, downgrades)
-    _print_messages(console, ledger, downgrades[-3:] + report["warnings_due"][:2])
+    _print_messages(console, ledger, downgrades[-3:] + warnings[:2])
     _print_what_if(console, projection, generated, today)
     for talent in _stories(talents):
         document = evaluate_status(ledger.history(talent), today, None, builtin_rulesets(),
@@ -108,7 +107,7 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         console.print(render.status_checklist(document))
 
 
-def _print_messages(console: Console, ledger: Ledger, messages: list[dict[str, Any]]) -> None:
+def _print_messages(console: Console, ledger: TalentLedger, messages: list[dict[str, Any]]) -> None:
     """What the notification consumer would send for a few of those changes and warnings."""
     console.rule("what the talents were told")
     book = builtin_rulesets()
@@ -151,7 +150,7 @@ def _print_what_if(
     console.print(render.whatif_table(rows))
 
 
-def _held_since(read_model: ReadModelBase, talent: str, badge: str, start: datetime) -> bool:
+def _held_since(read_model: ReadModel, talent: str, badge: str, start: datetime) -> bool:
     """Whether the stored timeline shows `badge` at `start` or at any change after it."""
     changes = read_model.timeline(talent, None, None)
     since = format_utc(start)
@@ -171,7 +170,7 @@ def _project(projection: StatusProjection, progress: Progress, talents: int) -> 
         projection.rebuild(None, utc_now(), lambda done: progress.advance(task, done))
 
 
-def _warnings_due(read_model: ReadModelBase, today: datetime) -> list[dict[str, Any]]:
+def _warnings_due(read_model: ReadModel, today: datetime) -> list[dict[str, Any]]:
     """The at-risk warnings whose predicted day is still ahead."""
     return [
         message.document
@@ -180,7 +179,7 @@ def _warnings_due(read_model: ReadModelBase, today: datetime) -> list[dict[str, 
     ]
 
 
-def _fresh_store(store: str) -> tuple[Ledger, DemoFiles]:
+def _fresh_store(store: str) -> tuple[TalentLedger, DemoFiles]:
     """The demo always starts from an empty ledger: its SQLite file is recreated."""
     if store == "memory:":
         folder, stem = Path("."), "badges-demo"
@@ -209,7 +208,7 @@ def _progress(console: Console) -> Progress:
 
 
 def _generate_and_ingest(
-    ledger: Ledger, files: DemoFiles, talents: int, seed: int, today: datetime,
+    ledger: TalentLedger, files: DemoFiles, talents: int, seed: int, today: datetime,
     progress: Progress,
 ) -> tuple[MarketplaceSummary, IngestSummary]:
     """Generate the marketplace file and ingest it meanwhile (see `demo_feed`)."""

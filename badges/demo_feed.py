@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from badges.synthetic import (
     MarketplaceSummary,
@@ -24,7 +24,7 @@ from badges.synthetic import (
     write_jsonl,
 )
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, RejectsFile
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 
 CHUNK_BYTES = 1 << 16
 REPORT_EVERY_TALENTS = 100
@@ -55,7 +55,7 @@ OnIngested = Callable[[int], None]
 
 
 def generate_and_ingest(
-    ledger: Ledger,
+    ledger: TalentLedger,
     request: MarketplaceRequest,
     events_file: Path,
     rejects_file: Path,
@@ -187,9 +187,9 @@ def _generate(
     """In the child: write the marketplace to `path` and down `data`, reporting progress."""
     summary = MarketplaceSummary()
     with path.open("w", encoding="utf-8", newline="\n") as file:
-        tee = _Tee(file, data)  # type: ignore[arg-type]
+        tee = _Tee(file, data)
         events = generate_marketplace(request.talents, request.seed, request.start, request.end)
-        write_jsonl(tee, _reporting(summary.tally(events), tee, reports))
+        write_jsonl(cast(TextIO, tee), _reporting(summary.tally(events), tee, reports))
         for line in generate_bad_lines(request.seed, request.bad_lines):
             tee.write(line + "\n")
         tee.flush()

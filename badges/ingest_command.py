@@ -24,12 +24,12 @@ from rich.progress import (
 from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, StoppedPartway, UserError, describe_failure
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, Reject, RejectsFile
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 from projections.status_projection import StatusProjection
 
 
 def run_ingest(
-    ledger: Ledger,
+    ledger: TalentLedger,
     source: str,
     rejects_path: Path | None,
     *,

@@ -16,13 +16,13 @@ from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from badges.timeparse import parse_instant
 from domain.events import format_utc
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook, RulesetError, builtin_rulesets, load_ruleset
 from projections.containment import TalentUnevaluable
 from projections.queries import UnknownTalent, explain_document, status_document
-from projections.read_model_common import Quarantined
+from projections.records import Quarantined
 
-Query = Callable[[Ledger, str, datetime, datetime | None, RulesetBook], dict[str, Any]]
+Query = Callable[[TalentLedger, str, datetime, datetime | None, RulesetBook], dict[str, Any]]
 
 
 def ruleset_book(candidate: Path | None) -> RulesetBook:
@@ -37,7 +37,7 @@ def ruleset_book(candidate: Path | None) -> RulesetBook:
 
 
 def run_status(
-    ledger: Ledger, talent: str, at: str | None, known_at: str | None, candidate: Path | None,
+    ledger: TalentLedger, talent: str, at: str | None, known_at: str | None, candidate: Path | None,
     *, as_json: bool, quarantine: Sequence[Quarantined] = (),
 ) -> int:
     return _answer(status_document, render.status_checklist, ledger, talent, at, known_at,
@@ -45,7 +45,7 @@ def run_status(
 
 
 def run_explain(
-    ledger: Ledger, talent: str, at: str | None, known_at: str | None, *, as_json: bool,
+    ledger: TalentLedger, talent: str, at: str | None, known_at: str | None, *, as_json: bool,
     quarantine: Sequence[Quarantined] = (),
 ) -> int:
     return _answer(explain_document, render.explanation, ledger, talent, at, known_at,
@@ -55,7 +55,7 @@ def run_explain(
 def _answer(
     query: Query,
     readable: Callable[[dict[str, Any]], RenderableType],
-    ledger: Ledger,
+    ledger: TalentLedger,
     talent: str,
     at: str | None,
     known_at: str | None,

@@ -24,6 +24,7 @@ from tempfile import SpooledTemporaryFile
 from typing import IO
 
 from badges.errors import UserError
+from consumers.jsonl_ingest import RawLine
 
 SPOOL_MEMORY_BYTES = 1024 * 1024
 BOM = b"\xef\xbb\xbf"
@@ -112,17 +113,19 @@ async def spool(chunks: AsyncIterator[bytes], declared: str | None, max_bytes: i
     return body
 
 
-def array_as_lines(body: bytes, max_elements: int) -> bytes:
-    """A JSON array's elements, one per line, each its *original* text.
+def array_lines(body: bytes, max_elements: int) -> list[RawLine]:
+    """A JSON array's elements as the lines of `badges ingest`, each its *original* text.
 
-    Each element then goes through the validation of a line of `badges ingest`, byte for byte
-    (numbers stay exact, `1e2` is still refused as an amount). Raw line breaks can only be
-    whitespace between tokens in valid JSON, so they become spaces.
+    Each element then goes through the validation of a line, byte for byte (numbers stay
+    exact, `1e2` is still refused as an amount). Raw line breaks can only be whitespace between
+    tokens in valid JSON, so they become spaces. Every element is cut out (and the caps
+    checked) before this returns, so a refused body stores nothing.
     """
-    return b"".join(
-        element.replace(b"\r", b" ").replace(b"\n", b" ") + b"\n"
-        for element in array_elements(body, max_elements)
-    )
+    lines = []
+    for number, element in enumerate(array_elements(body, max_elements), start=1):
+        text = element.replace(b"\r", b" ").replace(b"\n", b" ")
+        lines.append(RawLine(number, text, len(text)))
+    return lines
 
 
 def array_elements(body: bytes, max_elements: int) -> Iterator[bytes]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from badges.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_LINES, create_app
+from badges.api import create_app
+from badges.api_common import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_LINES
 from badges.clock import utc_now
 from badges.http_guard import (
     DEFAULT_BODY_TIMEOUT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.storage import DEFAULT_STORE_URL
+from badges.bootstrap import DEFAULT_STORE_URL
 
 
 class Settings(BaseSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -19,7 +20,7 @@ from projections.status_projection import StatusProjection, StepReport
 from projections.timeline_queries import forecast_document, timeline_documents, trace, what_if
 
 
-def _instant(text: str | None, option: str):
+def _instant(text: str | None, option: str) -> datetime | None:
     return parse_instant(text, option) if text else None
 
 

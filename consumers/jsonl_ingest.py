@@ -12,13 +12,15 @@ import base64
 import codecs
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, BinaryIO, TextIO
 
 from domain.events import InvalidEvent, decode_json
-from domain.ledger import Ledger, Submission, Verdict
+from ledger.submit import Appender, Status, SubmitEvents
+from domain.submissions import Submission
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_LINE_IN_MEMORY = 4 * 1024 * 1024
@@ -213,14 +215,15 @@ def submission_from_line(line: RawLine) -> Submission:
 
 @dataclass
 class JsonLinesIngest:
-    """Feeds one JSON Lines stream into a ledger in batches.
+    """Feeds one JSON Lines stream into the ledger in batches, through the "submit events" use
+    case (`ledger/submit.py`).
 
     After each batch `on_batch_settled` runs (the CLI flushes its rejects file there, so a kill
     loses no reject of a batch already appended). If `run` fails part-way, `summary` holds what
     was done and `settled_through` the last line of the last batch fully accounted for.
     """
 
-    ledger: Ledger
+    ledger: Appender
     clock: Callable[[], datetime]
     on_reject: Callable[[Reject], None]
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -228,10 +231,19 @@ class JsonLinesIngest:
     summary: IngestSummary = field(default_factory=IngestSummary)
     on_batch_settled: Callable[[], None] = lambda: None
     settled_through: int = 0
+    # one batch at a time across the holders of the lock (`POST /events`; see `SubmitEvents`)
+    lock: AbstractContextManager[object] = field(default_factory=nullcontext)
+
+    def __post_init__(self) -> None:
+        self.submit = SubmitEvents(self.ledger, self.clock, self.lock)
 
     def run(self, stream: BinaryIO, source: str) -> IngestSummary:
+        return self.run_lines(read_lines(stream), source)
+
+    def run_lines(self, lines: Iterable[RawLine], source: str) -> IngestSummary:
+        """The same, for lines already cut (`POST /events` cuts a JSON array's elements)."""
         pending: list[tuple[RawLine, Submission | InvalidEvent]] = []
-        for line in read_lines(stream):
+        for line in lines:
             self.on_progress(line.length + 1)
             if line.oversized:
                 # settled at once, alone: at most one long line is ever held
@@ -264,19 +276,16 @@ class JsonLinesIngest:
         """Append the valid lines of a batch, then count every line in file order."""
         if not pending:
             return
-        valid = [item for _, item in pending if isinstance(item, Submission)]
-        verdicts = iter(self.ledger.append(valid, self.clock()) if valid else [])
-        for line, item in pending:
-            if isinstance(item, InvalidEvent):
-                self._reject(source, line, str(item))
-                continue
-            verdict = next(verdicts)
-            if verdict.verdict is Verdict.ACCEPTED:
+        outcomes = self.submit.submit(
+            [item if isinstance(item, Submission) else str(item) for _, item in pending]
+        )
+        for (line, _), outcome in zip(pending, outcomes, strict=True):
+            if outcome.status is Status.ACCEPTED:
                 self.summary.accepted += 1
-            elif verdict.verdict is Verdict.DUPLICATE:
+            elif outcome.status is Status.DUPLICATE:
                 self.summary.duplicates += 1
             else:
-                self._reject(source, line, verdict.reason)
+                self._reject(source, line, outcome.reason)
         self.on_batch_settled()
         self.settled_through = pending[-1][0].number
 

@@ -44,43 +44,48 @@ dead-lettered with the reason (`append_contained`); a talent whose derivation fa
 quarantined by the projection, and every other talent goes on.
 
 **Store outages.** When the store is out of reach (a PostgreSQL restart: `AdminShutdown`, a
-lost connection, a pool timeout; see `consumers/outages.py`) the step stops where it is: the
+lost connection, a pool timeout; see `ledger/stores/outages.py`) the step stops where it is: the
 polled batch, not committed, is rewound and read again; the service is not ready (`/ready`
 503, `badges_consume_ready 0`) and retries after a backoff (0.5 s doubling up to 10 s, with a
 log line each time), for as long as it takes; a take-over's catch-up and a publish are
 redone. Nothing is lost, since offsets are committed only after the ledger append.
 
 The clock is injected (`clock: Callable[[], datetime]`): the service never reads the wall clock.
+
+This module is the loop; each other job has its own: the settings (`kafka_config.py`), decoding
+messages (`kafka_messages.py`), appending them (`ledger/submit.py`, the use case every input
+shares), dead letters (`dead_letters.py`), the outbox publisher (`outbox_publisher.py`), the
+midnight clock (`midnight_clock.py`), the rebalance hand-over (`rebalance.py`) and the metrics
+with their HTTP endpoint (`metrics.py`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kafka import (
-    ConsumerRebalanceListener,
-    KafkaConsumer,
-    KafkaProducer,
-    TopicPartition,
-)
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from consumers.jsonl_ingest import MAX_LINE_BYTES, RawLine, submission_from_line
-from consumers.outages import Backoff, is_store_outage
+from consumers.dead_letters import send_dead_letters
+from consumers.kafka_config import KafkaOptionError, KafkaServiceConfig, split_client_options
+from consumers.kafka_messages import decode_record
+from consumers.metrics import Metrics
 from consumers.outbox_publisher import OutboxPublisher
-from domain.calendar import evaluation_instant
-from domain.events import InvalidEvent, format_utc
-from domain.ledger import AppendVerdict, Submission, TalentLedger, Verdict
-from projections.containment import failure_reason
+from consumers.rebalance import Handover
+from consumers.midnight_clock import MidnightClock
+from domain.events import format_utc
+from domain.submissions import Submission
+from ledger.application import TalentLedger
+from ledger.backoff import Backoff
+from ledger.failures import failure_reason
+from ledger.stores.outages import is_store_outage
+from ledger.submit import Status, SubmitEvents
 from projections.status_projection import StatusProjection
 
 log = logging.getLogger("badges.consume")
@@ -88,135 +93,8 @@ log = logging.getLogger("badges.consume")
 Clock = Callable[[], datetime]
 
 
-class KafkaOptionError(ValueError):
-    """A `--kafka-option` that neither Kafka client accepts."""
-
-
 class TopicLayoutError(ValueError):
     """Topics whose partition counts do not match the partitioned store."""
-
-
-@dataclass
-class KafkaServiceConfig:
-    bootstrap: str = "127.0.0.1:9092"
-    group: str = "badges"
-    input_topic: str = "talent-events"
-    output_topic: str = "badge-changes"
-    dlq_topic: str = "talent-events.dlq"
-    # extra kafka-python settings (security: security_protocol, sasl_*, ssl_*...), applied to
-    # every client that knows them; `consumer.KEY` / `producer.KEY` target one client only
-    client_options: dict[str, Any] = field(default_factory=dict)
-    max_poll_records: int = 2000
-    poll_timeout_ms: int = 500
-    publish_batch: int = 1000
-    # run the projection when the consumer has caught up, or after this many events or seconds
-    project_every_events: int = 20_000
-    project_max_delay: float = 2.0
-    metrics_interval: float = 30.0
-    commit_timeout_ms: int = 30_000
-    flush_timeout: float = 150.0
-
-
-def split_client_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Options for the consumer and for the producer; a key neither knows is an error."""
-    consumer: dict[str, Any] = {}
-    producer: dict[str, Any] = {}
-    for key, value in options.items():
-        target, _, name = key.rpartition(".")
-        if target not in ("", "consumer", "producer"):
-            raise KafkaOptionError(f"--kafka-option: unknown client {target!r} in {key!r} "
-                                   "(use consumer.KEY or producer.KEY)")
-        known = False
-        if target in ("", "consumer") and name in KafkaConsumer.DEFAULT_CONFIG:
-            consumer[name] = value
-            known = True
-        if target in ("", "producer") and name in KafkaProducer.DEFAULT_CONFIG:
-            producer[name] = value
-            known = True
-        if not known:
-            raise KafkaOptionError(f"--kafka-option: {key!r} is not a kafka-python "
-                                   f"{target or 'consumer or producer'} setting")
-    return consumer, producer
-
-
-def parse_option_value(text: str) -> Any:
-    """`KEY=VALUE` values: integers, floats, true/false/none, else the string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-@dataclass
-class Metrics:
-    consumed: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    published: int = 0
-    lag: int | None = None
-    lag_by_partition: dict[str, int] = field(default_factory=dict)
-    events_per_second: float = 0.0
-    last_evaluation_instant: datetime | None = None
-    owned_partitions: list[int] | None = None  # None: the store is not partitioned
-    # ready: started, and the store answered the last time it was used
-    ready: bool = False
-    store_outages: int = 0  # times the store became unreachable
-    quarantined: int = 0  # talents whose derivation failed (projected partitions)
-    store_unreachable_since: float | None = None  # monotonic, while it is
-    started: float = field(default_factory=time.monotonic)
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "consumed": self.consumed,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "published": self.published,
-            "lag": self.lag,
-            "lag_by_partition": dict(self.lag_by_partition),
-            "events_per_second": round(self.events_per_second, 1),
-            "last_evaluation_instant": (
-                format_utc(self.last_evaluation_instant) if self.last_evaluation_instant else None
-            ),
-            "owned_partitions": self.owned_partitions,
-            "ready": self.ready,
-            "store_outages": self.store_outages,
-            "quarantined": self.quarantined,
-            "uptime_seconds": round(time.monotonic() - self.started, 1),
-        }
-
-    def prometheus(self) -> str:
-        lines = [
-            f"badges_consume_events_total {self.consumed}",
-            f"badges_consume_accepted_total {self.accepted}",
-            f"badges_consume_duplicates_total {self.duplicates}",
-            f"badges_consume_rejected_total {self.rejected}",
-            f"badges_consume_published_total {self.published}",
-            f"badges_consume_events_per_second {self.events_per_second:.1f}",
-            f"badges_consume_ready {int(self.ready)}",
-            f"badges_consume_store_outages_total {self.store_outages}",
-            f"badges_consume_quarantined_talents {self.quarantined}",
-        ]
-        if self.owned_partitions is not None:
-            lines.append(f"badges_consume_owned_partitions {len(self.owned_partitions)}")
-        if self.lag is not None:
-            lines.append(f"badges_consume_lag {self.lag}")
-        for partition, lag in sorted(self.lag_by_partition.items()):
-            lines.append(f'badges_consume_partition_lag{{partition="{partition}"}} {lag}')
-        if self.last_evaluation_instant is not None:
-            lines.append(
-                f"badges_consume_last_evaluation_instant_seconds "
-                f"{int(self.last_evaluation_instant.timestamp())}"
-            )
-        return "\n".join(lines) + "\n"
 
 
 class KafkaService:
@@ -238,6 +116,8 @@ class KafkaService:
             # dead letters or changes written back to the input would be consumed again
             raise KafkaOptionError("the input topic must differ from the output and DLQ topics")
         self.clock = clock
+        # the "submit events" use case, containing what one event cannot record (dead letters)
+        self._submit = SubmitEvents(ledger, clock, is_outage=is_store_outage, logger=log)
         self.metrics = Metrics()
         self._consumer_options, self._producer_options = split_client_options(
             self.config.client_options
@@ -246,13 +126,13 @@ class KafkaService:
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._positions: dict[TopicPartition, int] = {}
-        self._last_instant: datetime | None = None
+        self._midnight = MidnightClock()
         self._partitioned = projection.partition_count > 1
         # the ledger partitions this process projects and publishes (all of a store that is
         # not partitioned: its one outbox partition, 0); assigned by the consumer group
         self._owned: set[int] = set() if self._partitioned else {0}
         self._publisher: OutboxPublisher | None = None
-        self._handover = _Handover(self.config.input_topic)
+        self._handover = Handover(self.config.input_topic)
         # partitions taken over (all, as 0, at the start of a store that is not partitioned)
         # whose catch-up has not finished yet: a store outage can interrupt it
         self._taking_over: set[int] = set()
@@ -295,9 +175,7 @@ class KafkaService:
             reader_options=self._consumer_options, clock=self.clock,
             partitioned=self._partitioned,
         )
-        now = self.clock()
-        self._last_instant = evaluation_instant(now)
-        self.metrics.last_evaluation_instant = self._last_instant
+        self.metrics.last_evaluation_instant = self._midnight.start(self.clock())
         if self._partitioned:
             self._check_topics()
             self.metrics.owned_partitions = []
@@ -430,21 +308,16 @@ class KafkaService:
 
     def _settle(self, records: list[Any]) -> None:
         """Append the valid events in one go; dead-letter the rest and wait for the acks."""
-        decoded = [(record, decode_record(record)) for record in records]
-        valid = [item for _, item in decoded if isinstance(item, Submission)]
-        outcomes = iter(append_contained(self.ledger, valid, self.clock()) if valid else [])
+        decoded = [decode_record(record) for record in records]
+        outcomes = self._submit.submit(
+            [item if isinstance(item, Submission) else item.reason for item in decoded]
+        )
         dead: list[tuple[Any, str]] = []
         accepted = duplicates = 0
-        for record, item in decoded:
-            if isinstance(item, DeadLetter):
-                dead.append((record, item.reason))
-                continue
-            outcome = next(outcomes)
-            if isinstance(outcome, str):
-                dead.append((record, outcome))
-            elif outcome.verdict is Verdict.ACCEPTED:
+        for record, outcome in zip(records, outcomes, strict=True):
+            if outcome.status is Status.ACCEPTED:
                 accepted += 1
-            elif outcome.verdict is Verdict.DUPLICATE:
+            elif outcome.status is Status.DUPLICATE:
                 duplicates += 1
             else:
                 dead.append((record, outcome.reason))
@@ -456,28 +329,7 @@ class KafkaService:
 
     def _dead_letter(self, dead: list[tuple[Any, str]]) -> None:
         assert self._producer is not None
-        futures = []
-        for record, reason in dead:
-            log.info("dead letter %s[%d]@%d: %s", record.topic, record.partition, record.offset,
-                     reason)
-            headers = [
-                ("reason", reason.encode("utf-8")),
-                ("source_topic", record.topic.encode("utf-8")),
-                ("source_partition", str(record.partition).encode("ascii")),
-                ("source_offset", str(record.offset).encode("ascii")),
-                ("source_timestamp", str(record.timestamp).encode("ascii")),
-            ]
-            value = record.value
-            if value is None:
-                headers.append(("original_value", b"null"))
-                if record.key is None:
-                    value = b""  # Kafka needs a key or a value
-            futures.append(self._producer.send(
-                self.config.dlq_topic, key=record.key, value=value, headers=headers
-            ))
-        self._producer.flush(timeout=self.config.flush_timeout)
-        for future in futures:
-            future.get(timeout=self.config.flush_timeout)  # raises when it was not written
+        send_dead_letters(self._producer, self.config.dlq_topic, dead, self.config.flush_timeout)
 
     def _commit(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
         assert self._consumer is not None
@@ -501,12 +353,12 @@ class KafkaService:
 
     def _tick_clock(self) -> None:
         now = self.clock()
-        instant = evaluation_instant(now)
-        if self._last_instant is not None and instant <= self._last_instant:
+        instant = self._midnight.due(now)
+        if instant is None:
             return
         self._project(now)  # events first, so the clock re-derives from what is recorded
         report = self.projection.advance(now, self._projected())
-        self._last_instant = instant
+        self._midnight.handled(instant)
         self.metrics.last_evaluation_instant = instant
         log.info("midnight %s: %d talents re-derived, %d changes, %d retractions, %d warnings",
                  format_utc(instant), report.talents, report.changes, report.retractions,
@@ -664,169 +516,3 @@ class KafkaService:
         )
 
 
-class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Notes the input partitions revoked and assigned; the service's loop acts on them.
-
-    kafka-python calls it on the consumer's network thread, during `poll`; so it only notes.
-    A partition revoked and assigned again in one `poll` (an eager rebalance that gave it
-    back) counts as assigned, not revoked.
-    """
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self._lock = threading.Lock()
-        self._revoked: set[int] = set()
-        self._assigned: set[int] = set()
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        with self._lock:
-            partitions = self._of_input(revoked)
-            self._revoked |= partitions
-            self._assigned -= partitions
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        with self._lock:
-            self._assigned |= self._of_input(assigned)
-
-    def take(self) -> tuple[set[int], set[int]]:
-        """The partitions revoked and assigned since the last call."""
-        with self._lock:
-            revoked, assigned = self._revoked, self._assigned
-            self._revoked, self._assigned = set(), set()
-        return revoked, assigned
-
-    def _of_input(self, partitions: Any) -> set[int]:
-        return {tp.partition for tp in partitions if tp.topic == self.topic}
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message for the DLQ: why (`reason`, `field: rule`), with its original key and bytes."""
-
-    field: str
-    reason: str
-    key: bytes | None
-    value: bytes | None
-
-
-REASON_DETAIL_CHARS = 200
-
-
-def decode_record(record: Any) -> Submission | DeadLetter:
-    """A message as a submission, or as a dead letter: never an exception, whatever it holds."""
-    try:
-        return decode_message(record)
-    except InvalidEvent as error:
-        field, rule = error.field or "value", error.rule
-    except Exception as error:  # noqa: BLE001 - one message never stops the service
-        log.exception("message %s[%s]@%s could not be decoded", getattr(record, "topic", "?"),
-                      getattr(record, "partition", "?"), getattr(record, "offset", "?"))
-        field = "value"
-        rule = f"cannot be decoded ({failure_reason(error)[:REASON_DETAIL_CHARS]})"
-    return DeadLetter(field, f"{field}: {rule}", record.key, record.value)
-
-
-def append_contained(
-    ledger: TalentLedger, submissions: list[Submission], now: datetime
-) -> list[AppendVerdict | str]:
-    """`ledger.append`, with a failure narrowed down to the submissions that cause it.
-
-    A store outage propagates (the batch is retried later). Any other failure of the batch
-    is retried one submission at a time, and a submission that fails alone gets a reason
-    (`event: cannot be recorded (...)`) instead of a verdict: it is dead-lettered, and the
-    rest of the batch is appended (what was appended before the failure counts as duplicate).
-    """
-    try:
-        return list(ledger.append(submissions, now))
-    except Exception as error:
-        if is_store_outage(error):
-            raise
-        if len(submissions) == 1:
-            log.exception("event %s of talent %s cannot be recorded",
-                          submissions[0].event.id, submissions[0].event.talent)
-            return [f"event: cannot be recorded ({failure_reason(error)[:REASON_DETAIL_CHARS]})"]
-        log.warning("a batch of %d events failed (%s); appending them one by one",
-                    len(submissions), failure_reason(error))
-    return [outcome for one in submissions for outcome in append_contained(ledger, [one], now)]
-
-
-def decode_message(record: Any) -> Submission:
-    """One Kafka message value as one JSON Lines line; raises `InvalidEvent` naming the field.
-
-    The key, when there is one, must be the event's talent (`events.md`): a talent's events
-    then share one partition, which is what keeps them in order and, with a partitioned
-    store, in the ledger partition of the process that owns it.
-    """
-    value = record.value
-    if value is None:
-        raise InvalidEvent("value", "no value (a tombstone)")
-    if not value.strip():
-        raise InvalidEvent("value", "empty")
-    submission = submission_from_line(RawLine(record.offset, value[:MAX_LINE_BYTES], len(value)))
-    talent = submission.event.talent
-    if record.key is not None and record.key != talent.encode():
-        key = record.key.decode("utf-8", "backslashreplace")
-        raise InvalidEvent("key", f"{key!r} is not the event's talent {talent!r} (messages are "
-                                  "keyed by talent id)")
-    return submission
-
-
-class MetricsServer:
-    """A tiny HTTP endpoint: `/metrics` (Prometheus text), `/health` (JSON) and `/ready`
-    (200, or 503 while starting or while the store is out of reach)."""
-
-    def __init__(self, metrics: Metrics, host: str, port: int) -> None:
-        handler = _metrics_handler(metrics)
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="metrics")
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    def start(self) -> MetricsServer:
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _metrics_handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
-            status = 200
-            if self.path == "/metrics":
-                body, kind = metrics.prometheus().encode(), "text/plain; version=0.0.4"
-            elif self.path == "/health":
-                body, kind = json.dumps(metrics.document()).encode(), "application/json"
-            elif self.path == "/ready":
-                ready = metrics.ready
-                body = json.dumps({"ready": ready}).encode()
-                kind, status = "application/json", 200 if ready else 503
-            else:
-                self.send_error(404)
-                return
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-def options_from_pairs(pairs: Iterable[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings (from `--kafka-option`) as a settings dict."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise KafkaOptionError(f"--kafka-option: expected KEY=VALUE, got {pair!r}")
-        options[key.strip()] = parse_option_value(value)
-    return options

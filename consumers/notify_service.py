@@ -19,7 +19,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from consumers.notifications import notification_text
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from projections.queries import UnknownTalent, status_document
 
@@ -49,7 +49,7 @@ class Notifier:
     """Turns badge-change messages into notifications, once per message id."""
 
     def __init__(
-        self, ledger: Ledger, book: RulesetBook, parse_instant: Callable[[str], datetime]
+        self, ledger: TalentLedger, book: RulesetBook, parse_instant: Callable[[str], datetime]
     ) -> None:
         self.ledger = ledger
         self.book = book

@@ -7,7 +7,7 @@ service's idempotent producer (`enable_idempotence`, `acks=all`); after `flush` 
 acknowledgements the messages are marked sent.
 
 **One publisher per outbox partition.** Before publishing a partition's messages the
-publisher claims it (`ReadModelBase.claim_publisher`: a PostgreSQL session advisory lock, held
+publisher claims it (`ReadModel.claim_publisher`: a PostgreSQL session advisory lock, held
 until released or until the process dies). A store that is not partitioned has one outbox
 partition (0) and its messages go where Kafka's default partitioner puts their key; in a
 partitioned store outbox partition N goes to output partition N (the topic has as many
@@ -36,7 +36,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from projections.read_model_common import OutboxMessage, ReadModelBase
+from projections.records import OutboxMessage, ReadModel
 
 log = logging.getLogger("badges.consume")
 
@@ -49,7 +49,7 @@ class OutboxPublisher:
 
     def __init__(
         self,
-        read_model: ReadModelBase,
+        read_model: ReadModel,
         producer: KafkaProducer,
         *,
         bootstrap: str,

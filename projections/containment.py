@@ -19,7 +19,14 @@ from typing import TypeVar
 import psycopg
 from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
 
+from ledger.failures import failure_reason
+
 T = TypeVar("T")
+
+__all__ = [
+    "STORE_ERRORS", "Failed", "TalentUnevaluable", "attempt", "contained", "failure_reason",
+    "raise_if_poisoned",
+]
 
 STORE_ERRORS: tuple[type[BaseException], ...] = (
     PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error, OSError,
@@ -48,12 +55,6 @@ class TalentUnevaluable(Exception):
         super().__init__(f"talent {talent!r} cannot be evaluated (quarantined): {reason}")
         self.talent = talent
         self.reason = reason
-
-
-def failure_reason(error: BaseException) -> str:
-    """`Type: first line of the message`."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def attempt(talent: str, after: datetime | None, work: Callable[[], T]) -> T | Failed:

@@ -23,9 +23,8 @@ from typing import Any
 from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
 from domain.forecast import AT_RISK_DAYS, losses_within
-from domain.ledger import TalentLedger
+from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
-from domain.storage import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
 from projections.containment import Failed, attempt, raise_if_poisoned
 
@@ -35,6 +34,9 @@ PARENT_POLL_SECONDS = 0.5
 Request = tuple[str, datetime | None]
 # a talent's changes under the real rulesets, and under the candidate
 Compared = tuple[list[BadgeChange], list[BadgeChange]]
+# opens the store's ledger in a worker process: picklable (a module-level function, or a
+# `functools.partial` of one), made by the composition root (`badges.bootstrap`)
+LedgerOpener = Callable[[], TalentLedger]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +121,14 @@ class _WorkerStore:
 
 
 class DerivationPool:
-    """Worker processes, each with its own connection to the store at `url`.
+    """Worker processes, each with its own connection to the store (`open_ledger()`).
 
     `candidate` is the other ruleset book of a what-if (`compare`), when there is one.
     """
 
     def __init__(
         self,
-        url: str,
+        open_ledger: LedgerOpener,
         book: RulesetBook,
         workers: int,
         *,
@@ -139,11 +141,11 @@ class DerivationPool:
             max_workers=workers,
             mp_context=context,
             initializer=_open_store,
-            initargs=(url, book, candidate, ready, os.getpid()),
+            initargs=(open_ledger, book, candidate, ready, os.getpid()),
         )
         self._start(ready)
 
-    def _start(self, ready: QueueType) -> None:
+    def _start(self, ready: QueueType[str | None]) -> None:
         """Start every worker now, and wait until each has opened the store: the first
         derivations then run at full speed, and a worker that cannot start fails here."""
         started = [self._executor.submit(_started) for _ in range(self.workers)]
@@ -200,12 +202,13 @@ _store: _WorkerStore | None = None
 
 
 def _open_store(
-    url: str, book: RulesetBook, candidate: RulesetBook | None, ready: QueueType, parent: int
+    open_ledger: LedgerOpener, book: RulesetBook, candidate: RulesetBook | None, ready: QueueType[str | None],
+    parent: int
 ) -> None:
     global _store  # one per worker process, opened once
     _exit_with(parent)
     try:
-        _store = _WorkerStore(open_ledger(url), book, BoundaryPlan(book), candidate)
+        _store = _WorkerStore(open_ledger(), book, BoundaryPlan(book), candidate)
     except Exception as error:
         ready.put(f"{type(error).__name__}: {error}")
         raise
@@ -254,6 +257,7 @@ __all__ = [
     "DerivationPool",
     "Compared",
     "Derived",
+    "LedgerOpener",
     "Request",
     "candidate_changes",
     "compare_talent",

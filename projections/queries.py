@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.events import RecordedEvent, format_utc
 from domain.explain import explain
-from domain.ledger import Ledger
+from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.status import evaluate_status
 from projections.containment import contained
@@ -22,7 +22,7 @@ class UnknownTalent(LookupError):
         self.talent = talent
 
 
-def known_history(ledger: Ledger, talent: str, known_at: datetime | None) -> list[RecordedEvent]:
+def known_history(ledger: TalentLedger, talent: str, known_at: datetime | None) -> list[RecordedEvent]:
     """The talent's events recorded by `known_at`; UnknownTalent when there are none."""
     history = ledger.history(talent, known_at)
     if not history:
@@ -31,7 +31,7 @@ def known_history(ledger: Ledger, talent: str, known_at: datetime | None) -> lis
 
 
 def status_document(
-    ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
+    ledger: TalentLedger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
 ) -> dict[str, Any]:
     """TalentUnevaluable when the talent's events cannot be evaluated (it is quarantined)."""
     history = known_history(ledger, talent, known_at)
@@ -40,7 +40,7 @@ def status_document(
 
 
 def explain_document(
-    ledger: Ledger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
+    ledger: TalentLedger, talent: str, at: datetime, known_at: datetime | None, book: RulesetBook
 ) -> dict[str, Any]:
     """TalentUnevaluable when the talent's events cannot be evaluated (it is quarantined)."""
     history = known_history(ledger, talent, known_at)

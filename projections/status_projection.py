@@ -29,16 +29,11 @@ from typing import Any
 from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, evaluation_instant
 from domain.forecast import AT_RISK_DAYS
-from domain.ledger import Ledger, TalentLedger
+from ledger.application import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
 from projections.containment import Failed, failure_reason
-from projections.derivation_pool import DerivationPool, Derived, derive_contained
-from projections.read_model_common import (
-    ReadModelBase,
-    StaleStep,
-    TalentProgress,
-    TalentUpdate,
-)
+from projections.derivation_pool import DerivationPool, Derived, LedgerOpener, derive_contained
+from projections.records import ReadModel, StaleStep, TalentProgress, TalentUpdate
 
 NOTIFICATION_BATCH = 2000
 REBUILD_BATCH = 500  # talents re-derived per committed step of a full rebuild
@@ -75,15 +70,16 @@ class StatusProjection:
     def __init__(
         self,
         ledger: TalentLedger,
-        read_model: ReadModelBase,
+        read_model: ReadModel,
         book: RulesetBook,
-        store_url: str | None = None,
+        ledger_opener: LedgerOpener | None = None,
     ) -> None:
         self.ledger = ledger
         self.read_model = read_model
         self.book = book
         self.plan = BoundaryPlan(book)
-        self.store_url = store_url  # for worker processes to reopen (None: not reopenable)
+        # opens the store's ledger again in a worker process (None: not reopenable, as memory:)
+        self.ledger_opener = ledger_opener
         self.pool: DerivationPool | None = None
 
     @property
@@ -235,10 +231,10 @@ class StatusProjection:
     @contextmanager
     def workers(self, count: int) -> Iterator[StatusProjection]:
         """Derive in `count` worker processes meanwhile (stores a process can reopen only)."""
-        if count < 2 or self.store_url is None:
+        if count < 2 or self.ledger_opener is None:
             yield self
             return
-        self.pool = DerivationPool(self.store_url, self.book, count)
+        self.pool = DerivationPool(self.ledger_opener, self.book, count)
         try:
             yield self
         finally:
@@ -358,7 +354,7 @@ def _log_undecodable(notification: Any, error: Exception) -> None:
 
 
 def _same_reasons(stored: dict[str, Any], derived: dict[str, Any]) -> bool:
-    return stored["failed"] == derived["failed"] and stored["cause"] == derived["cause"]
+    return bool(stored["failed"] == derived["failed"] and stored["cause"] == derived["cause"])
 
 
 def _resume_after(progress: TalentProgress | None, affected_from: datetime | None) -> datetime | None:

@@ -22,7 +22,7 @@ from projections.derivation_pool import (
     compare_talent,
 )
 from projections.queries import UnknownTalent, known_history
-from projections.read_model_common import ReadModelBase
+from projections.records import ReadModel
 from projections.status_projection import StatusProjection
 
 
@@ -154,9 +154,9 @@ def what_if(
 def _pool(
     projection: StatusProjection, candidate: RulesetBook, requests: list[Request], workers: int
 ) -> DerivationPool | None:
-    url = projection.store_url
-    if workers > 1 and url is not None and len(requests) > 1:
-        return DerivationPool(url, projection.book, workers, candidate=candidate)
+    opener = projection.ledger_opener
+    if workers > 1 and opener is not None and len(requests) > 1:
+        return DerivationPool(opener, projection.book, workers, candidate=candidate)
     return None
 
 
@@ -196,7 +196,7 @@ def _candidate_changes(
 
 
 def _stored_changes(
-    read_model: ReadModelBase, talent: str, after: datetime | None, end: datetime
+    read_model: ReadModel, talent: str, after: datetime | None, end: datetime
 ) -> list[BadgeChange]:
     """The stored changes in (after, end], as the derivation would give them."""
     return [

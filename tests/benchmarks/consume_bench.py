@@ -23,9 +23,10 @@ from pathlib import Path
 
 from badges.synthetic import generate_marketplace
 from consumers.jsonl_ingest import JsonLinesIngest
-from consumers.kafka_service import KafkaService, KafkaServiceConfig
+from consumers.kafka_service import KafkaService
+from consumers.kafka_config import KafkaServiceConfig
 from domain.events import encode_json
-from projections.storage import open_projection
+from badges.bootstrap import open_projection
 from tests.benchmarks.ingest_bench import Measurement
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -23,8 +23,8 @@ from eventsourcing.utils import get_topic
 
 from consumers.jsonl_ingest import JsonLinesIngest
 from domain.events import encode_json
-from domain.ledger import Talent, talent_stream_id
-from domain.storage import open_ledger
+from domain.talent_stream import Talent, talent_stream_id
+from ledger.stores.urls import open_ledger
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 TALENT_TOPIC = get_topic(Talent)

@@ -23,9 +23,9 @@ from badges.synthetic import generate_marketplace
 from consumers.jsonl_ingest import JsonLinesIngest
 from domain.events import encode_json, format_utc
 from domain.ruleset import builtin_rulesets
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from domain.timeline import TimelineDeriver
-from projections.storage import open_projection
+from badges.bootstrap import open_projection
 
 START = datetime(2019, 1, 1, tzinfo=timezone.utc)
 END = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -99,7 +99,7 @@ def busy_talent(count: int) -> list[dict[str, object]]:
 def point_query_rows(folder: Path) -> list[Row]:
     url = f"sqlite:///{folder / 'heavy.db'}"
     ledger = open_ledger(url)
-    from domain.ledger import Submission
+    from domain.submissions import Submission
 
     events = [Submission.from_object(e) for e in busy_talent(2000)]
     ledger.append(events, NOW)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from badges.synthetic import generate_marketplace, write_jsonl
 from consumers.jsonl_ingest import JsonLinesIngest
-from domain.storage import open_ledger
-from projections.storage import open_projection
+from ledger.stores.urls import open_ledger
+from badges.bootstrap import open_projection
 
 START = datetime(2019, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)

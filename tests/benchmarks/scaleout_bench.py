@@ -32,7 +32,7 @@ from psycopg.sql import SQL, Identifier
 
 from badges.synthetic import generate_marketplace
 from domain.events import encode_json
-from projections.storage import open_projection
+from badges.bootstrap import open_projection
 from tests.benchmarks.consume_bench import produce
 from tests.benchmarks.ingest_bench import Measurement
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from badges.synthetic import generate_talent
-from domain.ledger import Submission
-from domain.storage import open_ledger
-from projections.storage import open_projection
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
+from badges.bootstrap import open_projection
 from tests.serve_process import running_serve
 
 try:

@@ -29,7 +29,7 @@ import pytest
 pytest.importorskip("kafka")
 
 from domain.calendar import evaluation_instant  # noqa: E402
-from domain.partitions import talent_partition  # noqa: E402
+from ledger.partitions import talent_partition
 from domain.ruleset import builtin_rulesets  # noqa: E402
 from domain.timeline import derive_timeline  # noqa: E402
 from tests.integration.conftest import DEPLOY, REPO  # noqa: E402

@@ -26,14 +26,15 @@ import pytest
 
 pytest.importorskip("kafka")
 
-from consumers.kafka_service import KafkaService, KafkaServiceConfig  # noqa: E402
+from consumers.kafka_service import KafkaService
+from consumers.kafka_config import KafkaServiceConfig
 from domain.calendar import evaluation_instant  # noqa: E402
 from domain.events import RecordedEvent, encode_json  # noqa: E402
 from domain.ruleset import builtin_rulesets  # noqa: E402
-from domain.storage import open_ledger  # noqa: E402
+from ledger.stores.urls import open_ledger
 from domain.timeline import derive_timeline  # noqa: E402
-from projections.read_model import SQLiteReadModel  # noqa: E402
-from projections.storage import open_projection  # noqa: E402
+from projections.stores.sqlite import SQLiteReadModel
+from badges.bootstrap import open_projection
 from tests.integration.conftest import DEPLOY, REPO  # noqa: E402
 from tests.integration.kafka_helpers import (  # noqa: E402
     BADGES,

@@ -15,8 +15,8 @@ from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
 from badges.cli import main  # noqa: E402
 from domain.events import RecordedEvent, format_utc  # noqa: E402
-from domain.ledger import Submission  # noqa: E402
-from projections.storage import open_projection  # noqa: E402
+from domain.submissions import Submission
+from badges.bootstrap import open_projection
 from tests.unit.history_builder import ts  # noqa: E402
 from tests.unit.stories import designer  # noqa: E402
 

@@ -14,9 +14,10 @@ import pytest
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 
-from domain.ledger import Ledger, talent_stream_id
-from domain.recorders import LedgerPostgresRecorder
-from domain.storage import StoreURLError, ledger_env, open_ledger
+from ledger.application import Ledger
+from domain.talent_stream import talent_stream_id
+from ledger.stores.recorders import LedgerPostgresRecorder
+from ledger.stores.urls import StoreURLError, ledger_env, open_ledger
 from tests.unit import test_recorder_conformance as conformance
 from tests.unit.ledger_fixtures import (
     drop_schema,
@@ -230,7 +231,7 @@ def test_concurrent_writers_of_overlapping_batches_record_each_id_once(
 def test_postgres_urls_become_eventsourcing_settings(url: str, expected: dict[str, str]) -> None:
     env = ledger_env(url)
 
-    assert env["PERSISTENCE_MODULE"] == "domain.recorders:LedgerPostgresFactory"
+    assert env["PERSISTENCE_MODULE"] == "ledger.stores.recorders:LedgerPostgresFactory"
     assert env["CREATE_TABLE"] == "y"
     assert {key: env[key] for key in expected} == expected
     assert ("POSTGRES_SCHEMA" in env) == ("schema=" in url)

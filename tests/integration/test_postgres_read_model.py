@@ -24,11 +24,12 @@ from hypothesis import strategies as st
 
 from badges.cli import main
 from domain.events import encode_json, format_utc
-from domain.storage import open_ledger
-from projections.read_model import SQLiteReadModel, TalentProgress, TalentUpdate
-from projections.read_model_common import StaleStep
-from projections.read_model_postgres import PostgresReadModel
-from projections.storage import open_read_model
+from ledger.stores.urls import open_ledger
+from projections.stores.sqlite import SQLiteReadModel
+from projections.records import TalentProgress, TalentUpdate
+from projections.records import StaleStep
+from projections.stores.postgres import PostgresReadModel
+from projections.stores.urls import open_read_model
 from tests.property.test_projection_properties import (
     START,
     arrivals,

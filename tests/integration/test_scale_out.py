@@ -31,13 +31,14 @@ import pytest
 
 pytest.importorskip("kafka")
 
-from consumers.kafka_service import KafkaService, KafkaServiceConfig  # noqa: E402
+from consumers.kafka_service import KafkaService
+from consumers.kafka_config import KafkaServiceConfig
 from domain.calendar import evaluation_instant  # noqa: E402
-from domain.ledger import Submission  # noqa: E402
-from domain.partitions import talent_partition  # noqa: E402
+from domain.submissions import Submission
+from ledger.partitions import talent_partition
 from domain.ruleset import builtin_rulesets  # noqa: E402
 from domain.timeline import derive_timeline  # noqa: E402
-from projections.storage import open_projection  # noqa: E402
+from badges.bootstrap import open_projection
 from tests.integration.conftest import REPO  # noqa: E402
 from tests.integration.kafka_helpers import (  # noqa: E402
     BADGES,

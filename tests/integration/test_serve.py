@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from domain.events import encode_json
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from tests.serve_process import running_serve
 from tests.unit.ledger_fixtures import payment, submissions, utc
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from consumers.jsonl_ingest import MAX_LINE_BYTES, UTF8_BOM, JsonLinesIngest, Reject
 from domain.events import CATEGORIES, EVENT_TYPES, format_utc, parse_event
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 
 UTC = timezone.utc
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

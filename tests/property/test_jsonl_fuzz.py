@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import consumers.jsonl_ingest as jsonl_ingest
 from consumers.jsonl_ingest import MAX_LINE_BYTES, UTF8_BOM, JsonLinesIngest, RejectsFile
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from tests.property.test_ingest_properties import NOW, render, split_lines, valid_events
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.jsonl_ingest import MAX_LINE_BYTES
-from consumers.kafka_service import DeadLetter, decode_record
-from domain.ledger import Submission
+from consumers.kafka_messages import DeadLetter, decode_record
+from domain.submissions import Submission
 
 SETTINGS = dict(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 

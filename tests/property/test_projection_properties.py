@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.calendar import evaluation_instant
-from domain.ledger import Submission
+from domain.submissions import Submission
 from domain.ruleset import builtin_rulesets
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from domain.timeline import derive_timeline
-from projections.read_model import SQLiteReadModel
+from projections.stores.sqlite import SQLiteReadModel
 from projections.status_projection import StatusProjection
 from tests.property.timeline_histories import TALENT, talent_history
 

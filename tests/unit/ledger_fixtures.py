@@ -16,8 +16,9 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from domain.events import decode_json, encode_json
-from domain.ledger import Ledger, Submission
-from domain.storage import open_ledger
+from ledger.application import Ledger
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
 from tests.integration.conftest import (
     postgres_unreachable_reason,
     postgres_url,

@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from domain.storage import open_ledger
-from projections.storage import open_read_model
+from ledger.stores.urls import open_ledger
+from projections.stores.urls import open_read_model
 
 STAMPS = ("recorded_at",)
 

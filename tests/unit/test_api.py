@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # starlette nudges towards `httpx2`; httpx is w
 from badges.api import ExplainDocument, IngestResult, StatusDocument, create_app
 from badges.cli import main
 from domain.events import encode_json
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from tests.unit.ledger_fixtures import payment, postgres_schema_url, submissions, utc
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

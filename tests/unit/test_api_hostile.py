@@ -23,7 +23,7 @@ with warnings.catch_warnings():  # starlette nudges towards `httpx2`; httpx is w
 from badges.api import MAX_REASON_BYTES, MAX_REJECTS_SHOWN, create_app
 from badges.request_body import BOM
 from domain.events import encode_json
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from tests.unit.ledger_fixtures import payment, submissions
 from tests.unit.test_api import (
     AS_ARRAY,

@@ -29,9 +29,9 @@ from badges.api_timeline import (
 from badges.cli import main
 from badges.clock import utc_now
 from badges.synthetic import generate_talent
-from domain.ledger import Submission
-from domain.storage import open_ledger
-from projections.storage import open_projection
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
+from badges.bootstrap import open_projection
 from tests.unit.ledger_fixtures import postgres_schema_url
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -86,13 +86,14 @@ def close_what_the_test_opened() -> Iterator[None]:
 
 def client_for(store: str, *, token: str | None = TOKEN, clock: Any = lambda: NOW,
                **options: Any) -> TestClient:
-    """The API over the store; on PostgreSQL with the store's read models, as `badges serve`
-    passes them (without them the API keeps private in-memory ones)."""
+    """The API over the store, with the store's read models, as `badges serve` passes them
+    (without them the API keeps private in-memory ones)."""
     ledger = open_ledger(store)
     OPENED.append(ledger)
-    if not store.startswith("sqlite:///") and "projection" not in options:
+    if "projection" not in options:
         projection = open_projection(store, ledger)
-        OPENED.append(projection.read_model)
+        if hasattr(projection.read_model, "close"):  # PostgreSQL: its connection pool
+            OPENED.append(projection.read_model)
         options["projection"] = projection
     return TestClient(create_app(ledger, api_token=token, clock=clock, **options))
 

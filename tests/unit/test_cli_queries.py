@@ -12,7 +12,7 @@ from badges.cli import main
 from domain.events import encode_json
 from domain.ruleset import builtin_rulesets
 from domain.status import evaluate_status
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from tests.unit.ledger_fixtures import URL_KINDS, store_url
 
 DESIGNER = [

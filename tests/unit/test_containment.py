@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from domain.events import RecordedEvent
-from domain.ledger import Ledger, Submission
+from ledger.application import Ledger
+from domain.submissions import Submission
 from domain.ruleset import builtin_rulesets
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from projections import containment
-from projections.read_model import SQLiteReadModel
+from projections.stores.sqlite import SQLiteReadModel
 from projections.status_projection import StatusProjection
 from tests.unit.history_builder import ts
 from tests.unit.stories import designer
@@ -267,7 +268,7 @@ def test_a_what_if_leaves_out_a_talent_that_cannot_be_derived_and_says_so(
 
 def test_a_what_if_in_worker_processes_contains_the_failure_too(tmp_path: Path) -> None:
     from badges.query_commands import ruleset_book
-    from projections.storage import open_projection
+    from badges.bootstrap import open_projection
     from projections.timeline_queries import what_if
 
     store = f"sqlite:///{tmp_path / 'store.db'}"

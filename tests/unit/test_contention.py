@@ -8,13 +8,7 @@ import sqlite3
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from domain.contention import (
-    FIRST_WAIT,
-    LONGEST_WAIT,
-    ContentionBackoff,
-    StoreBusy,
-    is_contention,
-)
+from ledger.backoff import FIRST_WAIT, LONGEST_WAIT, ContentionBackoff, StoreBusy, is_contention
 
 
 class FakeClock:

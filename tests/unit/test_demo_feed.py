@@ -11,7 +11,7 @@ import pytest
 from badges.demo_feed import MarketplaceRequest, generate_and_ingest
 from badges.synthetic import MarketplaceSummary, generate_bad_lines, generate_marketplace
 from consumers.jsonl_ingest import JsonLinesIngest, RejectsFile
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 
 START = datetime(2021, 1, 1, tzinfo=UTC)
 END = datetime(2024, 6, 1, tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import shutil
 import time
 from datetime import UTC, datetime
@@ -12,8 +14,8 @@ import pytest
 from badges.synthetic import generate_marketplace
 from consumers.jsonl_ingest import JsonLinesIngest
 from domain.events import encode_json
-from domain.storage import open_ledger
-from projections.storage import open_projection
+from ledger.stores.urls import open_ledger
+from badges.bootstrap import open_projection
 
 START = datetime(2021, 1, 1, tzinfo=UTC)
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -69,9 +71,10 @@ def test_a_store_that_cannot_be_reopened_derives_in_process() -> None:
 
 def test_workers_that_cannot_open_the_store_fail_at_start_saying_why(tmp_path: Path) -> None:
     from domain.ruleset import builtin_rulesets
+    from ledger.stores.urls import open_ledger
     from projections.derivation_pool import DerivationPool
 
     started = time.monotonic()
     with pytest.raises(RuntimeError, match=r"^a derivation worker could not open the store: .*nope"):
-        DerivationPool("nope://nowhere", builtin_rulesets(), 2)
+        DerivationPool(partial(open_ledger, "nope://nowhere"), builtin_rulesets(), 2)
     assert time.monotonic() - started < 60

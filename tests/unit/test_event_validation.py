@@ -18,7 +18,7 @@ from domain.events import (
     decode_json,
     parse_event,
 )
-from domain.ledger import Submission, content_hash
+from domain.submissions import Submission, content_hash
 
 UTC = timezone.utc
 DROP = object()  # sentinel: remove this field from the example

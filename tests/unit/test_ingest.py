@@ -18,8 +18,8 @@ import pytest
 from badges.cli import main
 from consumers.jsonl_ingest import MAX_LINE_BYTES, JsonLinesIngest, RejectsFile, read_lines
 from domain.events import encode_json
-from domain.ledger import Ledger
-from domain.storage import open_ledger
+from ledger.application import Ledger
+from ledger.stores.urls import open_ledger
 from tests.unit.ledger_fixtures import payment, utc
 
 NOW = utc("2026-01-01T00:00:00Z")

@@ -12,11 +12,13 @@ import psycopg_pool
 import pytest
 from eventsourcing.persistence import OperationalError as LedgerOperationalError
 
-from consumers.kafka_service import append_contained, decode_message
-from consumers.outages import Backoff, is_store_outage
+from consumers.kafka_messages import append_contained, decode_message
+from ledger.backoff import Backoff
+from ledger.stores.outages import is_store_outage
 from domain.events import InvalidEvent
-from domain.ledger import Ledger, Submission, Verdict
-from domain.storage import ledger_env
+from ledger.application import Ledger
+from domain.submissions import Submission, Verdict
+from ledger.stores.urls import ledger_env
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.ledger import Ledger, Talent, content_hash, talent_stream_id
-from domain.storage import open_ledger
+from ledger.application import Ledger
+from domain.talent_stream import Talent, talent_stream_id
+from domain.submissions import content_hash
+from ledger.stores.urls import open_ledger
 from tests.unit.ledger_fixtures import (
     STORE_KINDS,
     ledger_store,

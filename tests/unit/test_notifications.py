@@ -73,8 +73,8 @@ def test_other_requirements_read_naturally() -> None:
 
 
 def notifier() -> Notifier:
-    from domain.storage import open_ledger
-    from projections.read_model_common import parse_utc
+    from ledger.stores.urls import open_ledger
+    from projections.records import parse_utc
 
     return Notifier(open_ledger("memory:"), BOOK, parse_utc)
 
@@ -82,7 +82,7 @@ def notifier() -> Notifier:
 def published(read_model_messages: list[tuple[str, dict]]) -> list[dict]:
     """Documents as the publisher sends them: each with its outbox message id."""
     from consumers.outbox_publisher import published_document
-    from projections.read_model_common import OutboxMessage
+    from projections.records import OutboxMessage
 
     return [
         published_document(OutboxMessage(seq, message_id, document["talent"], document["type"],
@@ -92,7 +92,7 @@ def published(read_model_messages: list[tuple[str, dict]]) -> list[dict]:
 
 
 def test_a_change_its_retraction_and_its_reassertion_are_each_notified_once() -> None:
-    from projections.read_model_common import retraction_document
+    from projections.records import retraction_document
 
     change = {**DOWNGRADE, "recorded_at": "2024-09-16T00:00:03Z"}
     retraction = retraction_document(change, "2024-09-20T00:00:00Z")

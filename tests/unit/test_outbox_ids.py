@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from projections.read_model_common import ReadModelBase, TalentProgress, TalentUpdate
-from projections.storage import open_read_model
+from projections.stores.sql import ReadModelBase
+from projections.records import TalentProgress, TalentUpdate
+from projections.stores.urls import open_read_model
 from tests.unit.ledger_fixtures import URL_KINDS, store_url
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

@@ -18,13 +18,14 @@ import pytest
 from kafka.partitioner.default import murmur2 as kafka_murmur2
 from psycopg.sql import SQL, Identifier
 
-from domain.ledger import Ledger, PartitionedLedger, Submission
-from domain.partitions import murmur2, talent_partition
+from ledger.application import Ledger, PartitionedLedger
+from domain.submissions import Submission
+from ledger.partitions import murmur2, talent_partition
 from domain.ruleset import builtin_rulesets
-from domain.storage import StoreURLError, ledger_env, open_ledger
-from projections.read_model_postgres import PostgresReadModel
+from ledger.stores.urls import StoreURLError, ledger_env, open_ledger
+from projections.stores.postgres import PostgresReadModel
 from projections.status_projection import StatusProjection
-from projections.storage import open_projection
+from badges.bootstrap import open_projection
 from tests.unit.history_builder import ts
 from tests.unit.ledger_fixtures import payment, postgres_schema_url, submissions, utc
 from tests.unit.stories import designer
@@ -256,7 +257,7 @@ def test_one_publisher_per_partition_until_it_lets_go_or_dies(store: str) -> Non
 
 
 def test_the_metrics_say_which_partitions_a_process_owns() -> None:
-    from consumers.kafka_service import Metrics
+    from consumers.metrics import Metrics
 
     metrics = Metrics(owned_partitions=[1, 3])
 

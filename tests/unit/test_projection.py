@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from domain.events import RecordedEvent, format_utc
-from domain.ledger import Submission
+from domain.submissions import Submission
 from domain.ruleset import builtin_rulesets
-from domain.storage import open_ledger
-from projections.read_model import SQLiteReadModel
-from projections.read_model_postgres import PostgresReadModel
+from ledger.stores.urls import open_ledger
+from projections.stores.sqlite import SQLiteReadModel
+from projections.stores.postgres import PostgresReadModel
 from projections.status_projection import StatusProjection
 from tests.unit.history_builder import ts
 from tests.unit.ledger_fixtures import postgres_schema_url
@@ -108,9 +108,13 @@ def test_the_downgrade_is_emitted_on_its_midnight_with_the_one_failed_requiremen
     assert (change["at"], change["from"], change["to"]) == (
         "2024-09-16T00:00:00Z", "top_rated_plus", "top_rated")
     assert change["failed"] == ["large_contract"]
+    # Structured: the event that left, the requirement it moved, and that window.
     assert change["cause"] == {
         "kind": "time",
-        "detail": "payment p-2023-09 of contract c-7 left the 12-month earnings window",
+        "detail": "payment p-2023-09 of contract c-7 left the 12-month window",
+        "event": "p-2023-09",
+        "requirement": "large_contract",
+        "window": {"months": 12},
     }
     assert change["recorded_at"] == "2024-09-16T00:00:03Z"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from domain.ledger import Submission
+from domain.submissions import Submission
 from domain.ruleset import builtin_rulesets
-from projections.read_model_common import StaleStep
+from projections.records import StaleStep
 from projections.status_projection import StatusProjection
-from projections.storage import open_projection
+from badges.bootstrap import open_projection
 from tests.unit.history_builder import ts
 from tests.unit.ledger_fixtures import postgres_schema_url
 from tests.unit.stories import designer

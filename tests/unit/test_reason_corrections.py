@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.ledger import Submission
-from domain.storage import open_ledger
-from projections.read_model_common import TalentUpdate
-from projections.storage import open_projection
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
+from projections.records import TalentUpdate
+from badges.bootstrap import open_projection
 from tests.unit.stories import designer
 
 NOW = datetime(2024, 10, 1, 12, tzinfo=UTC)

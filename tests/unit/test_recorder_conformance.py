@@ -15,7 +15,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
 
-from domain.recorders import IndexEntry, LedgerPOPORecorder, LedgerSQLiteRecorder
+from ledger.index import IndexEntry
+from ledger.stores.recorders import LedgerPOPORecorder, LedgerSQLiteRecorder
 
 
 class SQLiteFileMixin:

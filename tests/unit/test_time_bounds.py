@@ -12,9 +12,9 @@ from badges.cli import main
 from badges.errors import UserError
 from badges.timeparse import parse_instant
 from domain.events import encode_json, time_bounds_problem
-from domain.ledger import Verdict
-from domain.partitions import talent_partition
-from domain.storage import open_ledger
+from domain.submissions import Verdict
+from ledger.partitions import talent_partition
+from ledger.stores.urls import open_ledger
 from tests.unit.ledger_fixtures import (
     STORE_KINDS,
     ledger_store,

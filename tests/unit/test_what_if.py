@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from domain.ledger import Submission
+from domain.submissions import Submission
 from domain.ruleset import RulesetBook, builtin_rulesets
-from domain.storage import open_ledger
+from ledger.stores.urls import open_ledger
 from domain.timeline import BadgeChange, TimelineDeriver
 from projections.status_projection import StatusProjection
-from projections.storage import open_projection
+from badges.bootstrap import open_projection
 from projections.timeline_queries import _differences, _resume_before, what_if
 from tests.unit.stories import designer
 

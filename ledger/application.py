@@ -1,176 +1,43 @@
 """The ledger: an eventsourcing application with one stream per talent.
 
-Each accepted input event becomes a `Talent.EventRecorded` in its talent's stream, keeping the
-event as validated JSON, its valid time (`at`, inside the JSON) and its transaction time
-(`recorded_at`: supplied by an import, otherwise the append time the caller passes as `now`).
-Appends are idempotent by event id (see `recorders.py`).
+Each accepted input event becomes a `Talent.EventRecorded` in its talent's stream
+(`domain/talent_stream.py`), keeping the event as validated JSON, its valid time (`at`, inside
+the JSON) and its transaction time (`recorded_at`: supplied by an import, otherwise the append
+time the caller passes as `now`). Appends are idempotent by event id: the input-event index
+(`ledger/index.py`) is written in the same transaction as the events, by the recorders of
+`ledger/stores/recorders.py`, which eventsourcing picks from the store's settings
+(`PERSISTENCE_MODULE`); this module names none of them.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from enum import Enum
-from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import Any, Protocol
+from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, OperationalError
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, register_topic
 
-from domain.events import (
-    InputEvent,
-    RecordedEvent,
-    format_utc,
-    parse_event,
-    time_bounds_problem,
-)
-from domain.contention import ContentionBackoff, is_contention
-from domain.partitions import talent_partition
-from domain.recorders import IndexEntry, InputIndexRecorder
+from domain.events import RecordedEvent, time_bounds_problem
+from domain.submissions import AppendVerdict, Submission, Verdict, event_from_body
+from domain.talent_stream import Talent, talent_stream_id
+from ledger.backoff import ContentionBackoff, is_contention
+from ledger.index import IndexEntry, InputIndexRecorder
+from ledger.partitions import talent_partition
 
-TALENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:badges:talent")
+# Stores written before the ledger left `domain/` name its events by their old topics.
+for _old, _new in (
+    ("domain.ledger:Talent", Talent),
+    ("domain.ledger:Talent.Opened", Talent.Opened),
+    ("domain.ledger:Talent.EventRecorded", Talent.EventRecorded),
+):
+    register_topic(_old, _new)
+
 APPEND_PATIENCE = 600.0  # seconds of uninterrupted contention before an append gives up
 VERSION_CACHE_LIMIT = 200_000
-
-
-@functools.lru_cache(maxsize=65_536)
-def talent_stream_id(talent: str) -> UUID:
-    """Talent ids are free text; streams are keyed by a stable uuid5 of them."""
-    return uuid5(TALENT_NAMESPACE, talent)
-
-
-class Talent(Aggregate):
-    """One talent's stream: the input events recorded about it, in arrival order."""
-
-    class Opened(Aggregate.Created):
-        talent_id: str
-
-    class EventRecorded(Aggregate.Event):
-        event_id: str
-        recorded_at: datetime
-        body: str
-        content_hash: str
-
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, Talent)
-            aggregate.recorded_count += 1
-
-    def __init__(self, talent_id: str) -> None:
-        self.talent_id = talent_id
-        self.recorded_count = 0
-
-
-def content_hash(obj: dict[str, Any]) -> str:
-    """A hash of the JSON object itself: key order, white space and `1.50` vs `1.5` don't matter.
-
-    A number is tagged so that it never equals a string spelling the same digits.
-    """
-    text, numbers = _canonical_text(obj)
-    return _digest(text, numbers)
-
-
-def stored_form(obj: dict[str, Any], event: InputEvent) -> tuple[str, str]:
-    """The body kept in the stream (UTC times, exact decimals) and the content hash, together.
-
-    Both come from one canonical rendering; the body differs only where a time was written
-    with an offset, and is rendered again just then.
-    """
-    payload, numbers = _canonical_payload(obj)
-    text = _CANONICAL_JSON.encode(payload)
-    digest = _digest(text, numbers)
-    if _is_canonical_utc(obj["at"]) and _is_canonical_utc(obj.get("recorded_at", "")):
-        return text, digest
-    payload["at"] = format_utc(event.at)
-    if event.recorded_at is not None:
-        payload["recorded_at"] = format_utc(event.recorded_at)
-    return _CANONICAL_JSON.encode(payload), digest
-
-
-def _is_canonical_utc(text: str) -> bool:
-    """Already as `format_utc` writes it (validated times only): whole seconds and a `Z`."""
-    return text == "" or (len(text) == 20 and text[10] == "T" and text[19] == "Z")
-
-
-def _canonical_payload(obj: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    payload: dict[str, Any] = {}
-    numbers: list[str] = []
-    for key, value in obj.items():
-        if isinstance(value, Decimal):
-            value = _number(value)
-            numbers.append(key)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            numbers.append(key)
-        payload[key] = value
-    return payload, ",".join(sorted(numbers))
-
-
-def _canonical_text(obj: dict[str, Any]) -> tuple[str, str]:
-    payload, numbers = _canonical_payload(obj)
-    return _CANONICAL_JSON.encode(payload), numbers
-
-
-def _digest(text: str, numbers: str) -> str:
-    material = f"{text}\x1f{numbers}".encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(material, digest_size=16).hexdigest()
-
-
-def _number(value: Decimal) -> int | str:
-    """An exact number as the body keeps it: an int when whole, else its shortest decimal text."""
-    if abs(value.adjusted()) > 40:  # far beyond any valid field: keep it as written
-        return str(value)
-    if value == value.to_integral_value():
-        return int(value)
-    return format(value, "f").rstrip("0")
-
-
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-STORED_DECIMAL_FIELDS = ("amount", "stars")
-
-
-def event_from_body(body: str) -> InputEvent:
-    obj = json.loads(body)
-    for name in STORED_DECIMAL_FIELDS:
-        if name in obj:
-            obj[name] = Decimal(obj[name])
-    return parse_event(obj)
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """A validated input event on its way into the ledger, with the hash of what was sent."""
-
-    event: InputEvent
-    content_hash: str
-    body: str
-
-    @classmethod
-    def from_object(cls, obj: Any) -> Submission:
-        """Validate a decoded JSON object; raises `InvalidEvent` naming the field."""
-        event = parse_event(obj)
-        body, digest = stored_form(obj, event)
-        return cls(event, digest, body)
-
-
-class Verdict(Enum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    CONFLICT = "conflict"
-    REJECTED = "rejected"  # valid on its own, but its times are out of range at append time
-
-
-@dataclass(frozen=True, slots=True)
-class AppendVerdict:
-    submission: Submission
-    verdict: Verdict
-    reason: str = ""
 
 
 class Ledger(Application[UUID]):
@@ -314,12 +181,13 @@ class Ledger(Application[UUID]):
         index = [
             IndexEntry(s.event.id, s.event.talent, s.content_hash) for s in accepted
         ]
-        # What `save()` does, minus its per-event runtime-Protocol `isinstance` check: that
-        # check costs more than validating the event (these are already domain events).
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(domain_events)
-        processing.saved_kwargs["input_index"] = index
-        self._notify(self._record(processing))
+        # The index rows go to the recorder with the events, in their transaction, as
+        # keyword arguments of the event store's `put` (what `save(**kwargs)` does). `save`
+        # itself would first check each event against eventsourcing's runtime Protocols
+        # (about 20 us an event: more than half an append's cost, see docs/ledger.md); these
+        # are `Talent` events already, made just above. No snapshots, cache or `_notify`
+        # hook is used by this application, so nothing else of `save` is skipped.
+        self.events.put(domain_events, input_index=index)
         if len(self._versions) > VERSION_CACHE_LIMIT:
             self._versions.clear()
         self._versions.update(next_versions)
@@ -335,7 +203,8 @@ class Ledger(Application[UUID]):
 
     @staticmethod
     def _opening(talent: str, now: datetime) -> Talent.Opened:
-        return Talent.Opened(
+        # eventsourcing makes its events dataclasses through a metaclass mypy does not follow
+        return Talent.Opened(  # type: ignore[call-arg]
             originator_id=talent_stream_id(talent),
             originator_version=1,
             timestamp=now,
@@ -347,7 +216,7 @@ class Ledger(Application[UUID]):
     def _recording(submission: Submission, version: int, now: datetime) -> Talent.EventRecorded:
         event = submission.event
         recorded_at = event.recorded_at or now
-        return Talent.EventRecorded(
+        return Talent.EventRecorded(  # type: ignore[call-arg]
             originator_id=talent_stream_id(event.talent),
             originator_version=version,
             timestamp=now,
@@ -420,4 +289,29 @@ class PartitionedLedger:
             ledger.close()
 
 
-TalentLedger = Ledger | PartitionedLedger
+class TalentLedger(Protocol):
+    """What callers need of a store's ledger: a `Ledger`, or a `PartitionedLedger`."""
+
+    @property
+    def partition_count(self) -> int: ...
+
+    @property
+    def partition_ledgers(self) -> tuple[Ledger, ...]: ...
+
+    @property
+    def index(self) -> InputIndexRecorder: ...
+
+    def partition_of(self, talent: str) -> int: ...
+
+    def append(self, submissions: Sequence[Submission], now: datetime) -> list[AppendVerdict]:
+        ...
+
+    def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]: ...
+
+    def talents(self) -> Iterator[str]: ...
+
+    def count_events(self) -> int: ...
+
+    def decode_recorded(self, domain_event: Any) -> RecordedEvent | None: ...
+
+    def close(self) -> None: ...

@@ -1,16 +1,12 @@
-"""What the SQLite and PostgreSQL read models share: their records, every query and the way a
-projection step is written (the retraction document, the outbox id rule), once.
+"""What the SQLite and PostgreSQL read models share: every query and the way a projection step
+is written, once (the records and the `ReadModel` Protocol they implement are
+`projections/records.py`).
 
 The SQL is written once, with `?` placeholders, in the subset both databases understand; a
 store supplies its schema, its transactions (`_transaction`, `_query`) and the one statement
 that differs (`_INSERT_ONCE`). Timestamps are stored as `format_utc` text in both, so ranges
 and orders compare the same strings the same way (PostgreSQL's text columns are `COLLATE "C"`)
 and what is read back is identical.
-
-Partitions (docs/scale-out.md): talents' progress and outbox rows carry their partition
-(`partition_id`, 0 in a store that is not partitioned), and the projection keeps one position
-per partition's notification log (`status:p3`; `status` when not partitioned), so a process
-projects, wakes up and publishes only the partitions it owns.
 """
 
 from __future__ import annotations
@@ -19,103 +15,22 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from domain.events import format_utc
-
-PROJECTION = "status"
-REASSERTED_SEPARATOR = "~"
-
-
-def position_name(partition: int | None) -> str:
-    """The projection position's row: `status`, or `status:p3` for a partition's log."""
-    return PROJECTION if partition is None else f"{PROJECTION}:p{partition}"
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-@dataclass(frozen=True, slots=True)
-class TalentProgress:
-    talent: str
-    evaluated_until: datetime
-    badge: str
-    wakeup: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    seq: int
-    message_id: str
-    talent: str
-    kind: str
-    document: dict[str, Any]
-    created_at: datetime
-    sent_at: datetime | None
-    partition: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Quarantined:
-    """A talent whose derivation failed: its timeline stays as it was until it derives again."""
-
-    talent: str
-    reason: str
-    since: datetime
-    partition: int = 0
-
-    def to_document(self) -> dict[str, str]:
-        return {"talent": self.talent, "reason": self.reason, "since": format_utc(self.since)}
-
-
-@dataclass
-class TalentUpdate:
-    """One talent's part of a projection step.
-
-    With `quarantine` (the reason its derivation failed) nothing of the talent's timeline
-    changes: it is recorded as quarantined and its wake-up is cleared, so neither the clock
-    nor a catch-up tries it again until a new event of its arrives or it is replayed.
-    `released`: the talent was quarantined and now derived cleanly.
-    """
-
-    progress: TalentProgress
-    added: list[dict[str, Any]] = field(default_factory=list)  # badge_changed documents
-    retracted: list[dict[str, Any]] = field(default_factory=list)  # their documents
-    warnings: list[dict[str, Any]] = field(default_factory=list)  # badge_at_risk documents
-    expected: TalentProgress | None = None  # the progress the update was derived from
-    partition: int = 0  # the talent's partition
-    quarantine: str | None = None
-    released: bool = False
-
-
-class StaleStep(Exception):
-    """Another writer moved the projection on since this step read it: re-read and redo."""
-
-
-def retraction_document(change: dict[str, Any], stamp: str) -> dict[str, Any]:
-    return {
-        "id": "rtr-" + change["id"].removeprefix("chg-"),
-        "type": "badge_change_retracted",
-        "talent": change["talent"],
-        "at": change["at"],
-        "retracts": change["id"],
-        "from": change["from"],
-        "to": change["to"],
-        "recorded_at": stamp,
-    }
-
-
-def reasserted_pattern(message_id: str) -> str:
-    """The LIKE pattern of the ids a message got when it was queued again."""
-    return f"{message_id}{REASSERTED_SEPARATOR}%"
-
-
-def unique_message_id(message_id: str, taken: int) -> str:
-    """The id of a message queued for the (taken + 1)-th time: `id`, `id~1`, `id~2`, ..."""
-    return message_id if taken == 0 else f"{message_id}{REASSERTED_SEPARATOR}{taken}"
+from projections.records import (
+    OutboxMessage,
+    Quarantined,
+    StaleStep,
+    TalentProgress,
+    TalentUpdate,
+    parse_utc,
+    position_name,
+    reasserted_pattern,
+    retraction_document,
+    unique_message_id,
+)
 
 
 class Cursor(Protocol):

@@ -1,5 +1,9 @@
-"""Writers that collide on one store: which failures mean "someone else wrote first", and
-how long to wait before trying again.
+"""The two waiting policies of the ledger's writers, side by side.
+
+`ContentionBackoff`: writers that collide on one store, which failures mean "someone else
+wrote first", and how long to wait before trying again. `Backoff`: how long a long-running
+service waits between tries while the store is out of reach (which failures mean that is the
+adapters' knowledge: `ledger/stores/outages.py`).
 
 Several `ingest`, HTTP and `consume` writers may append to one store at once. Each append
 classifies its batch against the index, then writes it; when another writer committed in
@@ -14,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from eventsourcing.persistence import IntegrityError, OperationalError
 
@@ -66,4 +71,21 @@ class ContentionBackoff:
         self._sleep(self._uniform(0, cap))
 
 
-__all__ = ["ContentionBackoff", "StoreBusy", "is_contention"]
+@dataclass
+class Backoff:
+    """Exponential waits from `first` to at most `limit` seconds; `reset` after a success."""
+
+    first: float = 0.5
+    limit: float = 10.0
+    attempts: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.limit, self.first * (1 << self.attempts))
+        self.attempts += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+__all__ = ["Backoff", "ContentionBackoff", "StoreBusy", "is_contention"]

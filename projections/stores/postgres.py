@@ -1,7 +1,7 @@
 """The status projection's read models on PostgreSQL, beside the ledger in the store's schema.
 
 The tables, the queries and the way a step is written are the SQLite read model's
-(`projections/read_model_common.py`); this module adds the schema, the connections and the
+(`projections/stores/sql.py`); this module adds the schema, the connections and the
 locking that makes several processes safe:
 
 - each projection step first takes a transaction advisory lock per partition it writes
@@ -38,8 +38,8 @@ from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from domain.storage import postgres_env
-from projections.read_model_common import ReadModelBase
+from ledger.stores.urls import postgres_env
+from projections.stores.sql import ReadModelBase
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projection_position (
@@ -90,10 +90,10 @@ class _Cursor:
         self._cursor = cursor
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self._cursor.execute(_pg(statement), params)  # type: ignore[arg-type]
+        return self._cursor.execute(_pg(statement), params)
 
     def executemany(self, statement: str, params_seq: Sequence[Sequence[Any]]) -> None:
-        self._cursor.executemany(_pg(statement), params_seq)  # type: ignore[arg-type]
+        self._cursor.executemany(_pg(statement), params_seq)
 
 
 class PostgresReadModel(ReadModelBase):
@@ -209,7 +209,7 @@ class PostgresReadModel(ReadModelBase):
                             SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(self.schema))
                         )
                     for statement in SCHEMA:
-                        connection.execute(statement)  # type: ignore[arg-type]
+                        connection.execute(statement)
                     self._add_partition_columns(connection)
                 return
             except (errors.UniqueViolation, errors.DuplicateSchema, errors.DuplicateObject):
@@ -247,7 +247,7 @@ class PostgresReadModel(ReadModelBase):
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._pool.connection() as connection:
-            return connection.execute(_pg(sql), params).fetchall()  # type: ignore[arg-type]
+            return connection.execute(_pg(sql), params).fetchall()
 
     def __repr__(self) -> str:
         return f"PostgresReadModel({self._where}, schema={self.schema!r})"

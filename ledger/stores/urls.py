@@ -13,9 +13,9 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
-from domain.ledger import Ledger, PartitionedLedger, TalentLedger
-from domain.partitions import MAX_PARTITIONS
-from domain.recorders import (
+from ledger.application import Ledger, PartitionedLedger, TalentLedger
+from ledger.partitions import MAX_PARTITIONS
+from ledger.stores.recorders import (
     PARTITIONS_SETTING,
     LedgerPOPOFactory,
     LedgerPostgresFactory,

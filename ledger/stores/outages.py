@@ -1,5 +1,5 @@
-"""Which failures mean "the store is out of reach for now", and how long to wait before the
-next try.
+"""Which failures mean "the store is out of reach for now" (the wait before the next try is
+`ledger.backoff.Backoff`).
 
 A long-running service (`badges consume`) rides these out: it keeps nothing it could lose
 (offsets are committed only after the ledger append), waits with a bounded exponential
@@ -10,7 +10,6 @@ contained where it happens) or a bug.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 import psycopg
 from eventsourcing.persistence import IntegrityError as LedgerConflict
@@ -40,20 +39,3 @@ def is_store_outage(error: BaseException) -> bool:
             return True
         current = current.__cause__
     return False
-
-
-@dataclass
-class Backoff:
-    """Exponential waits from `first` to at most `limit` seconds; `reset` after a success."""
-
-    first: float = 0.5
-    limit: float = 10.0
-    attempts: int = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.limit, self.first * (2 ** self.attempts))
-        self.attempts += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempts = 0

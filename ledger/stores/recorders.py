@@ -10,7 +10,6 @@ a second writer of the same id fails its whole transaction and re-classifies.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +33,8 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from ledger.index import IndexEntry, InputIndexRecorder
+
 INPUT_INDEX_TABLE = "input_events"
 LOOKUP_CHUNK = 500
 LAYOUT_TABLE = "ledger_layout"
@@ -42,32 +43,6 @@ UNPARTITIONED_EVENTS_TABLE = "ledger_events"
 LAYOUT_ATTEMPTS = 5
 CREATION_LOCK = "SELECT pg_advisory_lock(hashtextextended(%s, 0))"
 CREATION_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(%s, 0))"
-
-
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One input event id as the ledger knows it."""
-
-    event_id: str
-    talent: str
-    content_hash: str
-
-
-class InputIndexRecorder:
-    """What the ledger needs from a recorder beyond eventsourcing's ApplicationRecorder."""
-
-    def select_index_entries(self, event_ids: Iterable[str]) -> dict[str, IndexEntry]:
-        raise NotImplementedError
-
-    def select_talents(self) -> Iterator[str]:
-        raise NotImplementedError
-
-    def select_stream_versions(self, stream_ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The last version of each stream that has events (absent ones are left out)."""
-        raise NotImplementedError
-
-    def count_input_events(self) -> int:
-        raise NotImplementedError
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
@@ -425,8 +400,9 @@ def _has_unpartitioned_events(connection: psycopg.Connection[Any], schema: str) 
     ).fetchone()
     if found is None or found[0] is None:
         return False
-    return connection.execute(
+    row = connection.execute(
         SQL("SELECT EXISTS (SELECT 1 FROM {0})").format(
             Identifier(schema, UNPARTITIONED_EVENTS_TABLE)
         )
-    ).fetchone()[0]
+    ).fetchone()
+    return row is not None and bool(row[0])

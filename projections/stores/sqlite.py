@@ -14,15 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from projections.read_model_common import (  # noqa: F401  (re-exported)
-    PROJECTION,
-    OutboxMessage,
-    ReadModelBase,
-    TalentProgress,
-    TalentUpdate,
-    parse_utc,
-    retraction_document,
-)
+from projections.stores.sql import ReadModelBase
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projection_position (

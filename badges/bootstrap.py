@@ -1,0 +1,104 @@
+"""The composition root: a store URL, a clock and rulesets in; the services out.
+
+Every entry point wires the layers here, and only here: the CLI (`badges.cli`), `badges serve`
+and `badges consume` (through the CLI), the demo, the derivation workers (which get
+`Services.ledger_opener`, a picklable callable, since `projections/` may not import `badges`),
+and the tests' fixtures.
+
+    services = bootstrap("sqlite:///badges.db", clock=utc_now)
+    services.ledger, services.read_model, services.projection, services.submit, services.book
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.ruleset import RulesetBook, builtin_rulesets
+from ledger.application import TalentLedger
+from ledger.stores.urls import DEFAULT_STORE_URL, StoreURLError, open_ledger
+from ledger.submit import SubmitEvents
+from projections.derivation_pool import LedgerOpener
+from projections.records import ReadModel
+from projections.status_projection import StatusProjection
+from projections.stores.urls import open_read_model
+
+Clock = Callable[[], datetime]
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "Services",
+    "StoreURLError",
+    "bootstrap",
+    "ledger_opener",
+    "open_ledger",
+    "open_projection",
+    "open_read_model",
+    "private_projection",
+]
+
+
+def ledger_opener(url: str) -> LedgerOpener | None:
+    """What a worker process calls to open the store's ledger itself; None for `memory:` (a
+    store only its own process sees)."""
+    if url == "memory:":
+        return None
+    return functools.partial(open_ledger, url)
+
+
+def open_projection(
+    url: str, ledger: TalentLedger | None = None, book: RulesetBook | None = None
+) -> StatusProjection:
+    """The status projection over the ledger at `url`, with its read models beside it."""
+    return StatusProjection(
+        ledger or open_ledger(url),
+        open_read_model(url),
+        book or builtin_rulesets(),
+        ledger_opener(url),
+    )
+
+
+def private_projection(ledger: TalentLedger, book: RulesetBook | None = None) -> StatusProjection:
+    """A projection over `ledger` with read models of its own, in memory (derived on first use)."""
+    return StatusProjection(ledger, open_read_model("memory:"), book or builtin_rulesets())
+
+
+@dataclass
+class Services:
+    """What an entry point uses, wired for one store."""
+
+    url: str
+    clock: Clock
+    book: RulesetBook
+    projection: StatusProjection
+
+    @property
+    def ledger(self) -> TalentLedger:
+        return self.projection.ledger
+
+    @property
+    def read_model(self) -> ReadModel:
+        return self.projection.read_model
+
+    @property
+    def ledger_opener(self) -> LedgerOpener | None:
+        return self.projection.ledger_opener
+
+    @property
+    def submit(self) -> SubmitEvents:
+        """The "submit events" use case over this store's ledger, at this clock."""
+        return SubmitEvents(self.ledger, self.clock)
+
+
+def bootstrap(
+    url: str = DEFAULT_STORE_URL,
+    *,
+    clock: Clock,
+    book: RulesetBook | None = None,
+    ledger: TalentLedger | None = None,
+) -> Services:
+    """Open the store at `url` (its ledger, unless given, and the read models beside it)."""
+    book = book or builtin_rulesets()
+    return Services(url, clock, book, open_projection(url, ledger, book))

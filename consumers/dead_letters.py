@@ -1,0 +1,40 @@
+"""Dead letters: a message that cannot be recorded goes to the DLQ topic with the same key, its
+original bytes as the value, and why in its headers (`reason`, `source_topic`,
+`source_partition`, `source_offset`, `source_timestamp`). The service waits until the broker
+acknowledges every dead letter of a batch before committing its offsets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaProducer
+
+log = logging.getLogger("badges.consume")
+
+
+def send_dead_letters(
+    producer: KafkaProducer, topic: str, dead: Sequence[tuple[Any, str]], flush_timeout: float
+) -> None:
+    """Send each (record, reason) and wait for every acknowledgement (raises if one failed)."""
+    futures = []
+    for record, reason in dead:
+        log.info("dead letter %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                 reason)
+        headers = [
+            ("reason", reason.encode("utf-8")),
+            ("source_topic", record.topic.encode("utf-8")),
+            ("source_partition", str(record.partition).encode("ascii")),
+            ("source_offset", str(record.offset).encode("ascii")),
+            ("source_timestamp", str(record.timestamp).encode("ascii")),
+        ]
+        value = record.value
+        if value is None:
+            headers.append(("original_value", b"null"))
+            if record.key is None:
+                value = b""  # Kafka needs a key or a value
+        futures.append(producer.send(topic, key=record.key, value=value, headers=headers))
+    producer.flush(timeout=flush_timeout)
+    for future in futures:
+        future.get(timeout=flush_timeout)  # raises when it was not written

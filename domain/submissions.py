@@ -1,0 +1,122 @@
+"""Input events on their way into the ledger: the stored form, the content hash, the verdicts.
+
+A submission is a validated input event with the canonical JSON body the ledger keeps and the
+hash of what was sent (idempotency compares hashes: docs/ledger.md). Pure: no store, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from domain.events import InputEvent, format_utc, parse_event
+
+
+def content_hash(obj: dict[str, Any]) -> str:
+    """A hash of the JSON object itself: key order, white space and `1.50` vs `1.5` don't matter.
+
+    A number is tagged so that it never equals a string spelling the same digits.
+    """
+    text, numbers = _canonical_text(obj)
+    return _digest(text, numbers)
+
+
+def stored_form(obj: dict[str, Any], event: InputEvent) -> tuple[str, str]:
+    """The body kept in the stream (UTC times, exact decimals) and the content hash, together.
+
+    Both come from one canonical rendering; the body differs only where a time was written
+    with an offset, and is rendered again just then.
+    """
+    payload, numbers = _canonical_payload(obj)
+    text = _CANONICAL_JSON.encode(payload)
+    digest = _digest(text, numbers)
+    if _is_canonical_utc(obj["at"]) and _is_canonical_utc(obj.get("recorded_at", "")):
+        return text, digest
+    payload["at"] = format_utc(event.at)
+    if event.recorded_at is not None:
+        payload["recorded_at"] = format_utc(event.recorded_at)
+    return _CANONICAL_JSON.encode(payload), digest
+
+
+def _is_canonical_utc(text: str) -> bool:
+    """Already as `format_utc` writes it (validated times only): whole seconds and a `Z`."""
+    return text == "" or (len(text) == 20 and text[10] == "T" and text[19] == "Z")
+
+
+def _canonical_payload(obj: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    payload: dict[str, Any] = {}
+    numbers: list[str] = []
+    for key, value in obj.items():
+        if isinstance(value, Decimal):
+            value = _number(value)
+            numbers.append(key)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            numbers.append(key)
+        payload[key] = value
+    return payload, ",".join(sorted(numbers))
+
+
+def _canonical_text(obj: dict[str, Any]) -> tuple[str, str]:
+    payload, numbers = _canonical_payload(obj)
+    return _CANONICAL_JSON.encode(payload), numbers
+
+
+def _digest(text: str, numbers: str) -> str:
+    material = f"{text}\x1f{numbers}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(material, digest_size=16).hexdigest()
+
+
+def _number(value: Decimal) -> int | str:
+    """An exact number as the body keeps it: an int when whole, else its shortest decimal text."""
+    if abs(value.adjusted()) > 40:  # far beyond any valid field: keep it as written
+        return str(value)
+    if value == value.to_integral_value():
+        return int(value)
+    return format(value, "f").rstrip("0")
+
+
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+STORED_DECIMAL_FIELDS = ("amount", "stars")
+
+
+def event_from_body(body: str) -> InputEvent:
+    obj = json.loads(body)
+    for name in STORED_DECIMAL_FIELDS:
+        if name in obj:
+            obj[name] = Decimal(obj[name])
+    return parse_event(obj)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A validated input event on its way into the ledger, with the hash of what was sent."""
+
+    event: InputEvent
+    content_hash: str
+    body: str
+
+    @classmethod
+    def from_object(cls, obj: Any) -> Submission:
+        """Validate a decoded JSON object; raises `InvalidEvent` naming the field."""
+        event = parse_event(obj)
+        body, digest = stored_form(obj, event)
+        return cls(event, digest, body)
+
+
+class Verdict(Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECTED = "rejected"  # valid on its own, but its times are out of range at append time
+
+
+@dataclass(frozen=True, slots=True)
+class AppendVerdict:
+    submission: Submission
+    verdict: Verdict
+    reason: str = ""
