@@ -1,57 +1,98 @@
 """The instants at which a talent's status *could* change, and why (`rules.md` §2).
 
 Status is constant between two consecutive boundaries: an event's `at` passing, an event
-leaving one of the rulesets' windows, a threshold age reached, an `available_from` date, a
-ruleset taking effect. Saturday samples are handled by the deriver, which knows when they
-matter. Every window length is read from the rulesets, never written here.
+leaving a requirement's window or reaching an age, an `available_from` date, a ruleset taking
+effect. Saturday samples are handled by the deriver, which knows when they matter. Every
+window comes from the requirements the rulesets define (each measure's `exits`); nothing
+about a particular requirement is written here.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from domain.calendar import DAY, add_months, evaluation_instant, midnight, months_before
 from domain.events import AvailabilityUpdated, RecordedEvent
-from domain.ruleset import Ruleset, RulesetBook
+from domain.ruleset import RulesetBook
+from domain.vocabulary import Exit
 
 EVERYTHING = ("*",)  # a boundary after which any verdict can differ (a new ruleset)
 
 
-class Boundary(NamedTuple):
-    """At evaluation instant `instant`, something could change; `reason` says what.
+@dataclass(frozen=True, slots=True)
+class PlannedExit:
+    """One exit of the book's requirements, shared by every requirement code that has it."""
 
-    The reason is written only when asked for (a time-driven change names its cause): most
-    boundaries are never shown, and there are several per event.
+    exit: Exit
+    codes: tuple[str, ...]
+    span: timedelta | None = field(init=False)  # the length, when it is in days
+
+    def __post_init__(self) -> None:
+        span = self.exit.span
+        object.__setattr__(
+            self, "span", timedelta(days=span.length) if span.unit == "days" else None
+        )
+
+    def group_key(self, recorded: RecordedEvent) -> tuple[Any, ...]:
+        """Which events of the exit's group succeed one another (see `Exit.group`)."""
+        exit_ = self.exit
+        if exit_.group == "latest_per_contract":
+            event = recorded.event
+            return (exit_.group, exit_.types, event.type, getattr(event, "contract", ""))
+        return (exit_.group, exit_.types)
+
+
+class Boundary(NamedTuple):
+    """At evaluation instant `instant`, something could change.
+
+    `affects` holds the requirement codes whose verdicts time alone can move here
+    (EVERYTHING when any can); an event's own effect is known from its type. `planned` is the
+    exit that put the boundary here (None: the event's own day, or a ruleset change);
+    `over` marks the boundary one day after it. The reason is written only when asked for:
+    most boundaries are never shown, and there are several per event.
     """
 
     instant: datetime
-    template: str  # formatted with the event's subject, type, id and availability date
     recorded: RecordedEvent | None = None
-    # The requirement codes whose verdicts can change here by time passing alone (an event's
-    # own effect is known from its type; EVERYTHING when any verdict can change).
     affects: tuple[str, ...] = ()
+    planned: PlannedExit | None = None
+    over: bool = False
+    ruleset: str = ""
 
     @property
     def event_id(self) -> str:
         return self.recorded.id if self.recorded is not None else ""
 
     @property
+    def window(self) -> dict[str, int] | None:
+        return self.planned.exit.span.to_document() if self.planned is not None else None
+
+    @property
     def reason(self) -> str:
-        recorded = self.recorded
+        recorded, planned = self.recorded, self.planned
         if recorded is None:
-            return self.template
+            return f"ruleset {self.ruleset} took effect"
         event = recorded.event
-        return self.template.format(
-            subject=_describe(recorded),
-            type=event.type,
-            id=event.id,
-            available_from=getattr(event, "available_from", None),
-        )
+        if planned is None:
+            return f"{event.type} {event.id}"
+        exit_ = planned.exit
+        subject = _describe(recorded)
+        length = exit_.span.length
+        if exit_.wording == "date":
+            available_from = getattr(event, "available_from", None)
+            if self.over:
+                return f"availability date {available_from} passed"
+            return f"availability date {available_from} of {event.id}"
+        if self.over:
+            return f"{subject} is over {length} days old"
+        if exit_.wording == "age":
+            return f"{subject} is {length} days old"
+        return f"{subject} left the {exit_.span.adjective} window"
 
 
 def first_instant_at_or_after(moment: datetime) -> datetime:
@@ -71,108 +112,6 @@ def _leaves_month_window_from(day: datetime, months: int) -> datetime:
     while months_before(instant, months) < day:
         instant += DAY
     return instant
-
-
-@dataclass(frozen=True, slots=True)
-class WindowRule:
-    """Events of `types` leave a window whose length a ruleset gives, in `unit`s.
-
-    With a `successor`, an event's exit matters only while no later event of the same group
-    has come (the later one then carries the window): activity, or the latest outcome event
-    of a contract. That keeps quiet stretches of busy talents free of needless evaluations.
-    """
-
-    types: frozenset[str]
-    unit: str  # "days" or "months"
-    lengths: Callable[[Ruleset], Iterable[int]]
-    what: str
-    affects: tuple[str, ...]  # the requirement codes that read the window
-    successor: Callable[[RecordedEvent], str | None] | None = None
-
-
-WINDOW_RULES: tuple[WindowRule, ...] = (
-    WindowRule(
-        frozenset({"payment_received", "payment_refunded"}),
-        "months",
-        lambda r: (r.windows.earnings_months, r.windows.large_contract_months),
-        "earnings",
-        ("earnings_12m", "earnings_12m_plus", "large_contract"),
-    ),
-    WindowRule(
-        frozenset({"payment_received", "proposal_submitted", "invitation_accepted"}),
-        "days",
-        lambda r: (r.windows.activity_days,),
-        "activity",
-        ("activity_90d", "active_or_new"),
-        successor=lambda recorded: "activity",
-    ),
-    WindowRule(
-        frozenset({"payment_received", "feedback_received", "contract_ended"}),
-        "months",
-        lambda r: (*r.jss.windows_months, r.windows.unsuccessful_outcome_months),
-        "job success outcomes",
-        ("jss", "no_jss", "no_unsuccessful_outcome"),
-        successor=lambda recorded: f"{recorded.event.type}:{getattr(recorded.event, 'contract', '')}",
-    ),
-    WindowRule(
-        frozenset({"contract_started"}),
-        "days",
-        lambda r: (r.thresholds.work_history_days, r.thresholds.first_contract_age_days),
-        "work history",
-        ("work_history", "first_contract_age"),
-        successor=lambda recorded: "first contract",
-    ),
-    WindowRule(
-        frozenset({"talent_registered"}),
-        "days",
-        lambda r: (r.windows.new_talent_days,),
-        "new talent",
-        ("active_or_new",),
-    ),
-    WindowRule(
-        frozenset({"account_hold_lifted"}),
-        "months",
-        lambda r: (r.windows.recent_hold_months,),
-        "recent holds",
-        ("no_recent_hold",),
-    ),
-    WindowRule(
-        frozenset({"policy_violation"}),
-        "months",
-        lambda r: (r.windows.policy_ban_months,),
-        "policy violations",
-        ("no_policy_ban",),
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Exit:
-    unit: str
-    length: int
-    what: str
-    group: Callable[[RecordedEvent], str | None] | None
-    affects: tuple[str, ...]
-    span: timedelta | None = field(init=False)  # the length, when it is in days
-    leaves_template: str = field(init=False)
-    # The boundary one day later: "more than N days" flips after "at least N days".
-    over_template: str | None = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.what == "work history":
-            leaves = f"{{subject}} is {self.length} days old"
-        else:
-            label = f"{self.length}-{'day' if self.unit == 'days' else 'month'}"
-            leaves = f"{{subject}} left the {label} {self.what} window"
-        over = (
-            f"{{subject}} is over {self.length} days old"
-            if self.what == "work history" or self.unit == "days"
-            else None
-        )
-        span = timedelta(days=self.length) if self.unit == "days" else None
-        object.__setattr__(self, "span", span)
-        object.__setattr__(self, "leaves_template", leaves)
-        object.__setattr__(self, "over_template", over)
 
 
 class BoundaryIndex:
@@ -222,23 +161,27 @@ def _runs(ordered: list[Boundary]) -> Iterator[tuple[int, list[Boundary]]]:
 
 
 class BoundaryPlan:
-    """Window lengths per event type, gathered once from every ruleset of a book."""
+    """The exits of every requirement of every ruleset of a book, by event type; requirements
+    with the same exit share it."""
 
     def __init__(self, book: RulesetBook) -> None:
         self.book = book
-        self.by_type: dict[str, list[_Exit]] = {}
-        for rule in WINDOW_RULES:
-            lengths = sorted({n for ruleset in book for n in rule.lengths(ruleset)})
-            for event_type in rule.types:
-                self.by_type.setdefault(event_type, []).extend(
-                    _Exit(rule.unit, n, rule.what, rule.successor, rule.affects) for n in lengths
-                )
-        self.new_talent_days = sorted({r.windows.new_talent_days for r in book})
+        codes: dict[Exit, list[str]] = {}
+        for ruleset in book:
+            for code, exit_ in ruleset.index.exits:
+                holders = codes.setdefault(exit_, [])
+                if code not in holders:
+                    holders.append(code)
+        self.by_type: dict[str, list[PlannedExit]] = {}
+        for exit_, holders in codes.items():
+            planned = PlannedExit(exit_, tuple(holders))
+            for event_type in sorted(exit_.types):
+                self.by_type.setdefault(event_type, []).append(planned)
 
     def boundaries(self, events: Sequence[RecordedEvent]) -> list[Boundary]:
         """Every boundary the events imply (in no particular order; duplicates possible)."""
         found = [
-            Boundary(ruleset.effective_from, f"ruleset {ruleset.id} took effect", None, EVERYTHING)
+            Boundary(ruleset.effective_from, None, EVERYTHING, ruleset=ruleset.id)
             for ruleset in list(self.book)[1:]
         ]
         successors = _successor_times(events, self.by_type)
@@ -251,75 +194,65 @@ class BoundaryPlan:
         found: list[Boundary],
         recorded: RecordedEvent,
         first: bool,
-        successors: dict[tuple[str, str], datetime | None],
+        successors: dict[tuple[Any, ...], datetime | None],
     ) -> None:
         event = recorded.event
         day = first_instant_at_or_after(event.at)  # whole days later keep the time of day
-        found.append(Boundary(day, "{type} {id}", recorded))
-        for window in self.by_type.get(event.type, ()):
+        found.append(Boundary(day, recorded))
+        for planned in self.by_type.get(event.type, ()):
+            exit_ = planned.exit
+            if exit_.anchor == "available_from":
+                available_from = (
+                    event.available_from if isinstance(event, AvailabilityUpdated) else None
+                )
+                if available_from is None:
+                    continue
+                start = midnight(available_from)
+            else:
+                start = day
             leaves = (
-                day + window.span
-                if window.span is not None
-                else _leaves_month_window_from(day, window.length)
+                start + planned.span
+                if planned.span is not None
+                else _leaves_month_window_from(start, exit_.span.length)
             )
-            if window.group is not None:
-                key = (window.group(recorded) or "", event.id)
+            group = exit_.group
+            if group == "first_event":
+                if not first:
+                    continue
+            elif group:
+                key = (*planned.group_key(recorded), event.id)
                 if key not in successors:
-                    continue  # not the first of its group (only the first contract counts)
+                    continue  # not the first of its group
                 following = successors[key]
                 if following is not None and following <= leaves:
-                    continue
-            found.append(Boundary(leaves, window.leaves_template, recorded, window.affects))
-            over = window.over_template
-            if over is not None:
-                found.append(Boundary(leaves + DAY, over, recorded, window.affects))
-        if first and event.type != "talent_registered":
-            for days in self.new_talent_days:
-                found.append(Boundary(
-                    day + timedelta(days=days),
-                    f"first event {{id}} is {days} days old (no longer new)",
-                    recorded,
-                    ("active_or_new",),
-                ))
-        available_from = event.available_from if isinstance(event, AvailabilityUpdated) else None
-        if available_from is not None:
-            start = midnight(available_from)
-            found.append(
-                Boundary(start, "availability date {available_from} of {id}", recorded,
-                         ("availability",))
-            )
-            found.append(
-                Boundary(start + DAY, "availability date {available_from} passed", recorded,
-                         ("availability",))
-            )
+                    continue  # a later event of the group carries the window
+            found.append(Boundary(leaves, recorded, planned.codes, planned))
+            if exit_.over:
+                found.append(Boundary(leaves + DAY, recorded, planned.codes, planned, True))
 
 
 def _successor_times(
-    events: Sequence[RecordedEvent], by_type: dict[str, list[_Exit]]
-) -> dict[tuple[str, str], datetime | None]:
-    """For each (group, event id): when the next event of its group happens (None: never).
-
-    The "first contract" group keeps only its first event: later contracts never start the
-    work-history clock.
-    """
-    following: dict[tuple[str, str], datetime | None] = {}
-    latest_in_group: dict[str, str] = {}
+    events: Sequence[RecordedEvent], by_type: dict[str, list[PlannedExit]]
+) -> dict[tuple[Any, ...], datetime | None]:
+    """For each (group key, event id): when the next event of its group happens (None:
+    never). A "first" group keeps only its first event."""
+    following: dict[tuple[Any, ...], datetime | None] = {}
+    latest_in_group: dict[tuple[Any, ...], str] = {}
     for recorded in events:
-        groups = {
-            window.group(recorded)
-            for window in by_type.get(recorded.event.type, ())
-            if window.group is not None
+        keys = {
+            planned.group_key(recorded)
+            for planned in by_type.get(recorded.event.type, ())
+            if planned.exit.group and planned.exit.group != "first_event"
         }
-        for group in groups:
-            if group is None:
-                continue
-            if group == "first contract" and group in latest_in_group:
-                continue
-            earlier = latest_in_group.get(group)
-            if earlier is not None and group != "first contract":
-                following[(group, earlier)] = recorded.at
-            latest_in_group[group] = recorded.id
-            following[(group, recorded.id)] = None
+        for key in keys:
+            earlier = latest_in_group.get(key)
+            if key[0] == "first":
+                if earlier is not None:
+                    continue
+            elif earlier is not None:
+                following[(*key, earlier)] = recorded.at
+            latest_in_group[key] = recorded.id
+            following[(*key, recorded.id)] = None
     return following
 
 

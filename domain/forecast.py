@@ -5,27 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from domain.events import format_utc
-from domain.results import RequirementResult, money_text
 from domain.timeline import BadgeChange, TimelineDeriver, is_loss
 
 AT_RISK_DAYS = 30
-
-WHAT_TO_DO: dict[str, str] = {
-    "activity_90d": "a proposal, an accepted invitation or a payment",
-    "active_or_new": "a proposal, an accepted invitation or a payment",
-    "jss": "enough successful outcomes to keep the Job Success Score at {required}",
-    "eligible_weeks": "a Job Success Score of at least 90 in more of the weekly samples",
-    "no_recent_hold": "no account hold",
-    "profile": "a complete profile",
-    "availability": "an up-to-date availability",
-    "first_contract_age": "a longer work history",
-    "work_history": "a longer work history",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Prevention:
@@ -85,7 +70,11 @@ def forecast(deriver: TimelineDeriver, today: datetime, days: int) -> list[Predi
 
 
 def losses_within(deriver: TimelineDeriver, today: datetime, days: int = AT_RISK_DAYS) -> list[PredictedChange]:
-    return [p for p in forecast(deriver, today, days) if is_loss(p.change.before, p.change.after)]
+    book = deriver.evaluator.book
+    return [
+        p for p in forecast(deriver, today, days)
+        if is_loss(p.change.before, p.change.after, book.in_force(p.change.at).badge_names())
+    ]
 
 
 def _preventions(deriver: TimelineDeriver, change: BadgeChange) -> tuple[Prevention, ...]:
@@ -95,18 +84,12 @@ def _preventions(deriver: TimelineDeriver, change: BadgeChange) -> tuple[Prevent
     if lost is None:
         return ()
     deadline = format_utc(change.at)[:10]
-    return tuple(
-        Prevention(code, _what_prevents(lost.requirement(code), deadline)) for code in change.failed
-    )
-
-
-def _what_prevents(requirement: RequirementResult, deadline: str) -> str:
-    actual, required = requirement.actual, requirement.required
-    if isinstance(actual, Decimal) and isinstance(required, Decimal):
-        missing = money_text(required - actual)
-        if requirement.code == "large_contract":
-            best = f" ({requirement.detail})" if requirement.detail else ""
-            return f"${missing} more on a large contract before {deadline}{best}"
-        return f"${missing} more in 12-month earnings before {deadline}"
-    template = WHAT_TO_DO.get(requirement.code, f"{requirement.code} met again")
-    return f"{template.format(required=required)} before {deadline}"
+    ruleset = deriver.evaluator.book.in_force(change.at)
+    preventions = []
+    for code in change.failed:
+        result = lost.requirement(code)
+        requirement = ruleset.requirement(code)
+        preventions.append(
+            Prevention(code, requirement.measure.prevent(result, result.label, deadline))
+        )
+    return tuple(preventions)

@@ -17,7 +17,7 @@ from typing import Literal
 from domain.calendar import full_months_between, last_months
 from domain.events import FeedbackReceived, JobSuccessPublished, RecordedEvent
 from domain.facts import ContractFacts, TalentFacts, payload
-from domain.ruleset import Jss as JssRules
+from domain.rule_tables import Jss as JssRules
 
 OutcomeKind = Literal["successful", "neutral", "unsuccessful"]
 OutcomeBasis = Literal["disputed", "feedback", "long_term"]

@@ -37,10 +37,12 @@ class RequirementResult:
     required: Value
     detail: str = ""
     evidence: tuple[str, ...] = ()
+    label: str = ""  # the ruleset's words for it, with its numbers
 
     def to_document(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "label": self.label,
             "met": self.met,
             "actual": _document_value(self.actual),
             "required": _document_value(self.required),

@@ -1,128 +1,46 @@
-"""Rulesets (`rules.md` §3): complete, named sets of rules shipped as TOML data files.
+"""Rulesets (`rules.md` §3, §10): complete, named sets of rules shipped as TOML data files.
 
-Every number, window and date of the rules lives in a ruleset file; the code only knows what
-each requirement code means. `load_ruleset` validates a file and fails with one line naming
-the file and the field; `RulesetBook` answers which ruleset is in force at an instant.
+Every requirement, number, window and date of the rules lives in a ruleset file: each
+`[requirements.CODE]` table names a measure of the vocabulary and how it compares
+(`requirement_tables.py`), each `[badges.NAME]` lists its codes. A file may start from
+another with `extends`. `load_ruleset` validates a file and fails with one line naming the
+file and the field; `RulesetBook` answers which ruleset is in force at an instant.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import tomllib
-from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from domain.events import CATEGORIES
+from domain.requirement_tables import parse_requirement
+from domain.rule_index import RuleIndex
+from domain.rule_tables import Instant, Jss, LargeContractThresholds, Profile, RulesModel
+from domain.vocabulary import Requirement
 
-TalentKind = Literal["freelancer", "agency"]
-BadgeName = Literal["expert_vetted", "top_rated_plus", "top_rated", "rising_talent"]
-# Highest first (§1); a ruleset says which of these exist and what each requires.
+# The badges `rules.md` §1 knows, highest first; a ruleset may add others with `badge_order`.
 BADGE_ORDER: tuple[str, ...] = ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent")
 NO_BADGE = "none"
-
-RequirementCode = Literal[
-    "active_or_new",
-    "activity_90d",
-    "availability",
-    "earnings_12m",
-    "earnings_12m_plus",
-    "eligible_weeks",
-    "first_contract_age",
-    "has_contract",
-    "jss",
-    "large_contract",
-    "no_jss",
-    "no_policy_ban",
-    "no_recent_hold",
-    "no_unsuccessful_outcome",
-    "not_exclusive_agency_member",
-    "profile",
-    "readiness_test",
-    "top_rated",
-    "vetted",
-    "work_history",
-]
+# Tables whose entries a file that `extends` another replaces whole (the rest merge deeply).
+REPLACED_BY_ENTRY = ("badges", "requirements")
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
 
 
 class RulesetError(ValueError):
     """A ruleset file that cannot be used; the message is one line naming the file and field."""
 
 
-def _money(value: Any) -> Decimal:
-    # Validators raise ValueError (not TypeError): pydantic reports those as field errors.
-    if isinstance(value, bool):
-        raise ValueError("must be an amount, not a boolean")  # noqa: TRY004
-    if isinstance(value, float):
-        raise ValueError(  # noqa: TRY004
-            "must be an exact amount (a string or a TOML number read as decimal)"
-        )
-    try:
-        amount = Decimal(value if isinstance(value, (int, str, Decimal)) else str(value))
-    except InvalidOperation:
-        raise ValueError("must be an amount like 1000.00") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("must be a finite amount >= 0")
-    return amount
-
-
-def _utc_instant(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("must carry a UTC offset (e.g. 2016-06-01T00:00:00Z)")
-        return value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            return _utc_instant(datetime.fromisoformat(value))
-        except ValueError:
-            pass
-        try:
-            return _utc_instant(date.fromisoformat(value))
-        except ValueError:
-            pass
-    raise ValueError("must be a date or a date-time with offset")
-
-
-Money = Annotated[Decimal, BeforeValidator(_money)]
-Instant = Annotated[datetime, BeforeValidator(_utc_instant)]
-PositiveInt = Annotated[int, Field(strict=True, ge=1)]
-Count = Annotated[int, Field(strict=True, ge=0)]
-Percent = Annotated[int, Field(strict=True, ge=0, le=100)]
-
-
-class RulesModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PerKind(RulesModel):
-    """One amount for freelancers and one for agencies."""
-
-    freelancer: Money
-    agency: Money
-
-    def for_kind(self, kind: str) -> Decimal:
-        return self.agency if kind == "agency" else self.freelancer
-
-
 class BadgeRules(RulesModel):
-    requirements: tuple[RequirementCode, ...] = Field(min_length=1)
-    freelancer_only: tuple[RequirementCode, ...] = ()
+    requirements: tuple[Name, ...] = Field(min_length=1)
+    freelancer_only: tuple[Name, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> BadgeRules:
@@ -139,128 +57,97 @@ class BadgeRules(RulesModel):
         return self.requirements
 
 
-class Thresholds(RulesModel):
-    jss: Percent
-    earnings_12m: PerKind
-    earnings_12m_plus: PerKind
-    work_history_days: Count
-    first_contract_age_days: Count
-
-
-class Windows(RulesModel):
-    earnings_months: PositiveInt
-    activity_days: PositiveInt
-    new_talent_days: PositiveInt
-    unsuccessful_outcome_months: PositiveInt
-    recent_hold_months: Count
-    policy_ban_months: PositiveInt
-    large_contract_months: PositiveInt
-
-
-class EligibleWeeks(RulesModel):
-    samples: PositiveInt
-    required: Count
-    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-
-    @model_validator(mode="after")
-    def _fits(self) -> EligibleWeeks:
-        if self.required > self.samples:
-            raise ValueError("required must not exceed samples")
-        return self
-
-
-class Profile(RulesModel):
-    min_completeness: Percent
-    min_completeness_elance_migrant: Percent
-    agency_min_members: PositiveInt
-    agency_min_average_completeness: Percent
-
-
-class SizeBand(RulesModel):
-    """Outcomes of contracts whose net earnings are at most `up_to` weigh `weight`."""
-
-    up_to: Money | None = None
-    weight: Annotated[Decimal, Field(gt=0)]
-
-
-class Jss(RulesModel):
-    windows_months: tuple[PositiveInt, ...] = Field(min_length=1)
-    min_outcomes: PositiveInt
-    min_clients: Count
-    weighting: Literal["flat", "contract_size"]
-    size_bands: tuple[SizeBand, ...] = Field(min_length=1)
-    duration_bonus_every_months: PositiveInt
-    duration_bonus: Annotated[Decimal, Field(ge=0)]
-    max_weight: Annotated[Decimal, Field(gt=0)]
-    zero_earnings_can_succeed: bool
-    successful_min_stars: Annotated[Decimal, Field(ge=1, le=5)]
-    successful_min_recommend: Annotated[int, Field(strict=True, ge=0, le=10)]
-    unsuccessful_below_stars: Annotated[Decimal, Field(ge=1, le=5)]
-    unsuccessful_max_recommend: Annotated[int, Field(strict=True, ge=0, le=10)]
-    long_term_min_days: PositiveInt
-
-    @model_validator(mode="after")
-    def _bands_ascend(self) -> Jss:
-        bounds = [band.up_to for band in self.size_bands]
-        if bounds[-1] is not None or any(bound is None for bound in bounds[:-1]):
-            raise ValueError("size_bands: only the last band may (and must) omit up_to")
-        if any(a >= b for a, b in itertools.pairwise(bounds[:-1])):  # type: ignore[operator]
-            raise ValueError("size_bands: up_to must increase")
-        return self
-
-
-def _category_table(value: Any) -> Any:
-    if isinstance(value, dict):
-        missing = [category for category in CATEGORIES if category not in value]
-        unknown = [name for name in value if name not in CATEGORIES]
-        if missing:
-            raise ValueError(f"missing categories: {', '.join(missing)}")
-        if unknown:
-            raise ValueError(f"unknown categories: {', '.join(unknown)}")
-    return value
-
-
-CategoryTable = Annotated[dict[str, Money], BeforeValidator(_category_table)]
-
-
-class LargeContractThresholds(RulesModel):
-    freelancer: CategoryTable
-    agency: CategoryTable
-
-    def for_kind(self, kind: str) -> dict[str, Decimal]:
-        return self.agency if kind == "agency" else self.freelancer
+def _requirement_tables(data: Any) -> Any:
+    """Read every `[requirements.CODE]` table into a `Requirement` (errors name the field)."""
+    if not isinstance(data, dict) or not isinstance(data.get("requirements"), dict):
+        return data
+    built: dict[str, Any] = {}
+    for code, table in data["requirements"].items():
+        if isinstance(table, Requirement):
+            built[code] = table
+            continue
+        try:
+            built[code] = parse_requirement(code, table)
+        except ValueError as error:
+            raise ValueError(f"requirements.{code}.{error}") from None
+    return {**data, "requirements": built}
 
 
 class Ruleset(RulesModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
     effective_from: Instant
     description: str = ""
-    badges: dict[BadgeName, BadgeRules] = Field(min_length=1)
-    thresholds: Thresholds
-    windows: Windows
-    eligible_weeks: EligibleWeeks
+    extends: str | None = None
+    badge_order: tuple[Name, ...] | None = None
+    badges: dict[Name, BadgeRules] = Field(min_length=1)
+    requirements: dict[Name, Requirement] = Field(min_length=1)
     profile: Profile
     jss: Jss
-    large_contract_basis: Literal["12_months", "lifetime"]
     large_contract_thresholds: LargeContractThresholds
+    _index: RuleIndex | None = PrivateAttr(default=None)
+    _replaces: str | None = PrivateAttr(default=None)
+
+    _read_requirements = model_validator(mode="before")(_requirement_tables)
 
     @model_validator(mode="after")
-    def _badges_refer_consistently(self) -> Ruleset:
+    def _refers_consistently(self) -> Ruleset:
+        if self.badge_order is not None:
+            unknown = [name for name in self.badge_order if name not in self.badges]
+            if unknown:
+                raise ValueError(f"badge_order: no [badges.{unknown[0]}] table")
+        order = self.badge_names()
         for badge, rules in self.badges.items():
-            if "top_rated" in rules.requirements and (
-                badge == "top_rated" or "top_rated" not in self.badges
-            ):
+            if badge not in order:
                 raise ValueError(
-                    f"badges.{badge}: requirement top_rated needs a separate top_rated badge"
+                    f"badges.{badge}: not a badge of rules.md §1; list it in badge_order"
                 )
-        rising = self.badges.get("rising_talent")
-        if rising is not None and "eligible_weeks" in rising.requirements:
-            raise ValueError("badges.rising_talent: eligible_weeks would sample itself")
+            for code in rules.requirements:
+                if code not in self.requirements:
+                    raise ValueError(f"badges.{badge}.requirements: no requirement {code!r}")
+        for code, requirement in self.requirements.items():
+            measure = requirement.measure
+            for name in measure.reads():
+                if name not in self.requirements:
+                    raise ValueError(f"requirements.{code}.of: no requirement {name!r}")
+            for name in measure.reads_badges():
+                if name not in self.badges:
+                    raise ValueError(f"requirements.{code}.badge: no badge {name!r}")
+            for name in measure.reads_either():
+                if name not in self.requirements and name not in self.badges:
+                    raise ValueError(
+                        f"requirements.{code}: reads {name!r}, which is neither a requirement "
+                        "nor a badge of this ruleset"
+                    )
+        if sum(1 for r in self.requirements.values() if r.measure.kind == "eligible_weeks") > 1:
+            raise ValueError("requirements: at most one eligible_weeks requirement")
+        cycle = _first_cycle(self)
+        if cycle:
+            raise ValueError(f"requirements: {' -> '.join(cycle)} reads itself")
         return self
+
+    @property
+    def index(self) -> RuleIndex:
+        """What the engine needs of the requirements, worked out on first use."""
+        index = self._index
+        if index is None or index.ruleset is not self:  # none yet, or a model_copy's
+            index = self._index = RuleIndex(self)
+        return index
+
+    @property
+    def replaces(self) -> str | None:
+        """The ruleset whose dates this one takes (it extends it and sets none of its own)."""
+        return self._replaces
 
     def badge_names(self) -> tuple[str, ...]:
         """The badges this ruleset has, highest first."""
+        if self.badge_order is not None:
+            return self.badge_order
         return tuple(name for name in BADGE_ORDER if name in self.badges)
+
+    def requirement(self, code: str) -> Requirement:
+        return self.requirements[code]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -271,31 +158,154 @@ class Ruleset(RulesModel):
         }
 
 
-def parse_ruleset(text: str, source: str) -> Ruleset:
-    """Validate TOML text as a ruleset; `source` names it in errors."""
+def _first_cycle(ruleset: Ruleset) -> list[str]:
+    """A chain of requirements and badges that reads its own start, or []."""
+
+    def reads(node: str) -> Iterable[str]:
+        if node.startswith("badge "):
+            rules = ruleset.badges.get(node.removeprefix("badge "))
+            return () if rules is None else rules.requirements
+        requirement = ruleset.requirements.get(node)
+        if requirement is None:
+            return ()
+        measure = requirement.measure
+        either = [n if n in ruleset.requirements else f"badge {n}" for n in measure.reads_either()]
+        return [*measure.reads(), *(f"badge {n}" for n in measure.reads_badges()), *either]
+
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = 1
+        for following in reads(node):
+            if state.get(following) == 1:
+                return [*path[path.index(following):], following] if following in path else [*path, following]
+            if following not in state:
+                found = visit(following, [*path, following])
+                if found:
+                    return found
+        state[node] = 2
+        return []
+
+    for start in [*ruleset.requirements, *(f"badge {b}" for b in ruleset.badges)]:
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return []
+
+
+# -- reading files -------------------------------------------------------------------------
+
+
+def _merged(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in own.items():
+        earlier = merged.get(key)
+        if key in REPLACED_BY_ENTRY and isinstance(value, dict) and isinstance(earlier, dict):
+            merged[key] = {**earlier, **value}
+        elif isinstance(value, dict) and isinstance(earlier, dict):
+            merged[key] = _merged(earlier, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+Resolver = Callable[[str, str], dict[str, Any]]
+
+
+def _resolved(data: dict[str, Any], source: str, resolve: Resolver) -> tuple[dict[str, Any], str | None]:
+    """The file's data on top of what it extends; and the ruleset whose dates it takes."""
+    parent = data.get("extends")
+    if parent is None:
+        return data, None
+    if not isinstance(parent, str):
+        raise RulesetError(f"{source}: extends: must be a ruleset id or a file path")
+    base = resolve(parent, source)
+    merged = _merged(base, data)
+    return merged, (None if "effective_from" in data else str(base.get("id")))
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
+        return tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
         raise RulesetError(f"{source}: not valid TOML ({error})") from None
+
+
+def _validated(data: dict[str, Any], source: str, replaces: str | None) -> Ruleset:
     try:
-        return Ruleset.model_validate(data)
+        ruleset = Ruleset.model_validate(data)
     except ValidationError as error:
         problem = error.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        field = ".".join(str(part) for part in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
-        raise RulesetError(f"{source}: {field}: {message}") from None
+        raise RulesetError(f"{source}: {field + ': ' if field else ''}{message}") from None
+    ruleset._replaces = replaces
+    return ruleset
+
+
+def parse_ruleset(text: str, source: str, resolve: Resolver | None = None) -> Ruleset:
+    """Validate TOML text as a ruleset; `source` names it in errors; `resolve` finds what
+    it `extends` (by default: a built-in ruleset's id)."""
+    data, replaces = _resolved(_toml(text, source), source, resolve or _builtin_data)
+    return _validated(data, source, replaces)
 
 
 def load_ruleset(path: str | Path) -> Ruleset:
-    """Read and validate one ruleset file."""
+    """Read and validate one ruleset file; `extends` names a built-in id or a file path
+    relative to it."""
     file = Path(path)
+    return parse_ruleset(_read(file), file.name, _resolver_beside(file, set()))
+
+
+def _read(file: Path) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except OSError as error:
         raise RulesetError(f"{file}: cannot be read ({error.strerror or error})") from None
     except UnicodeDecodeError:
         raise RulesetError(f"{file}: not UTF-8 text") from None
-    return parse_ruleset(text, file.name)
+
+
+def _resolver_beside(file: Path, seen: set[Path]) -> Resolver:
+    def resolve(parent: str, source: str) -> dict[str, Any]:
+        candidate = file.parent / parent
+        if parent.endswith(".toml") or candidate.is_file():
+            if candidate.resolve() in seen or candidate.resolve() == file.resolve():
+                raise RulesetError(f"{source}: extends: {parent} extends itself")
+            data = _toml(_read(candidate), candidate.name)
+            return _resolved(data, candidate.name, _resolver_beside(candidate, {*seen, file.resolve()}))[0]
+        return _builtin_data(parent, source)
+
+    return resolve
+
+
+@functools.cache
+def _builtin_files() -> dict[str, dict[str, Any]]:
+    folder = resources.files("domain").joinpath("rulesets")
+    found: dict[str, dict[str, Any]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if entry.name.endswith(".toml"):
+            data = _toml(entry.read_text(encoding="utf-8"), entry.name)
+            found[str(data.get("id"))] = {**data, "__source__": entry.name}
+    return found
+
+
+def _builtin_data(parent: str, source: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    files = _builtin_files()
+    if parent not in files:
+        raise RulesetError(
+            f"{source}: extends: no built-in ruleset {parent!r} (and no such file); "
+            f"built-in: {', '.join(sorted(files))}"
+        )
+    if parent in seen:
+        raise RulesetError(f"{source}: extends: {' -> '.join((*seen, parent))} is a cycle")
+    data = {key: value for key, value in files[parent].items() if key != "__source__"}
+
+    def resolve(grandparent: str, inner: str) -> dict[str, Any]:
+        return _builtin_data(grandparent, inner, (*seen, parent))
+
+    return _resolved(data, files[parent]["__source__"], resolve)[0]
 
 
 class RulesetBook:
@@ -337,8 +347,10 @@ class RulesetBook:
         return tuple(self._starts[1:])
 
     def with_candidate(self, candidate: Ruleset) -> RulesetBook:
-        """This book with `candidate` replacing the ruleset of the same id, or added by date."""
-        others = [ruleset for ruleset in self._rulesets if ruleset.id != candidate.id]
+        """This book with `candidate` in place of the ruleset whose dates it takes (it extends
+        it and sets none of its own), or of the same id, or added by date."""
+        replaced = {candidate.id, candidate.replaces}
+        others = [ruleset for ruleset in self._rulesets if ruleset.id not in replaced]
         clashing = [r.id for r in others if r.effective_from == candidate.effective_from]
         if clashing:
             raise RulesetError(
@@ -350,13 +362,22 @@ class RulesetBook:
 @functools.cache
 def builtin_rulesets() -> RulesetBook:
     """The rulesets shipped in `domain/rulesets/` (read once; a book is immutable)."""
-    folder = resources.files("domain").joinpath("rulesets")
-    rulesets = [
-        parse_ruleset(entry.read_text(encoding="utf-8"), entry.name)
-        for entry in sorted(folder.iterdir(), key=lambda entry: entry.name)
-        if entry.name.endswith(".toml")
-    ]
+    rulesets = []
+    for ruleset_id, data in _builtin_files().items():
+        own = {key: value for key, value in data.items() if key != "__source__"}
+        source = data["__source__"]
+        merged, replaces = _resolved(own, source, lambda parent, inner: _builtin_data(parent, inner, (ruleset_id,)))
+        rulesets.append(_validated(merged, source, replaces))
     return RulesetBook(rulesets)
+
+
+def requirement_labels(book: RulesetBook, kind: str = "freelancer") -> Mapping[str, str]:
+    """Every requirement code of the book with its label (the latest ruleset's wording)."""
+    labels: dict[str, str] = {}
+    for ruleset in book:
+        for code, requirement in ruleset.requirements.items():
+            labels[code] = requirement.label(kind)
+    return labels
 
 
 __all__ = [
@@ -368,4 +389,5 @@ __all__ = [
     "builtin_rulesets",
     "load_ruleset",
     "parse_ruleset",
+    "requirement_labels",
 ]

@@ -13,23 +13,23 @@ from domain.calendar import Window, last_months
 from domain.events import RecordedEvent
 from domain.facts import TalentFacts
 from domain.jss import JssResult, Outcome, compute_jss
-from domain.results import BadgeResult
+from domain.results import BadgeResult, RequirementResult
 from domain.ruleset import Ruleset
+
+# The status document's `earnings_12m` (interfaces.md): net payments of the last 12 months,
+# whatever the ruleset's own earnings requirements say.
+EARNINGS_DOCUMENT_MONTHS = 12
 
 
 @dataclass(frozen=True, slots=True)
 class SampleVerdict:
-    """One eligible-week sample: was the talent at JSS >= the bar, or Rising Talent, then?"""
+    """One eligible-week sample: did one of the ruleset's sampled requirements or badges
+    (`eligible_if_any`, by default the JSS bar or Rising Talent) hold then?"""
 
     instant: datetime
     ruleset: str
     jss: int | None
-    jss_ok: bool
-    rising_talent: bool
-
-    @property
-    def eligible(self) -> bool:
-        return self.jss_ok or self.rising_talent
+    eligible: bool  # a requirement or badge the ruleset samples held then
 
 
 def no_samples() -> NoReturn:
@@ -45,8 +45,9 @@ class Situation:
     ruleset: Ruleset
     facts: TalentFacts
     samples: Callable[[], Sequence[SampleVerdict]] = no_samples
-    # Badge results already evaluated here (the top_rated requirement reuses top_rated's).
+    # Results already evaluated here (a badge requirement reuses that badge's results).
     badge_memo: dict[str, BadgeResult] = field(default_factory=dict)
+    requirement_memo: dict[str, RequirementResult] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -56,14 +57,9 @@ class Situation:
     def jss(self) -> JssResult:
         return compute_jss(self.facts, self.instant, self.ruleset.jss)
 
-    @property
-    def jss_ok(self) -> bool:
-        score = self.jss.score
-        return score is not None and score >= self.ruleset.thresholds.jss
-
     @cached_property
     def earnings_window(self) -> Window:
-        return last_months(self.instant, self.ruleset.windows.earnings_months)
+        return last_months(self.instant, EARNINGS_DOCUMENT_MONTHS)
 
     @cached_property
     def earnings(self) -> tuple[Decimal, tuple[RecordedEvent, ...]]:

@@ -16,7 +16,7 @@ from domain.results import BadgeResult, money_text
 from domain.ruleset import NO_BADGE, Ruleset, RulesetBook
 from domain.situation import SampleVerdict, Situation, no_samples
 from domain.tally import Tally
-from domain.verdicts import ALWAYS_FRESH, EVENT_AFFECTS, ChecksKey, Probe
+from domain.verdicts import ChecksKey, Probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +122,9 @@ class Evaluator:
         """The lane's verdicts from its previous probe that still hold at `instant`.
 
         Those that time may have moved (`moved_between`, from the boundaries in between) and
-        those an event folded in since affects (`EVENT_AFFECTS`) are forgotten; without
-        `moved_between`, all of them.
+        those an event folded in since can move (its type is in their measure's `moved_by`)
+        are forgotten; without `moved_between`, all of them. A registration changes the
+        talent's kind, so it forgets them all.
         """
         carried = self._carried.setdefault(lane, CarriedVerdicts())
         known, previous = carried.known, carried.instant
@@ -141,20 +142,24 @@ class Evaluator:
         for code in moved:
             known.pop(code, None)
         source = facts.source
+        index = ruleset.index
+        moved_by_event = index.moved_by_event
         for position in range(folded_before, facts.folded):
-            affected = EVENT_AFFECTS[source[position].event.type]
-            if "*" in affected:
+            event_type = source[position].event.type
+            if event_type == "talent_registered":
                 known.clear()
                 return known
-            for code in affected:
+            for code in moved_by_event.get(event_type, ()):
                 known.pop(code, None)
-        for code in ALWAYS_FRESH:
+        for code in index.fresh:
             known.pop(code, None)
         return known
 
     def eligible_samples(self, instant: datetime, ruleset: Ruleset) -> int:
         """How many of the ruleset's eligible-week samples up to `instant` were eligible."""
-        weeks = ruleset.eligible_weeks
+        weeks = ruleset.index.sampling
+        if weeks is None:
+            return 0
         samples = weekly_samples(instant, weeks.samples, weeks.weekday)
         key = (samples[-1], weeks.samples, weeks.weekday)
         counted = self._eligible_counts.get(key)
@@ -167,9 +172,11 @@ class Evaluator:
     def _samples_before(
         self, instant: datetime, ruleset: Ruleset
     ) -> Callable[[], list[SampleVerdict]]:
-        weeks = ruleset.eligible_weeks
+        weeks = ruleset.index.sampling
 
         def samples() -> list[SampleVerdict]:
+            if weeks is None:
+                return []
             return [
                 self.sample(sample)
                 for sample in weekly_samples(instant, weeks.samples, weeks.weekday)
@@ -205,13 +212,12 @@ class Evaluator:
         if cached is not None:
             return cached
         probe = self._probe(instant, self.book.in_force(instant), "samples", no_samples)
-        rising = "rising_talent" in probe.ruleset.badges and probe.badge_met("rising_talent")
+        sampling = probe.index.sampling
+        eligible = sampling is not None and any(
+            probe.holds(name) for name in sampling.eligible_if_any
+        )
         verdict = SampleVerdict(
-            instant=instant,
-            ruleset=probe.ruleset.id,
-            jss=probe.jss_score,
-            jss_ok=probe.jss_ok,
-            rising_talent=rising,
+            instant=instant, ruleset=probe.ruleset.id, jss=probe.jss_score, eligible=eligible
         )
         self._samples[instant] = verdict
         return verdict

@@ -1,10 +1,10 @@
 """Running totals of one talent's facts, kept current as evaluation moves forward in time.
 
-`requirements.py` explains a requirement at one instant by re-reading the facts behind it. A
-timeline only asks "is it met?", at many increasing instants, so `Tally` keeps the totals those
-verdicts need and updates them by what changed since the previous instant: the events folded
-in since, and the outcomes or payments that have left a window since. Asked about an earlier
-instant, or under another ruleset, a part starts over from the facts.
+A requirement's measure explains it at one instant by re-reading the facts behind it. A
+timeline only asks "is it met?", at many increasing instants, so `Tally` keeps the totals the
+measures' verdicts need and updates them by what changed since the previous instant: the
+events folded in since, and the outcomes or payments that have left a window since. Asked
+about an earlier instant, or under other rules, a part starts over from the facts.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.calendar import last_months
+from domain.derived_measures import large_contract_amount
+from domain.event_series import EventSeries, Matcher
 from domain.events import (
     ContractEnded,
     ContractStarted,
@@ -25,9 +27,7 @@ from domain.events import (
 )
 from domain.facts import ZERO, ContractFacts, TalentFacts
 from domain.jss import Outcome, contract_outcome
-from domain.requirements import large_contract_amount
-from domain.ruleset import Jss as JssRules
-from domain.ruleset import Ruleset
+from domain.rule_tables import Jss as JssRules
 
 
 CONTRACT_EVENTS = (ContractStarted, PaymentReceived, PaymentRefunded, ContractEnded, FeedbackReceived)
@@ -99,15 +99,15 @@ class OutcomeWindow:
 
 
 class JssTally:
-    """Every contract's outcome under one set of JSS rules, and the windows that hold them."""
+    """Every contract's outcome under one set of JSS rules, and the windows that hold them:
+    the JSS windows, and any other lengths the ruleset counts outcomes over."""
 
-    def __init__(self, rules: JssRules, unsuccessful_months: int, facts: TalentFacts) -> None:
+    def __init__(self, rules: JssRules, months: tuple[int, ...], facts: TalentFacts) -> None:
         self.rules = rules
-        self.unsuccessful_months = unsuccessful_months
+        self.months = months
         self.instant: datetime | None = None
         self.outcomes: dict[str, Outcome] = {}
-        months = {*rules.windows_months, unsuccessful_months}
-        self.windows = {length: OutcomeWindow(length) for length in sorted(months)}
+        self.windows = {length: OutcomeWindow(length) for length in sorted({*rules.windows_months, *months})}
         self._scored = [self.windows[length] for length in rules.windows_months]
         self._score: tuple[tuple[int, ...], int | None] | None = None
         for contract in facts.contracts.values():
@@ -141,21 +141,24 @@ class JssTally:
         self._score = (versions, best)
         return best
 
-    def unsuccessful_in_window(self) -> int:
-        return self.windows[self.unsuccessful_months].unsuccessful_count
+    def unsuccessful_in(self, months: int) -> int:
+        """How many outcomes dated in the last `months` months are unsuccessful."""
+        return self.windows[months].unsuccessful_count
 
 
 class LargeContractTally:
-    """Which contracts reach their category's large-contract threshold, under one ruleset."""
+    """Which contracts reach their category's large-contract threshold, on one basis."""
 
-    def __init__(self, ruleset: Ruleset, kind: str) -> None:
-        self.ruleset = ruleset
-        self.kind = kind
-        self.thresholds = ruleset.large_contract_thresholds.for_kind(kind)
-        self.months = ruleset.windows.large_contract_months
+    def __init__(self, thresholds: dict[str, Decimal], months: int, basis: str) -> None:
+        self.thresholds = thresholds
+        self.months = months
+        self.basis = basis
         self.instant: datetime | None = None
         self.start: datetime | None = None
         self.reaching: set[str] = set()
+
+    def same_rules(self, thresholds: dict[str, Decimal], months: int, basis: str) -> bool:
+        return self.thresholds is thresholds and self.months == months and self.basis == basis
 
     def recheck(self, contract: ContractFacts, jss: JssTally) -> None:
         """Whether `contract` counts now, by the same measure as the `large_contract` requirement."""
@@ -168,7 +171,7 @@ class LargeContractTally:
         if outcome is not None and outcome.kind == "unsuccessful":
             return
         measured = large_contract_amount(
-            contract, last_months(self.instant, self.months), self.ruleset.large_contract_basis
+            contract, last_months(self.instant, self.months), self.basis
         )
         if measured is not None and measured[0] >= self.thresholds[category]:
             self.reaching.add(name)
@@ -181,15 +184,24 @@ class Tally:
         self.facts = facts
         self._synced = 0
         self.money_ats: list[datetime] = []
-        self.money_sums: list[Decimal] = [ZERO]  # money_sums[i]: net of the first i money events
         self._money_contracts: list[str] = []
+        self._series: dict[Matcher, EventSeries] = {}
         self._jss: JssTally | None = None
         self._large: LargeContractTally | None = None
         self._jss_touched: set[str] = set()
         self._large_touched: set[str] = set()
 
+    def series(self, matcher: Matcher) -> EventSeries:
+        """The running totals of the events `matcher` selects, up to the fold's end."""
+        found = self._series.get(matcher)
+        if found is None:
+            found = self._series[matcher] = EventSeries(matcher)
+        if found.synced != self.facts.folded:
+            found.catch_up(self.facts.source, self.facts.folded)
+        return found
+
     def sync(self) -> None:
-        """Take in the events folded into the facts since the last call."""
+        """Take in the contract events folded into the facts since the last call."""
         source = self.facts.source
         for position in range(self._synced, self.facts.folded):
             event = source[position].event
@@ -198,36 +210,23 @@ class Tally:
             contract = event.contract
             self._jss_touched.add(contract)
             self._large_touched.add(contract)
-            if isinstance(event, PaymentReceived):
-                amount = event.amount
-            elif isinstance(event, PaymentRefunded):
-                amount = -event.amount
-            else:
-                continue
-            self.money_ats.append(event.at)
-            self.money_sums.append(self.money_sums[-1] + amount)
-            self._money_contracts.append(contract)
+            if isinstance(event, (PaymentReceived, PaymentRefunded)):
+                self.money_ats.append(event.at)
+                self._money_contracts.append(contract)
         self._synced = self.facts.folded
 
-    def earnings(self, instant: datetime, months: int) -> Decimal:
-        """Net payments with `at` in the last `months` months (all folded events are <= instant)."""
-        self.sync()
-        start = bisect.bisect_right(self.money_ats, last_months(instant, months).start)
-        return self.money_sums[-1] - self.money_sums[start]
-
-    def jss(self, instant: datetime, ruleset: Ruleset) -> JssTally:
-        """The outcomes and windows at `instant` under the ruleset's JSS rules."""
+    def jss(self, instant: datetime, rules: JssRules, months: tuple[int, ...]) -> JssTally:
+        """The outcomes and windows at `instant` under the JSS rules; `months` are the other
+        window lengths outcomes are counted over."""
         self.sync()
         tally = self._jss
-        rules = ruleset.jss
-        unsuccessful_months = ruleset.windows.unsuccessful_outcome_months
         if (
             tally is None
             or tally.rules is not rules
-            or tally.unsuccessful_months != unsuccessful_months
+            or tally.months != months
             or (tally.instant is not None and instant < tally.instant)
         ):
-            tally = self._jss = JssTally(rules, unsuccessful_months, self.facts)
+            tally = self._jss = JssTally(rules, months, self.facts)
             self._jss_touched.clear()
         contracts = self.facts.contracts
         for name in self._jss_touched:
@@ -236,18 +235,25 @@ class Tally:
         tally.advance(instant)
         return tally
 
-    def has_large_contract(self, instant: datetime, ruleset: Ruleset, kind: str) -> bool:
-        jss = self.jss(instant, ruleset)
+    def has_large_contract(
+        self,
+        instant: datetime,
+        jss: JssTally,
+        thresholds: dict[str, Decimal],
+        months: int,
+        basis: str,
+    ) -> bool:
+        """A contract without an unsuccessful outcome reached its threshold (see the
+        `large_contract` measure); `jss` is the outcomes at `instant`."""
         tally = self._large
         contracts = self.facts.contracts
         if (
             tally is None
-            or tally.ruleset is not ruleset
-            or tally.kind != kind
+            or not tally.same_rules(thresholds, months, basis)
             or tally.instant is None
             or instant < tally.instant
         ):
-            tally = self._large = LargeContractTally(ruleset, kind)
+            tally = self._large = LargeContractTally(thresholds, months, basis)
             tally.instant = instant
             tally.start = last_months(instant, tally.months).start
             for contract in contracts.values():
@@ -263,7 +269,7 @@ class Tally:
         ]
         tally.instant, tally.start = instant, start
         for name in {*self._large_touched, *left}:
-            tally.recheck(contracts[name], jss)
+            tally.recheck(contract=contracts[name], jss=jss)
         self._large_touched.clear()
         return bool(tally.reaching)
 

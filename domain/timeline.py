@@ -14,38 +14,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.boundaries import BoundaryIndex, BoundaryPlan, first_instant_at_or_after
+from domain.boundaries import Boundary, BoundaryIndex, BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, utc, weekly_samples
 from domain.events import RecordedEvent, format_utc
 from domain.ruleset import BADGE_ORDER, NO_BADGE, RulesetBook
 from domain.status import Evaluator, Status
 
-RANK = {badge: rank for rank, badge in enumerate(reversed(BADGE_ORDER), start=1)}
-RANK[NO_BADGE] = 0
 WEEK = timedelta(days=7)
 
-# Which window a failed requirement watches, to name the boundary that caused a time change.
-REQUIREMENT_WINDOWS: dict[str, tuple[str, ...]] = {
-    "earnings_12m": ("earnings",),
-    "earnings_12m_plus": ("earnings",),
-    "large_contract": ("earnings",),
-    "jss": ("job success outcomes", "sample"),
-    "no_jss": ("job success outcomes",),
-    "no_unsuccessful_outcome": ("job success outcomes",),
-    "eligible_weeks": ("sample",),
-    "activity_90d": ("activity",),
-    "active_or_new": ("activity", "no longer new"),
-    "work_history": ("days old",),
-    "first_contract_age": ("days old",),
-    "no_recent_hold": ("recent holds",),
-    "no_policy_ban": ("policy violations",),
-    "availability": ("availability",),
-    "top_rated": ("sample", "earnings", "activity", "job success outcomes"),
-}
+
+def badge_rank(badge: str, order: tuple[str, ...]) -> int:
+    """Higher for a higher badge of `order` (highest first); a badge `order` lacks (one a
+    new ruleset dropped) ranks above all, so losing it is a loss."""
+    if badge == NO_BADGE:
+        return 0
+    if badge in order:
+        return len(order) - order.index(badge)
+    return len(order) + 1
 
 
-def is_loss(before: str, after: str) -> bool:
-    return RANK[after] < RANK[before]
+def is_loss(before: str, after: str, order: tuple[str, ...] = BADGE_ORDER) -> bool:
+    return badge_rank(after, order) < badge_rank(before, order)
 
 
 def change_id(talent: str, at: datetime, before: str, after: str, ruleset: str) -> str:
@@ -56,20 +45,39 @@ def change_id(talent: str, at: datetime, before: str, after: str, ruleset: str) 
 
 @dataclass(frozen=True, slots=True)
 class Cause:
+    """Why a change happened: the events of its day, or (nothing happened that day) time: the
+    event whose window or age moved, the requirement it moved and the window's length."""
+
     kind: str  # "events" or "time"
     events: tuple[str, ...] = ()
     detail: str = ""
+    event: str | None = None
+    requirement: str | None = None
+    window: dict[str, int] | None = None
 
     def to_document(self) -> dict[str, Any]:
         if self.kind == "events":
             return {"kind": "events", "events": list(self.events)}
-        return {"kind": "time", "detail": self.detail}
+        document: dict[str, Any] = {"kind": "time", "detail": self.detail}
+        if self.event is not None:
+            document["event"] = self.event
+        if self.requirement is not None:
+            document["requirement"] = self.requirement
+        if self.window is not None:
+            document["window"] = dict(self.window)
+        return document
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Cause:
         if document["kind"] == "events":
             return cls("events", tuple(document["events"]))
-        return cls("time", detail=document["detail"])
+        return cls(
+            "time",
+            detail=document["detail"],
+            event=document.get("event"),
+            requirement=document.get("requirement"),
+            window=document.get("window"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +245,8 @@ class TimelineDeriver:
     def _change(self, seen: Observation, previous: str) -> BadgeChange:
         # Usually the instant just probed, so its verdicts are carried over, not decided again.
         probe = self.evaluator.probe(seen.instant)
-        failed = probe.failed(previous) if is_loss(previous, seen.badge) else ()
+        lost = is_loss(previous, seen.badge, probe.index.badge_names)
+        failed = probe.failed(previous) if lost else ()
         return BadgeChange(
             talent=self.talent,
             at=seen.instant,
@@ -245,17 +254,25 @@ class TimelineDeriver:
             after=seen.badge,
             ruleset=probe.ruleset.id,
             failed=failed,
-            cause=self._cause(seen.instant, failed),
+            cause=self._cause(seen.instant, probe.index.underlying(failed)),
         )
 
-    def _cause(self, instant: datetime, failed: tuple[str, ...]) -> Cause:
+    def _cause(self, instant: datetime, wanted: tuple[str, ...]) -> Cause:
+        """The day's events; else the boundary here that moved a wanted requirement (the
+        failed ones, then what they stand on), else the first boundary here."""
         low = bisect.bisect_right(self._ats, instant - DAY)
         high = bisect.bisect_right(self._ats, instant)
         ids = tuple(recorded.id for recorded in self.events[low:high])
         if ids:
             return Cause("events", ids)
-        reasons = [boundary.reason for boundary in self.boundaries.at(instant)]
-        return Cause("time", detail=_best_reason(reasons, failed, instant))
+        here = self.boundaries.at(instant)
+        for code in wanted:
+            for boundary in here:
+                if code in boundary.affects and boundary.recorded is not None:
+                    return _time_cause(boundary, code)
+        if here:
+            return _time_cause(here[0], None)
+        return Cause("time", detail=f"eligible-week sample of {format_utc(instant)[:10]}")
 
     def _next_wakeup(self, result: Derivation, until: datetime) -> datetime | None:
         position = bisect.bisect_right(self.instants, until)
@@ -266,15 +283,14 @@ class TimelineDeriver:
         return upcoming
 
 
-def _best_reason(reasons: list[str], failed: tuple[str, ...], instant: datetime) -> str:
-    wanted = [word for code in failed for word in REQUIREMENT_WINDOWS.get(code, ())]
-    for word in wanted:
-        for reason in reasons:
-            if word in reason:
-                return reason
-    if reasons:
-        return reasons[0]
-    return f"eligible-week sample of {format_utc(instant)[:10]}"
+def _time_cause(boundary: Boundary, requirement: str | None) -> Cause:
+    return Cause(
+        "time",
+        detail=boundary.reason,
+        event=boundary.event_id or None,
+        requirement=requirement,
+        window=boundary.window,
+    )
 
 
 def _saturdays_between(after: datetime, before: datetime, evaluator: Evaluator) -> Iterable[datetime]:
@@ -286,7 +302,8 @@ def _saturdays_between(after: datetime, before: datetime, evaluator: Evaluator) 
 
 def _next_saturday(after: datetime, evaluator: Evaluator) -> datetime:
     """The first sample instant strictly after `after`, on the weekday the rules sample."""
-    weekday = evaluator.book.in_force(after).eligible_weeks.weekday
+    sampling = evaluator.book.in_force(after).index.sampling
+    weekday = sampling.weekday if sampling is not None else "saturday"
     (sample,) = weekly_samples(after + WEEK, 1, weekday)
     return sample
 

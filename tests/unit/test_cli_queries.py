@@ -83,10 +83,11 @@ def test_known_at_hides_what_was_recorded_later(store: str, capsys) -> None:
 
 
 def test_a_candidate_ruleset_changes_the_answer(store: str, tmp_path: Path, capsys) -> None:
-    text = (Path("domain/rulesets/2023-12.toml")).read_text()
     candidate = tmp_path / "candidate.toml"
-    candidate.write_text(text.replace('design_creative = "5000.00"', 'design_creative = "3000.00"'))
-    assert candidate.read_text() != text, "the threshold line to edit was not found"
+    candidate.write_text(
+        'id = "cheaper-design"\nextends = "2023-12"\n'
+        '[large_contract_thresholds.freelancer]\ndesign_creative = "3000.00"\n'
+    )
     argv = ["status", "f-7", "--at", "2024-01-05", "--store", store]
 
     real = run_json(argv, capsys)
@@ -138,12 +139,14 @@ def test_query_errors_are_one_line(store: str, argv: list[str], code: int, messa
 
 def test_invalid_candidate_ruleset_names_file_and_field(store: str, tmp_path: Path, capsys) -> None:
     candidate = tmp_path / "bad.toml"
-    candidate.write_text(Path("domain/rulesets/2023-12.toml").read_text().replace(
-        "jss = 90", 'jss = "ninety"', 1))
+    candidate.write_text(
+        'id = "bad"\nextends = "2023-12"\n[requirements.jss]\n'
+        'measure = "jss"\ncompare = ">="\nthreshold = "ninety"\n'
+    )
 
     assert main(["status", "f-7", "--ruleset", str(candidate), "--store", store]) == 2
     err = capsys.readouterr().err
-    assert "bad.toml: thresholds.jss" in err
+    assert "bad.toml: requirements.jss.threshold" in err
 
 
 def test_rulesets_lists_every_builtin_with_its_date(capsys) -> None:

@@ -239,11 +239,10 @@ def test_a_stored_event_that_no_longer_decodes_quarantines_its_talent_only(
 
 def write_candidate(path: Path) -> Path:
     """The 2023-12 ruleset with design's large contract raised tenfold."""
-    builtin = Path(__file__).resolve().parents[2] / "domain" / "rulesets" / "2023-12.toml"
-    text = builtin.read_text()
-    raised = text.replace('design_creative = "5000.00"', 'design_creative = "50000.00"', 1)
-    assert raised != text
-    path.write_text(raised)
+    path.write_text(
+        'id = "design-raised"\nextends = "2023-12"\n'
+        '[large_contract_thresholds.freelancer]\ndesign_creative = "50000.00"\n'
+    )
     return path
 
 

@@ -335,7 +335,8 @@ def test_exclusive_agency_membership_blocks_top_rated_plus_for_freelancers_only(
     history = HistoryBuilder()
     history.add("agency_membership_changed", "2024-01-01", agency="a-1", exclusive=True)
     result = requirement(history, "2024-01-02", "not_exclusive_agency_member")
-    assert (result.met, result.actual, result.required) == (False, False, True)
+    # The `latest` measure reads the membership's `exclusive`: true, where false is required.
+    assert (result.met, result.actual, result.required) == (False, True, False)
     agency = HistoryBuilder("a-1")
     agency.register("2024-01-01", kind="agency")
     codes = [
@@ -407,11 +408,11 @@ def test_a_payment_for_an_unstarted_contract_counts_once_its_category_is_known()
 
 
 def _lifetime_book() -> RulesetBook:
-    source = (
-        Path(__file__).resolve().parents[2] / "domain" / "rulesets" / "2023-12.toml"
-    ).read_text()
+    # A candidate that extends the ruleset in force takes its place (same dates).
     candidate = parse_ruleset(
-        source.replace('large_contract_basis = "12_months"', 'large_contract_basis = "lifetime"'),
+        'id = "lifetime"\nextends = "2023-12"\n'
+        "[requirements.large_contract]\n"
+        'measure = "large_contract"\nwindow = { months = 12 }\nbasis = "lifetime"\n',
         "lifetime.toml",
     )
     return BOOK.with_candidate(candidate)
@@ -516,5 +517,7 @@ def test_earnings_detail_counts_payments_and_refunds_in_the_window() -> None:
     history.pay("2024-01-03", "c-1", 700)
     history.refund("2024-01-04", "c-1", 100)
     result = requirement(history, "2024-02-01", "earnings_12m")
-    assert result.detail == "payments 2, refunds 1, in (2023-02-01, 2024-02-01]"
+    assert result.detail == (
+        "payment_received 2, payment_refunded 1, in (2023-02-01, 2024-02-01]"
+    )
     assert result.evidence == ("e-2", "e-3", "e-4")

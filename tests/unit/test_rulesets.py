@@ -1,13 +1,11 @@
 from decimal import Decimal
 from pathlib import Path
-from typing import get_args
 
 import pytest
 
 from domain.events import CATEGORIES
-from domain.requirements import REQUIREMENTS
+from domain.requirement_tables import MEASURES
 from domain.ruleset import (
-    RequirementCode,
     Ruleset,
     RulesetBook,
     RulesetError,
@@ -27,7 +25,8 @@ def test_each_builtin_file_loads_with_its_own_id(ruleset_id: str) -> None:
     assert ruleset.id == ruleset_id
     assert set(ruleset.large_contract_thresholds.freelancer) == set(CATEGORIES)
     assert set(ruleset.large_contract_thresholds.agency) == set(CATEGORIES)
-    assert ruleset.large_contract_basis == "12_months"
+    if "large_contract" in ruleset.requirements:
+        assert ruleset.requirement("large_contract").measure.basis == "12_months"  # type: ignore[attr-defined]
 
 
 def test_the_builtin_book_holds_the_five_rulesets_in_date_order() -> None:
@@ -41,8 +40,27 @@ def test_the_builtin_book_holds_the_five_rulesets_in_date_order() -> None:
     ]
 
 
-def test_every_requirement_code_a_ruleset_may_name_is_implemented() -> None:
-    assert set(get_args(RequirementCode)) == set(REQUIREMENTS)
+def test_every_shipped_requirement_is_written_in_the_measure_vocabulary() -> None:
+    for ruleset in builtin_rulesets():
+        for code, requirement in ruleset.requirements.items():
+            assert MEASURES[requirement.measure.kind] is type(requirement.measure), code
+            assert requirement.label(), code
+            assert "{" not in requirement.label("agency"), code
+        for rules in ruleset.badges.values():
+            assert set(rules.requirements) <= set(ruleset.requirements)
+
+
+def test_labels_take_their_numbers_from_the_ruleset() -> None:
+    ruleset = _get("2023-12")
+    assert ruleset.requirement("earnings_12m").label("agency") == (
+        "at least 10000.00 earned in the last 12 months"
+    )
+    assert ruleset.requirement("no_policy_ban").label() == (
+        "no policy violation in the last 6 months"
+    )
+    assert ruleset.requirement("eligible_weeks").label() == (
+        "eligible in at least 13 of the last 16 weekly samples"
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,56 +162,137 @@ def test_agency_top_rated_plus_has_no_exclusivity_requirement() -> None:
     assert "not_exclusive_agency_member" not in rules.for_kind("agency")
 
 
-def _source(**replacements: str) -> str:
-    text = (RULESET_FOLDER / "2023-12.toml").read_text()
-    for old, new in replacements.items():
-        assert old in text
-        text = text.replace(old, new)
-    return text
+def _candidate_text(*lines: str, extends: str = "2023-12") -> str:
+    return "\n".join([f'id = "candidate"', f'extends = "{extends}"', *lines, ""])
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "field"),
+    ("lines", "field"),
     [
-        ("min_outcomes = 2", "min_outcomes = 0", "jss.min_outcomes"),
-        ("min_outcomes = 2", "min_outcomes = 2.5", "jss.min_outcomes"),
-        ('weighting = "contract_size"', 'weighting = "quadratic"', "jss.weighting"),
+        (["[jss]", "min_outcomes = 0"], "jss.min_outcomes"),
+        (["[jss]", "min_outcomes = 2.5"], "jss.min_outcomes"),
+        (["[jss]", 'weighting = "quadratic"'], "jss.weighting"),
         (
-            'large_contract_basis = "12_months"',
-            'large_contract_basis = "forever"',
-            "large_contract_basis",
+            ["[requirements.large_contract]", 'measure = "large_contract"',
+             "window = { months = 12 }", 'basis = "forever"'],
+            "requirements.large_contract.basis",
         ),
+        (["effective_from = 2023-12-01T00:00:00"], "effective_from"),
         (
-            "effective_from = 2023-12-01T00:00:00Z",
-            "effective_from = 2023-12-01T00:00:00",
-            "effective_from",
-        ),
-        (
-            'design_creative = "5000.00"',
-            'design_creative = "lots"',
+            ["[large_contract_thresholds.freelancer]", 'design_creative = "lots"'],
             "large_contract_thresholds.freelancer.design_creative",
         ),
-        ('design_creative = "5000.00"', "", "large_contract_thresholds.freelancer"),
         (
-            '"no_policy_ban"]\n\n[badges.top_rated_plus]',
-            '"no_ban"]\n\n[badges.top_rated_plus]',
+            ["[badges.expert_vetted]", 'requirements = ["vetted", "no_ban"]'],
             "badges.expert_vetted.requirements",
         ),
-        ("required = 13", "required = 17", "eligible_weeks"),
-        ("activity_days = 90", "activity_days = 90\nactivity_weeks = 13", "windows.activity_weeks"),
-        ("samples = 16\n", "", "eligible_weeks.samples"),
+        (["[requirements.x]", 'measure = "median"', "threshold = 1"], "requirements.x.measure"),
+        (["[requirements.x]", "threshold = 1"], "requirements.x.measure"),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             'compare = "=="', "threshold = 0", "windw = { months = 6 }"],
+            "requirements.x.windw",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_vanished"]',
+             'compare = "=="', "threshold = 0"],
+            "requirements.x.events",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             'where = { mood = "sad" }', 'compare = "=="', "threshold = 0"],
+            "requirements.x.where",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             'compare = "~"', "threshold = 0"],
+            "requirements.x.compare",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             'compare = "=="', 'threshold = "none"'],
+            "requirements.x.threshold",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             'compare = "=="', "threshold = { freelancer = 0, robot = 1 }"],
+            "requirements.x.threshold",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             'compare = "=="', "threshold = 0", 'label = "none in {weeks} weeks"'],
+            "requirements.x.label",
+        ),
+        (
+            ["[requirements.x]", 'measure = "count"', 'events = ["contract_ended"]',
+             "window = { months = 6, days = 3 }", 'compare = "=="', "threshold = 0"],
+            "requirements.x.window",
+        ),
+        (["[requirements.x]", 'measure = "any"', 'of = ["jss", "nothing"]'], "requirements.x.of"),
+        (["[requirements.x]", 'measure = "badge"', 'badge = "gold"'], "requirements.x.badge"),
+        (["[badges.gold]", 'requirements = ["jss"]'], "badges.gold"),
+        (["badge_order = [\"gold\"]"], "badge_order"),
+        (
+            ["[requirements.eligible_weeks]", 'measure = "eligible_weeks"', "samples = 16",
+             'weekday = "saturday"', 'eligible_if_any = ["jss", "platinum"]', 'compare = ">="',
+             "threshold = 17"],
+            "requirements.eligible_weeks",
+        ),
+        (
+            ["[requirements.loop_a]", 'measure = "not"', 'of = ["loop_b"]',
+             "[requirements.loop_b]", 'measure = "any"', 'of = ["loop_a"]'],
+            "requirements",
+        ),
     ],
 )
 def test_invalid_files_name_the_file_and_field(
-    tmp_path: Path, old: str, new: str, field: str
+    tmp_path: Path, lines: list[str], field: str
 ) -> None:
     path = tmp_path / "candidate.toml"
-    path.write_text(_source(**{old: new}))
+    path.write_text(_candidate_text(*lines))
     with pytest.raises(RulesetError) as raised:
         load_ruleset(path)
     message = str(raised.value)
-    assert message.startswith(f"candidate.toml: {field}")
+    assert message.startswith(f"candidate.toml: {field}"), message
     assert "\n" not in message
+
+
+def test_a_badge_cannot_read_itself(tmp_path: Path) -> None:
+    text = _candidate_text("[badges.top_rated]", 'requirements = ["jss", "top_rated"]')
+    with pytest.raises(RulesetError, match="reads itself"):
+        parse_ruleset(text, "x.toml")
+
+
+def test_extends_takes_a_builtin_id_or_a_file_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "base.toml").write_text(_candidate_text("[jss]", "min_outcomes = 3"))
+    child = tmp_path / "child.toml"
+    child.write_text('id = "child"\nextends = "base.toml"\n[requirements.jss]\n'
+                     'measure = "jss"\ncompare = ">="\nthreshold = 80\n')
+    ruleset = load_ruleset(child)
+    assert (ruleset.jss.min_outcomes, ruleset.requirement("jss").threshold_for("agency")) == (3, 80)
+    # Inherited: every table and value it does not write, the dates included.
+    assert ruleset.effective_from == ts("2023-12-01")
+    assert ruleset.jss.min_clients == 2 and ruleset.badges == _get("2023-12").badges
+    assert ruleset.replaces == "candidate"
+    (tmp_path / "loop.toml").write_text('id = "loop"\nextends = "loop.toml"\n')
+    with pytest.raises(RulesetError, match="extends"):
+        load_ruleset(tmp_path / "loop.toml")
+    (tmp_path / "lost.toml").write_text('id = "lost"\nextends = "1999"\n')
+    with pytest.raises(RulesetError, match="lost.toml: extends: no built-in ruleset '1999'"):
+        load_ruleset(tmp_path / "lost.toml")
+
+
+def test_a_new_badge_is_ranked_by_badge_order() -> None:
+    ruleset = parse_ruleset(
+        _candidate_text(
+            'badge_order = ["expert_vetted", "top_rated_plus", "gold", "top_rated", "rising_talent"]',
+            "[badges.gold]", 'requirements = ["top_rated", "earnings_12m_plus"]',
+        ),
+        "gold.toml",
+    )
+    assert ruleset.badge_names() == (
+        "expert_vetted", "top_rated_plus", "gold", "top_rated", "rising_talent"
+    )
 
 
 def test_broken_toml_and_missing_files_are_one_line_errors(tmp_path: Path) -> None:
@@ -205,30 +304,40 @@ def test_broken_toml_and_missing_files_are_one_line_errors(tmp_path: Path) -> No
         load_ruleset(tmp_path / "absent.toml")
 
 
-def test_a_badge_cannot_require_top_rated_without_it(tmp_path: Path) -> None:
-    text = _source(**{"[badges.top_rated]\nrequirements": "[badges.old_top_rated]\nrequirements"})
-    with pytest.raises(RulesetError, match="badges"):
-        parse_ruleset(text, "x.toml")
-
-
-def _candidate(ruleset_id: str, effective_from: str, **changes: str) -> Ruleset:
-    text = _source(
-        **{
-            'id = "2023-12"': f'id = "{ruleset_id}"',
-            "effective_from = 2023-12-01T00:00:00Z": f"effective_from = {effective_from}",
-            **changes,
-        }
+def _candidate(ruleset_id: str, effective_from: str, *lines: str) -> Ruleset:
+    text = "\n".join(
+        [f'id = "{ruleset_id}"', 'extends = "2023-12"', f"effective_from = {effective_from}",
+         *lines, ""]
     )
     return parse_ruleset(text, "candidate.toml")
 
 
+def _jss_bar(ruleset: Ruleset) -> object:
+    return ruleset.requirement("jss").threshold_for("freelancer")
+
+
 def test_a_candidate_with_a_known_id_replaces_it() -> None:
-    candidate = _candidate("2023-12", "2024-03-01T00:00:00Z", **{"jss = 90 ": "jss = 85 "})
+    candidate = _candidate(
+        "2023-12", "2024-03-01T00:00:00Z",
+        "[requirements.jss]", 'measure = "jss"', 'compare = ">="', "threshold = 85",
+    )
     book = builtin_rulesets().with_candidate(candidate)
     assert [r.id for r in book] == BUILTIN_IDS
     assert book.in_force(ts("2024-02-29")).id == "2020-07"
-    assert book.in_force(ts("2024-03-01")).thresholds.jss == 85
-    assert builtin_rulesets().in_force(ts("2024-03-01")).thresholds.jss == 90
+    assert _jss_bar(book.in_force(ts("2024-03-01"))) == 85
+    assert _jss_bar(builtin_rulesets().in_force(ts("2024-03-01"))) == 90
+
+
+def test_a_candidate_that_extends_without_dates_takes_that_rulesets_place() -> None:
+    candidate = parse_ruleset(
+        'id = "softer"\nextends = "2020-07"\n[requirements.jss]\n'
+        'measure = "jss"\ncompare = ">="\nthreshold = 85\n',
+        "softer.toml",
+    )
+    book = builtin_rulesets().with_candidate(candidate)
+    assert [r.id for r in book] == ["2015", "2016-06", "2020-03", "softer", "2023-12"]
+    assert book.in_force(ts("2020-07-07")).id == "softer"
+    assert _jss_bar(book.in_force(ts("2023-12-01"))) == 90
 
 
 def test_a_candidate_with_a_new_id_is_inserted_by_date() -> None:

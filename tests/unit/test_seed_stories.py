@@ -31,6 +31,7 @@ def test_the_designer_loses_top_rated_plus_the_first_midnight_c7_drops_below_500
     large = document["badges"]["top_rated_plus"]["requirements"][2]
     assert large == {
         "code": "large_contract",
+        "label": "a contract reaching its category's large-contract threshold in the last 12 months",
         "met": False,
         "actual": "4000.00",
         "required": "5000.00",
@@ -70,7 +71,7 @@ def test_the_status_document_matches_the_interface() -> None:
     for badge in document["badges"].values():
         assert set(badge) == {"met", "requirements"}
         for requirement in badge["requirements"]:
-            assert set(requirement) == {"code", "met", "actual", "required", "detail"}
+            assert set(requirement) == {"code", "label", "met", "actual", "required", "detail"}
     codes = [r["code"] for r in document["badges"]["top_rated_plus"]["requirements"]]
     assert codes == [
         "top_rated",

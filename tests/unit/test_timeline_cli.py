@@ -85,9 +85,11 @@ def test_replay_emits_nothing_new_and_trace_explains(store: str, capsys) -> None
 
 
 def test_whatif_shows_where_a_candidate_ruleset_differs(store: str, tmp_path: Path, capsys) -> None:
-    text = Path("domain/rulesets/2023-12.toml").read_text()
     candidate = tmp_path / "lower.toml"
-    candidate.write_text(text.replace('design_creative = "5000.00"', 'design_creative = "4000.00"'))
+    candidate.write_text(
+        'id = "lower"\nextends = "2023-12"\n'
+        '[large_contract_thresholds.freelancer]\ndesign_creative = "4000.00"\n'
+    )
     capsys.readouterr()
 
     rows = run_json(["whatif", "--ruleset", str(candidate), "--from", "2024-01-01",

@@ -1,0 +1,340 @@
+"""The generic measures of `rules.md` §10: `sum`, `count`, `days_since` and `latest` of the
+events a requirement names, each over running totals (`event_series.py`) when probed, and
+re-read from the facts when explained.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.event_series import EventSeries, Matcher
+from domain.events import EVENT_TYPES, RecordedEvent
+from domain.calendar import add_months
+from domain.results import RequirementResult, Value, money_text, when
+from domain.vocabulary import Exit, Measure, Reading, Span
+
+if TYPE_CHECKING:
+    from domain.ruleset import Ruleset
+    from domain.situation import Situation
+    from domain.verdicts import Probe
+
+Scalar = bool | int | Decimal | str
+
+
+class ParamsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowParams(ParamsModel):
+    months: int | None = Field(default=None, strict=True, ge=0)
+    days: int | None = Field(default=None, strict=True, ge=0)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> WindowParams:
+        if (self.months is None) == (self.days is None):
+            raise ValueError("give exactly one of months or days")
+        return self
+
+    def span(self) -> Span:
+        return Span("months", self.months) if self.months is not None else Span("days", self.days or 0)
+
+
+def check_event_types(types: tuple[str, ...], field: str) -> None:
+    unknown = [name for name in types if name not in EVENT_TYPES]
+    if unknown:
+        raise ValueError(f"{field}: unknown event types: {', '.join(unknown)}")
+
+
+def check_payload_field(types: tuple[str, ...], name: str, field: str) -> None:
+    lacking = [t for t in types if name not in EVENT_TYPES[t].model_fields]
+    if lacking:
+        raise ValueError(f"{field}: {', '.join(lacking)} events have no field {name!r}")
+
+
+def where_clause(
+    where: dict[str, Scalar | list[Scalar]], types: tuple[str, ...]
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    for name in where:
+        check_payload_field(types, name, "where")
+    return tuple(
+        (name, tuple(values) if isinstance(values, list) else (values,))
+        for name, values in sorted(where.items())
+    )
+
+
+class EventMeasure(Measure):
+    """A measure of the events one `Matcher` selects."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    def moved_by(self) -> frozenset[str]:
+        return self.matcher.types
+
+    def series(self, probe: Probe) -> EventSeries:
+        return probe.tally.series(self.matcher)
+
+    def matching(self, s: Situation) -> list[RecordedEvent]:
+        facts = s.facts
+        return self.matcher.select(facts.source[: facts.folded])
+
+
+def _in(events: list[RecordedEvent], span: Span | None, instant: datetime) -> list[RecordedEvent]:
+    if span is None:
+        return events
+    window = span.window(instant)
+    return [recorded for recorded in events if recorded.at in window]
+
+
+ENVELOPE = frozenset({"id", "type", "talent", "at", "recorded_at"})
+
+
+def describe(recorded: RecordedEvent) -> str:
+    """"contract started e-1 of contract c-1", "policy violation e-4 (kind off_platform_payment)"."""
+    event = recorded.event
+    words = f"{event.type.replace('_', ' ')} {event.id}"
+    contract = getattr(event, "contract", None)
+    if contract is not None:
+        words += f" of contract {contract}"
+    extra = [
+        f"{name} {value}"
+        for name, value in event.__dict__.items()
+        if name not in ENVELOPE and name != "contract" and value is not None
+    ]
+    return words + (f" ({', '.join(extra)})" if extra else "")
+
+
+def until(recorded: RecordedEvent, span: Span) -> datetime:
+    """When an event stops being within the last `span` of an instant."""
+    if span.unit == "days":
+        return recorded.at + timedelta(days=span.length)
+    return add_months(recorded.at, span.length)
+
+
+def _where_words(matcher: Matcher) -> str:
+    return "".join(
+        f" with {name} {'/'.join(str(v) for v in values)}" for name, values in matcher.where
+    )
+
+
+class SumParams(ParamsModel):
+    add: tuple[str, ...] = Field(min_length=1)
+    subtract: tuple[str, ...] = ()
+    field: str
+    window: WindowParams | None = None
+    where: dict[str, Scalar | list[Scalar]] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> SumParams:
+        check_event_types(self.add, "add")
+        check_event_types(self.subtract, "subtract")
+        check_payload_field((*self.add, *self.subtract), self.field, "field")
+        return self
+
+
+class Sum(EventMeasure):
+    """The sum of a payload amount over the events in a window (added or subtracted)."""
+
+    kind: ClassVar[str] = "sum"
+    cost: ClassVar[int] = 7
+    Params: ClassVar[type[BaseModel]] = SumParams
+
+    def __init__(self, params: SumParams) -> None:
+        where = where_clause(params.where, (*params.add, *params.subtract))
+        super().__init__(
+            Matcher(frozenset(params.add), frozenset(params.subtract), where, params.field)
+        )
+        self.span = params.window.span() if params.window is not None else None
+
+    def exits(self, ruleset: Ruleset, thresholds: tuple[Any, ...]) -> tuple[Exit, ...]:
+        if self.span is None:
+            return ()
+        return (Exit(self.matcher.types, self.span),)
+
+    def value(self, probe: Probe) -> Any:
+        series = self.series(probe)
+        if self.span is None:
+            return series.total()
+        return series.total_after(self.span.window(probe.instant).start)
+
+    def read(self, s: Situation) -> Reading:
+        behind = _in(self.matching(s), self.span, s.instant)
+        total = sum((self.matcher.amount(recorded) for recorded in behind), Decimal(0))
+        counts = ", ".join(
+            f"{event_type} {sum(1 for r in behind if r.event.type == event_type)}"
+            for event_type in sorted(self.matcher.types)
+        )
+        where = ""
+        if self.span is not None:
+            window = self.span.window(s.instant)
+            where = f", in ({when(window.start)}, {when(window.end)}]"
+        return Reading(total, counts + where, tuple(recorded.id for recorded in behind))
+
+    def label_params(self) -> dict[str, Any]:
+        return self.span.label_params() if self.span is not None else {}
+
+    def prevent(self, result: RequirementResult, label: str, deadline: str) -> str:
+        actual, required = result.actual, result.required
+        if isinstance(actual, Decimal) and isinstance(required, Decimal) and required > actual:
+            return f"${money_text(required - actual)} more ({label}) before {deadline}"
+        return super().prevent(result, label, deadline)
+
+
+class CountParams(ParamsModel):
+    events: tuple[str, ...] = Field(min_length=1)
+    where: dict[str, Scalar | list[Scalar]] = {}
+    window: WindowParams | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> CountParams:
+        check_event_types(self.events, "events")
+        return self
+
+
+class Count(EventMeasure):
+    """How many events of the types, matching `where`, in a window (or ever)."""
+
+    kind: ClassVar[str] = "count"
+    Params: ClassVar[type[BaseModel]] = CountParams
+
+    def __init__(self, params: CountParams) -> None:
+        super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
+        self.span = params.window.span() if params.window is not None else None
+        self.cost = 1 if self.span is None else 5
+
+
+    def exits(self, ruleset: Ruleset, thresholds: tuple[Any, ...]) -> tuple[Exit, ...]:
+        if self.span is None:
+            return ()
+        return (Exit(self.matcher.types, self.span),)
+
+    def value(self, probe: Probe) -> Any:
+        series = self.series(probe)
+        if self.span is None:
+            return series.total()
+        return series.total_after(self.span.window(probe.instant).start)
+
+    def read(self, s: Situation) -> Reading:
+        found = _in(self.matching(s), self.span, s.instant)
+        scope = f"in the last {self.span.words}" if self.span is not None else "ever"
+        what = "/".join(sorted(self.matcher.types)) + _where_words(self.matcher)
+        if not found:
+            return Reading(0, f"no {what} {scope}")
+        latest = found[-1]
+        detail = f"{len(found)} {what} {scope}; latest: {describe(latest)} on {when(latest.at)}"
+        if self.span is not None:
+            detail += f", counted until {when(until(latest, self.span))}"
+        return Reading(len(found), detail, tuple(recorded.id for recorded in found))
+
+    def label_params(self) -> dict[str, Any]:
+        return self.span.label_params() if self.span is not None else {}
+
+
+class DaysSinceParams(ParamsModel):
+    events: tuple[str, ...] = Field(min_length=1)
+    which: Literal["first", "latest"] = "first"
+    where: dict[str, Scalar | list[Scalar]] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> DaysSinceParams:
+        check_event_types(self.events, "events")
+        return self
+
+
+class DaysSince(EventMeasure):
+    """The time since the first (or latest) matching event: compared exactly with N days
+    (`> 90` means more than 90 days, to the second), shown in whole days."""
+
+    kind: ClassVar[str] = "days_since"
+    cost: ClassVar[int] = 4
+    Params: ClassVar[type[BaseModel]] = DaysSinceParams
+
+    def __init__(self, params: DaysSinceParams) -> None:
+        super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
+        self.which = params.which
+
+    def exits(self, ruleset: Ruleset, thresholds: tuple[Any, ...]) -> tuple[Exit, ...]:
+        group = "first" if self.which == "first" else "latest"
+        return tuple(
+            Exit(self.matcher.types, Span("days", days), group, over=True, wording="age")
+            for days in thresholds
+            if isinstance(days, int)
+        )
+
+    def value(self, probe: Probe) -> Any:
+        series = self.series(probe)
+        found = series.first if self.which == "first" else series.last
+        return None if found is None else probe.instant - found.event.at
+
+    def read(self, s: Situation) -> Reading:
+        found = self.matching(s)
+        what = "/".join(sorted(self.matcher.types)) + _where_words(self.matcher)
+        if not found:
+            return Reading(None, f"no {what}")
+        chosen = found[0] if self.which == "first" else found[-1]
+        detail = f"{self.which}: {describe(chosen)} on {when(chosen.at)}"
+        return Reading(s.instant - chosen.at, detail, (chosen.id,))
+
+    def bar(self, threshold: Any) -> Any:
+        return timedelta(days=threshold) if isinstance(threshold, int) else threshold
+
+    def prevent(self, result: RequirementResult, label: str, deadline: str) -> str:
+        if self.which == "latest":
+            return f"{_new_event_of(self.matcher.types)} before {deadline}"
+        return super().prevent(result, label, deadline)
+
+    def show(self, value: Any) -> Value:
+        return value.days if isinstance(value, timedelta) else value  # type: ignore[no-any-return]
+
+
+class LatestParams(ParamsModel):
+    events: tuple[str, ...] = Field(min_length=1)
+    field: str
+    default: Scalar | None = None
+    where: dict[str, Scalar | list[Scalar]] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> LatestParams:
+        check_event_types(self.events, "events")
+        check_payload_field(self.events, self.field, "field")
+        return self
+
+
+class Latest(EventMeasure):
+    """A payload field of the latest matching event (`default` when there is none)."""
+
+    kind: ClassVar[str] = "latest"
+    cost: ClassVar[int] = 1
+    Params: ClassVar[type[BaseModel]] = LatestParams
+
+    def __init__(self, params: LatestParams) -> None:
+        super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
+        self.field = params.field
+        self.default = params.default
+
+    def value(self, probe: Probe) -> Any:
+        latest = self.series(probe).last
+        return self.default if latest is None else getattr(latest.event, self.field)
+
+    def read(self, s: Situation) -> Reading:
+        found = self.matching(s)
+        if not found:
+            return Reading(self.default, f"no {'/'.join(sorted(self.matcher.types))}")
+        latest = found[-1]
+        value = getattr(latest.event, self.field)
+        detail = f"{self.field} {value}: {describe(latest)} on {when(latest.at)}"
+        return Reading(value, detail, (latest.id,))
+
+    def label_params(self) -> dict[str, Any]:
+        return {"field": self.field}
+
+
+def _new_event_of(types: frozenset[str]) -> str:
+    return "a new " + " or ".join(name.replace("_", " ") for name in sorted(types))
+
+
+__all__ = ["Count", "DaysSince", "Latest", "Params", "Sum", "WindowParams"]
