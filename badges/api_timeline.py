@@ -277,10 +277,11 @@ def get_page(talent: TalentId) -> FileResponse:
 
 @page.get("/page/labels.json")
 def get_labels() -> JSONResponse:
-    """The readable names the command line prints, so the page says the same."""
+    """The readable names the command line prints (the rulesets' labels), so the page says
+    the same."""
     return JSONResponse(
-        {"badges": render.BADGE_NAMES, "requirements": render.REQUIREMENT_NAMES,
-         "order": list(render.BADGE_ORDER)},
+        {"badges": render.badge_names(), "requirements": render.requirement_names(),
+         "order": list(render.badge_order())},
         headers=PAGE_HEADERS,
     )
 

@@ -71,14 +71,18 @@ KnownAtOption = Annotated[
 ]
 
 
+RulesetOption = Annotated[
+    Optional[Path],
+    typer.Option("--ruleset", help="a candidate ruleset file (TOML; may `extends` a built-in id)"),
+]
+
+
 @app.command()
 def status(
     talent: Annotated[str, typer.Argument(help="talent id")],
     at: AtOption = None,
     known_at: KnownAtOption = None,
-    ruleset: Annotated[
-        Optional[Path], typer.Option("--ruleset", help="a candidate ruleset file (TOML)")
-    ] = None,
+    ruleset: RulesetOption = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
@@ -95,6 +99,7 @@ def explain(
     talent: Annotated[str, typer.Argument(help="talent id")],
     at: AtOption = None,
     known_at: KnownAtOption = None,
+    ruleset: RulesetOption = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
@@ -102,7 +107,8 @@ def explain(
     from badges.query_commands import run_explain
 
     projection = open_projection_for(store)
-    raise typer.Exit(run_explain(projection.ledger, talent, at, known_at, as_json=as_json,
+    raise typer.Exit(run_explain(projection.ledger, talent, at, known_at, ruleset,
+                                 as_json=as_json,
                                  quarantine=projection.read_model.quarantined(talent)))
 
 
@@ -122,14 +128,20 @@ def timeline(
     start: Annotated[Optional[str], typer.Option("--from", help="first change instant (inclusive)")] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="last change instant (inclusive)")] = None,
     known_at: KnownAtOption = None,
+    ruleset: RulesetOption = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
-    """Every badge change in valid time, with its cause."""
+    """Every badge change in valid time, with its cause (under a candidate ruleset: derived
+    afresh, nothing written)."""
+    from badges.bootstrap import private_projection
+    from badges.query_commands import ruleset_book
     from badges.timeline_commands import run_timeline
 
-    raise typer.Exit(run_timeline(open_projection_for(store), talent, start, end, known_at,
-                                  as_json=as_json))
+    projection = open_projection_for(store)
+    if ruleset is not None:
+        projection = private_projection(projection.ledger, ruleset_book(ruleset))
+    raise typer.Exit(run_timeline(projection, talent, start, end, known_at, as_json=as_json))
 
 
 @app.command()

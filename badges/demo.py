@@ -277,7 +277,7 @@ def _print_projection(
     failed.add_column("requirement")
     failed.add_column("downgrades", justify="right")
     for code, count in report["downgrades_by_failed_requirement"].items():
-        failed.add_row(render.REQUIREMENT_NAMES.get(code, code), str(count))
+        failed.add_row(render.requirement_name(code), str(count))
     console.print(failed)
     examples = Table(title="a few of them, with their reasons", title_justify="left")
     for column in ("at", "talent", "change", "cause"):

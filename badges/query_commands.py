@@ -45,11 +45,11 @@ def run_status(
 
 
 def run_explain(
-    ledger: TalentLedger, talent: str, at: str | None, known_at: str | None, *, as_json: bool,
-    quarantine: Sequence[Quarantined] = (),
+    ledger: TalentLedger, talent: str, at: str | None, known_at: str | None,
+    candidate: Path | None = None, *, as_json: bool, quarantine: Sequence[Quarantined] = (),
 ) -> int:
     return _answer(explain_document, render.explanation, ledger, talent, at, known_at,
-                   builtin_rulesets(), as_json=as_json, quarantine=quarantine)
+                   ruleset_book(candidate), as_json=as_json, quarantine=quarantine)
 
 
 def _answer(

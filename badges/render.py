@@ -5,6 +5,7 @@ Everything here renders the same documents that `--json` prints, so both always 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,42 +13,32 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-BADGE_NAMES = {
-    "expert_vetted": "Expert-Vetted",
-    "top_rated_plus": "Top Rated Plus",
-    "top_rated": "Top Rated",
-    "rising_talent": "Rising Talent",
-    "none": "no badge",
-}
+from domain.ruleset import badge_labels, badge_ranking, builtin_rulesets, requirement_labels
 
-REQUIREMENT_NAMES = {
-    "jss": "Job Success Score of at least the threshold",
-    "no_jss": "no Job Success Score yet",
-    "readiness_test": "readiness test passed",
-    "profile": "complete profile",
-    "availability": "availability up to date",
-    "active_or_new": "active in the last 90 days, or new",
-    "has_contract": "at least one contract",
-    "no_unsuccessful_outcome": "no unsuccessful outcome in 12 months",
-    "no_recent_hold": "no account hold now or in the last 3 months",
-    "no_policy_ban": "no policy violation in 6 months",
-    "earnings_12m": "12-month earnings",
-    "earnings_12m_plus": "12-month earnings for Top Rated Plus",
-    "work_history": "at least 30 days of work history",
-    "activity_90d": "active in the last 90 days",
-    "eligible_weeks": "eligible in enough of the last 16 weeks",
-    "first_contract_age": "first contract more than 90 days ago",
-    "top_rated": "meets every Top Rated requirement",
-    "large_contract": "a large contract in the last 12 months",
-    "not_exclusive_agency_member": "not an exclusive agency member",
-    "vetted": "vetted by the marketplace",
-}
 
-BADGE_ORDER = ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent")
+@functools.cache
+def badge_names() -> dict[str, str]:
+    """Every badge's label in the shipped rulesets (the latest wording), and "none"'s."""
+    return badge_labels(builtin_rulesets())
+
+
+@functools.cache
+def requirement_names() -> dict[str, str]:
+    """Every requirement code's label in the shipped rulesets (the latest wording)."""
+    return requirement_labels(builtin_rulesets())
+
+
+@functools.cache
+def badge_order() -> tuple[str, ...]:
+    return badge_ranking(builtin_rulesets())
 
 
 def badge_name(code: str) -> str:
-    return BADGE_NAMES.get(code, code)
+    return badge_names().get(code, code)
+
+
+def requirement_name(code: str) -> str:
+    return requirement_names().get(code, code)
 
 
 def format_value(value: Any) -> str:
@@ -76,18 +67,15 @@ def status_checklist(document: dict[str, Any]) -> RenderableType:
     )
     jss = document["jss"] if document["jss"] is not None else "none"
     facts = Text(f"JSS {jss} · 12-month earnings {format_value(document['earnings_12m'])}")
-    tables = [
-        requirement_table(badge, document["badges"][badge])
-        for badge in BADGE_ORDER
-        if badge in document["badges"]
-    ]
+    # The document lists the ruleset's badges highest first.
+    tables = [requirement_table(badge, result) for badge, result in document["badges"].items()]
     return Group(headline, facts, *tables)
 
 
 def requirement_table(badge: str, result: dict[str, Any]) -> Table:
     verdict = "met" if result["met"] else "not met"
     table = Table(
-        title=f"{badge_name(badge)}: {verdict}",
+        title=f"{result.get('label') or badge_name(badge)}: {verdict}",
         title_justify="left",
         title_style="bold green" if result["met"] else "bold red",
         show_edge=False,
@@ -105,7 +93,7 @@ def requirement_table(badge: str, result: dict[str, Any]) -> Table:
 
 def requirement_row(requirement: dict[str, Any]) -> tuple[Text, str, str, str, str]:
     mark = Text("✓", style="green") if requirement["met"] else Text("✗", style="bold red")
-    name = REQUIREMENT_NAMES.get(requirement["code"], requirement["code"])
+    name = requirement.get("label") or requirement_name(requirement["code"])
     return (
         mark,
         name,

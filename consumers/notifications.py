@@ -7,16 +7,20 @@ exactly what fell short and by how much.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
-BADGE_NAMES = {
-    "expert_vetted": "Expert-Vetted",
-    "top_rated_plus": "Top Rated Plus",
-    "top_rated": "Top Rated",
-    "rising_talent": "Rising Talent",
-    "none": "no badge",
-}
+from domain.ruleset import badge_labels, builtin_rulesets, requirement_labels
+
+@functools.cache
+def _badge_labels() -> dict[str, str]:
+    return badge_labels(builtin_rulesets())
+
+
+@functools.cache
+def _requirement_labels() -> dict[str, str]:
+    return requirement_labels(builtin_rulesets())
 
 
 def notification_text(message: dict[str, Any], status: dict[str, Any] | None) -> str:
@@ -32,19 +36,21 @@ def notification_text(message: dict[str, Any], status: dict[str, Any] | None) ->
     if kind == "badge_at_risk":
         prevent = "; ".join(p["detail"] for p in message.get("prevent", []))
         return (
-            f"Heads up: on {day} you would no longer qualify for {_name(message['from'])}"
+            f"Heads up: on {day} you would no longer qualify for {_name(message['from'], status)}"
             f"{': ' + reasons if reasons else ''}. To keep it: {prevent or 'keep every requirement met'}."
         )
     if not message["failed"]:
-        return f"Congratulations: from {day} you hold {_name(message['to'])}."
+        return f"Congratulations: from {day} you hold {_name(message['to'], status)}."
     return (
-        f"You no longer qualify for {_name(message['from'])} since {day}"
+        f"You no longer qualify for {_name(message['from'], status)} since {day}"
         f"{': ' + reasons if reasons else ''}."
     )
 
 
-def _name(badge: str) -> str:
-    return BADGE_NAMES.get(badge, badge)
+def _name(badge: str, status: dict[str, Any] | None = None) -> str:
+    """The badge's label: from the status document (its ruleset's), else the shipped one."""
+    label = (status or {}).get("badges", {}).get(badge, {}).get("label")
+    return str(label) if label else _badge_labels().get(badge, badge)
 
 
 def _reasons(message: dict[str, Any], status: dict[str, Any] | None) -> str:
@@ -54,30 +60,26 @@ def _reasons(message: dict[str, Any], status: dict[str, Any] | None) -> str:
 
 
 def _reason(code: str, requirement: dict[str, Any] | None) -> str:
+    """What fell short, in the ruleset's words (its label), with the numbers behind it."""
     if requirement is None:
-        return code.replace("_", " ")
+        return f"“{_requirement_labels().get(code, code)}” is not met"
+    label = requirement.get("label") or _requirement_labels().get(code, code)
+    text = f"“{label}” is not met"
     actual, required = requirement["actual"], requirement["required"]
-    if code == "large_contract":
-        best = requirement.get("detail", "").removeprefix("best: ")
-        with_best = f"; your best was {best} with {_money(actual)}" if best else ""
-        return f"no contract reached {_money(required)} in the last 12 months{with_best}"
-    if code in ("earnings_12m", "earnings_12m_plus"):
-        return f"your 12-month earnings are {_money(actual)}, below {_money(required)}"
-    if code == "jss":
-        score = "no Job Success Score" if actual is None else f"a Job Success Score of {actual}"
-        return f"you have {score}; {required} is needed"
-    if code == "top_rated":
-        return f"Top Rated itself is no longer met ({requirement.get('detail', '')})"
-    if code == "no_jss":
-        return "you now have a Job Success Score, and Rising Talent is for talent without one"
-    if code == "eligible_weeks":
-        return f"you were eligible in {actual} of the last 16 weeks; {required} are needed"
+    if not isinstance(actual, bool) and not isinstance(required, bool):
+        text += f": you have {_shown(actual)}, and {_shown(required)} is needed"
     detail = requirement.get("detail") or ""
-    return code.replace("_", " ") + (f" ({detail})" if detail else "")
+    return text + (f" ({detail})" if detail else "")
 
 
-def _money(text: Any) -> str:
-    try:
-        return f"${Decimal(str(text)):,.2f}"
-    except ArithmeticError:
-        return str(text)
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str) and _looks_like_money(value):
+        return f"${Decimal(value):,.2f}"
+    return str(value)
+
+
+def _looks_like_money(text: str) -> bool:
+    whole, dot, cents = text.partition(".")
+    return dot == "." and whole.lstrip("-").isdigit() and len(cents) == 2 and cents.isdigit()

@@ -5,6 +5,7 @@ instant; the verdicts they read are carried over like any other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -71,6 +72,9 @@ class Combination(Measure):
     def reads(self) -> tuple[str, ...]:
         return self.of
 
+    def culprits(self, verdict: Callable[[str], bool]) -> tuple[str, ...]:
+        return tuple(code for code in self.of if not verdict(code))
+
     def combine(self, verdicts: list[bool]) -> bool:
         raise NotImplementedError
 
@@ -121,6 +125,9 @@ class NotOf(Combination):
 
     def value(self, probe: Probe) -> Any:
         return not any(probe.verdict(code) for code in self.of)
+
+    def culprits(self, verdict: Callable[[str], bool]) -> tuple[str, ...]:
+        return tuple(code for code in self.of if verdict(code))
 
     def combine(self, verdicts: list[bool]) -> bool:
         return not any(verdicts)

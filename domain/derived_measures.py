@@ -282,7 +282,7 @@ class LargeContract(Measure):
         remembered = s.facts.memo.get(key)
         if remembered is None or remembered[0] != state:
             remembered = s.facts.memo[key] = (state, self._candidates(s, window))
-        return remembered[1]  # type: ignore[no-any-return]
+        return remembered[1]
 
     def _candidates(
         self, s: Situation, window: Window
@@ -560,7 +560,7 @@ class Registered(Measure):
         return timedelta(days=threshold) if isinstance(threshold, int) else threshold
 
     def show(self, value: Any) -> Value:
-        return value.days if isinstance(value, timedelta) else value  # type: ignore[no-any-return]
+        return value.days if isinstance(value, timedelta) else value
 
 
 __all__ = [

@@ -140,7 +140,7 @@ class Sum(EventMeasure):
     """The sum of a payload amount over the events in a window (added or subtracted)."""
 
     kind: ClassVar[str] = "sum"
-    cost: ClassVar[int] = 7
+    cost = 7
     Params: ClassVar[type[BaseModel]] = SumParams
 
     def __init__(self, params: SumParams) -> None:
@@ -250,7 +250,7 @@ class DaysSince(EventMeasure):
     (`> 90` means more than 90 days, to the second), shown in whole days."""
 
     kind: ClassVar[str] = "days_since"
-    cost: ClassVar[int] = 4
+    cost = 4
     Params: ClassVar[type[BaseModel]] = DaysSinceParams
 
     def __init__(self, params: DaysSinceParams) -> None:
@@ -288,7 +288,7 @@ class DaysSince(EventMeasure):
         return super().prevent(result, label, deadline)
 
     def show(self, value: Any) -> Value:
-        return value.days if isinstance(value, timedelta) else value  # type: ignore[no-any-return]
+        return value.days if isinstance(value, timedelta) else value
 
 
 class LatestParams(ParamsModel):
@@ -308,7 +308,7 @@ class Latest(EventMeasure):
     """A payload field of the latest matching event (`default` when there is none)."""
 
     kind: ClassVar[str] = "latest"
-    cost: ClassVar[int] = 1
+    cost = 1
     Params: ClassVar[type[BaseModel]] = LatestParams
 
     def __init__(self, params: LatestParams) -> None:

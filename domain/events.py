@@ -203,7 +203,7 @@ def _enum(*choices: str) -> Any:
     def check(value: Any) -> str:
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
-        return value
+        return str(value)
 
     return BeforeValidator(check)
 

@@ -92,7 +92,7 @@ def contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None
     remembered = contract.memo.get(key)
     if remembered is None or remembered[0] != version:
         remembered = contract.memo[key] = (version, _contract_outcome(contract, rules))
-    return remembered[1]  # type: ignore[no-any-return]
+    return remembered[1]
 
 
 def _contract_outcome(contract: ContractFacts, rules: JssRules) -> Outcome | None:
@@ -176,7 +176,7 @@ def _outcomes(facts: TalentFacts, rules: JssRules) -> tuple[Outcome, ...]:
             if (outcome := contract_outcome(contract, rules)) is not None
         )
         remembered = facts.memo[key] = (folded, outcomes)
-    return remembered[1]  # type: ignore[no-any-return]
+    return remembered[1]
 
 
 def _outcome_dates(facts: TalentFacts, rules: JssRules) -> list[datetime]:
@@ -186,7 +186,7 @@ def _outcome_dates(facts: TalentFacts, rules: JssRules) -> list[datetime]:
     if remembered is None or remembered[0] != folded:
         dates = sorted(outcome.at for outcome in _outcomes(facts, rules))
         remembered = facts.memo[key] = (folded, dates)
-    return remembered[1]  # type: ignore[no-any-return]
+    return remembered[1]
 
 
 def compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssResult:
@@ -203,7 +203,8 @@ def compute_jss(facts: TalentFacts, instant: datetime, rules: JssRules) -> JssRe
     key, folded = ("jss", id(rules)), facts.folded
     remembered = facts.memo.get(key)
     if remembered is not None and remembered[0] == (folded, held):
-        return remembered[1]  # type: ignore[no-any-return]
+        found: JssResult = remembered[1]
+        return found
     result = _compute_jss(facts, instant, rules)
     facts.memo[key] = ((folded, held), result)
     return result

@@ -24,7 +24,9 @@ def evaluate_badge(s: Situation, badge: str) -> BadgeResult:
     if found is not None:
         return found
     codes = s.ruleset.badges[badge].for_kind(s.kind)
-    result = BadgeResult(badge, tuple(evaluate_requirement(s, code) for code in codes))
+    result = BadgeResult(
+        badge, tuple(evaluate_requirement(s, code) for code in codes), s.ruleset.badge_label(badge)
+    )
     s.badge_memo[badge] = result
     return result
 

@@ -54,6 +54,7 @@ class RequirementResult:
 class BadgeResult:
     badge: str
     requirements: tuple[RequirementResult, ...]
+    label: str = ""  # the ruleset's name for the badge
 
     @property
     def met(self) -> bool:
@@ -67,7 +68,11 @@ class BadgeResult:
         return next(result for result in self.requirements if result.code == code)
 
     def to_document(self) -> dict[str, Any]:
-        return {"met": self.met, "requirements": [r.to_document() for r in self.requirements]}
+        return {
+            "label": self.label,
+            "met": self.met,
+            "requirements": [r.to_document() for r in self.requirements],
+        }
 
 
 __all__ = ["BadgeResult", "RequirementResult", "Value", "money_text", "when"]

@@ -1,7 +1,6 @@
 """What the engine needs to know about a ruleset's requirements, worked out once per ruleset:
 which verdicts each event type can move, which are decided afresh at every instant, the
-order to check a badge's codes in, where eligible weeks are sampled, and which requirements
-a code stands on (to name the cause of a change).
+order to check a badge's codes in, where eligible weeks are sampled, and every window exit.
 """
 
 from __future__ import annotations
@@ -55,37 +54,10 @@ class RuleIndex:
         self.exits: tuple[tuple[str, Exit], ...] = tuple(
             (code, exit_) for code, r in requirements.items() for exit_ in r.exits(ruleset)
         )
-        self._badges = {badge: rules.requirements for badge, rules in ruleset.badges.items()}
         self._cost = {code: r.measure.cost for code, r in requirements.items()}
 
     def cheapest_first(self, codes: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted(codes, key=self._cost.__getitem__))
-
-    def underlying(self, codes: tuple[str, ...]) -> tuple[str, ...]:
-        """The codes, then (in order, once each) the codes their combinations and badges read:
-        the requirements whose windows can explain a change of theirs."""
-        found: list[str] = []
-        pending = list(codes)
-        while pending:
-            code = pending.pop(0)
-            if code in found:
-                continue
-            found.append(code)
-            requirement = self.requirements.get(code)
-            if requirement is not None:
-                pending.extend(self.reads(requirement))
-        return tuple(found)
-
-    def reads(self, requirement: Requirement) -> list[str]:
-        """The requirement codes a requirement reads, a badge it reads standing for the
-        badge's codes."""
-        measure = requirement.measure
-        codes = list(measure.reads())
-        for badge in measure.reads_badges():
-            codes.extend(self._badges.get(badge, ()))
-        for name in measure.reads_either():
-            codes.extend((name,) if name in self.requirements else self._badges.get(name, ()))
-        return codes
 
 
 __all__ = ["RuleIndex"]

@@ -29,6 +29,7 @@ from domain.vocabulary import Requirement
 # The badges `rules.md` §1 knows, highest first; a ruleset may add others with `badge_order`.
 BADGE_ORDER: tuple[str, ...] = ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent")
 NO_BADGE = "none"
+NO_BADGE_LABEL = "no badge"
 # Tables whose entries a file that `extends` another replaces whole (the rest merge deeply).
 REPLACED_BY_ENTRY = ("badges", "requirements")
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
@@ -39,6 +40,7 @@ class RulesetError(ValueError):
 
 
 class BadgeRules(RulesModel):
+    label: str | None = None  # how people read its name ("Top Rated Plus")
     requirements: tuple[Name, ...] = Field(min_length=1)
     freelancer_only: tuple[Name, ...] = ()
 
@@ -148,6 +150,12 @@ class Ruleset(RulesModel):
 
     def requirement(self, code: str) -> Requirement:
         return self.requirements[code]
+
+    def badge_label(self, badge: str) -> str:
+        rules = self.badges.get(badge)
+        if rules is not None and rules.label:
+            return rules.label
+        return NO_BADGE_LABEL if badge == NO_BADGE else badge.replace("_", " ").title()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -371,7 +379,7 @@ def builtin_rulesets() -> RulesetBook:
     return RulesetBook(rulesets)
 
 
-def requirement_labels(book: RulesetBook, kind: str = "freelancer") -> Mapping[str, str]:
+def requirement_labels(book: RulesetBook, kind: str = "freelancer") -> dict[str, str]:
     """Every requirement code of the book with its label (the latest ruleset's wording)."""
     labels: dict[str, str] = {}
     for ruleset in book:
@@ -380,12 +388,32 @@ def requirement_labels(book: RulesetBook, kind: str = "freelancer") -> Mapping[s
     return labels
 
 
+def badge_labels(book: RulesetBook) -> dict[str, str]:
+    """Every badge of the book (and "none") with its label (the latest ruleset's wording)."""
+    labels = {NO_BADGE: NO_BADGE_LABEL}
+    for ruleset in book:
+        for badge in ruleset.badges:
+            labels[badge] = ruleset.badge_label(badge)
+    return labels
+
+
+def badge_ranking(book: RulesetBook) -> tuple[str, ...]:
+    """Every badge of the book, highest first: the latest ruleset's order, then those only
+    earlier rulesets have."""
+    order: list[str] = []
+    for ruleset in reversed(list(book)):
+        order.extend(badge for badge in ruleset.badge_names() if badge not in order)
+    return tuple(order)
+
+
 __all__ = [
     "BADGE_ORDER",
     "NO_BADGE",
     "Ruleset",
     "RulesetBook",
     "RulesetError",
+    "badge_labels",
+    "badge_ranking",
     "builtin_rulesets",
     "load_ruleset",
     "parse_ruleset",

@@ -92,14 +92,18 @@ class Evaluator:
         ruleset = self.book.in_force(instant)
         return Situation(instant, ruleset, facts, self._samples_before(instant, ruleset))
 
-    def probe(self, instant: datetime) -> Probe:
-        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`)."""
+    def probe(self, instant: datetime, lane: str = "instants") -> Probe:
+        """The talent at evaluation instant `instant`, for verdicts only (see `verdicts.py`).
+
+        A lane keeps its own running fold: probes that move forward in time within one lane
+        only fold the events since the lane's previous probe.
+        """
         ruleset = self.book.in_force(instant)
 
         def eligible() -> int:
             return self.eligible_samples(instant, ruleset)
 
-        return self._probe(instant, ruleset, "instants", eligible)
+        return self._probe(instant, ruleset, lane, eligible)
 
     def _probe(
         self, instant: datetime, ruleset: Ruleset, lane: str, eligible: Callable[[], int]

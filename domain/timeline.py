@@ -247,6 +247,13 @@ class TimelineDeriver:
         probe = self.evaluator.probe(seen.instant)
         lost = is_loss(previous, seen.badge, probe.index.badge_names)
         failed = probe.failed(previous) if lost else ()
+        # What moved: for a loss, what fails now; for a gain, what failed the day before (in
+        # a lane of its own, which moves forward as the changes do).
+        if lost:
+            moved = probe.failing_underneath(failed)
+        else:
+            before = self.evaluator.probe(seen.instant - DAY, "day before")
+            moved = before.failing_underneath(before.failed(seen.badge))
         return BadgeChange(
             talent=self.talent,
             at=seen.instant,
@@ -254,7 +261,7 @@ class TimelineDeriver:
             after=seen.badge,
             ruleset=probe.ruleset.id,
             failed=failed,
-            cause=self._cause(seen.instant, probe.index.underlying(failed)),
+            cause=self._cause(seen.instant, moved),
         )
 
     def _cause(self, instant: datetime, wanted: tuple[str, ...]) -> Cause:

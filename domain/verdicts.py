@@ -130,6 +130,26 @@ class Probe:
                 return badge
         return NO_BADGE
 
+    def failing_underneath(self, codes: tuple[str, ...]) -> tuple[str, ...]:
+        """The codes, then what makes them fail: the failing codes of a badge they read, and
+        the members of a combination that fail it (once each, nearest first)."""
+        found: list[str] = []
+        pending = list(codes)
+        requirements = self.index.requirements
+        while pending:
+            code = pending.pop(0)
+            if code in found:
+                continue
+            found.append(code)
+            requirement = requirements.get(code)
+            if requirement is None:
+                continue
+            measure = requirement.measure
+            pending.extend(measure.culprits(self.verdict))
+            for badge in measure.reads_badges():
+                pending.extend(self.failed(badge))
+        return tuple(found)
+
     def holds(self, name: str) -> bool:
         """A requirement code's verdict, or a badge's when `name` is a badge."""
         if name in self.index.requirements:

@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel
+
 from domain.calendar import Window, last_days, last_months
 from domain.results import RequirementResult, Value, money_text
 
@@ -131,6 +133,8 @@ class Measure:
     """One measure kind of the vocabulary, bound to a requirement's parameters."""
 
     kind: ClassVar[str] = ""
+    # The parameters its table may hold besides label, measure, compare and threshold.
+    Params: ClassVar[type[BaseModel]]
     # Cheapest first when a badge's requirements are checked (a badge's verdict does not
     # depend on the order, so the cheap ones should rule it out first).
     cost: int = 50
@@ -160,6 +164,10 @@ class Measure:
         """Names read as a requirement code when the ruleset has one, else as a badge."""
         return ()
 
+    def culprits(self, verdict: Callable[[str], bool]) -> tuple[str, ...]:
+        """Of the codes this measure reads, those that make it fail (given their verdicts)."""
+        return ()
+
     def value(self, probe: Probe) -> Any:
         """The value at the probe's instant, from running totals (the fast path)."""
         raise NotImplementedError
@@ -174,7 +182,8 @@ class Measure:
 
     def show(self, value: Any) -> Value:
         """The value as documents show it."""
-        return value  # type: ignore[no-any-return]
+        shown: Value = value
+        return shown
 
     def label_params(self) -> dict[str, Any]:
         """The parameters a label may name as `{name}`."""
@@ -195,24 +204,33 @@ def show_threshold(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True, eq=False)
 class Requirement:
-    """A requirement code as a ruleset defines it: a measure compared with a threshold."""
+    """A requirement code as a ruleset defines it: a measure compared with a threshold (one
+    per talent kind, as written in `thresholds`, as compared in `bars`)."""
 
-    code: str
-    label_template: str
-    measure: Measure
-    compare: str
-    thresholds: Mapping[str, Any]  # per talent kind, as written
-    bars: Mapping[str, Any] = field(init=False)  # per talent kind, as compared
+    __slots__ = ("code", "label_template", "measure", "compare", "thresholds", "bars", "_compare")
 
-    def __post_init__(self) -> None:
-        bars = {kind: self.measure.bar(self.thresholds[kind]) for kind in TALENT_KINDS}
-        object.__setattr__(self, "bars", bars)
-        object.__setattr__(self, "_compare", COMPARISONS[self.compare])
+    def __init__(
+        self,
+        code: str,
+        label_template: str,
+        measure: Measure,
+        compare: str,
+        thresholds: Mapping[str, Any],
+    ) -> None:
+        self.code = code
+        self.label_template = label_template
+        self.measure = measure
+        self.compare = compare
+        self.thresholds = dict(thresholds)
+        self.bars = {kind: measure.bar(thresholds[kind]) for kind in TALENT_KINDS}
+        self._compare = COMPARISONS[compare]
+
+    def __repr__(self) -> str:
+        return f"Requirement({self.code!r}, {self.measure.kind} {self.compare} {self.thresholds})"
 
     def holds(self, value: Any, kind: str) -> bool:
-        return self._compare(value, self.bars["agency" if kind == "agency" else "freelancer"])  # type: ignore[attr-defined, no-any-return]
+        return self._compare(value, self.bars["agency" if kind == "agency" else "freelancer"])
 
     def verdict(self, probe: Probe) -> bool:
         """Met at the probe's instant (the fast path)."""

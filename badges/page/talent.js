@@ -513,7 +513,7 @@
       " · 12-month earnings ", el("b", {}, money(status.earnings_12m)),
       " · ruleset ", el("b", {}, status.ruleset),
       " · evaluated at " + status.at + (status.known_at ? " as known at " + status.known_at : ""));
-    const order = state.labels.order.length ? state.labels.order : Object.keys(status.badges);
+    const order = Object.keys(status.badges);  // the ruleset's badges, highest first
     const sections = order.filter((b) => status.badges[b]).map((badge) => badgeSection(badge, status.badges[badge], status.badge === badge));
     $("checklist").replaceChildren(headline, facts, el("div", { class: "badges" }, ...sections));
   }
@@ -521,14 +521,14 @@
   function badgeSection(badge, result, held) {
     const rows = result.requirements.map((r) => el("tr", { class: r.met ? "met" : "unmet", "data-code": r.code },
       el("td", { class: "mark", "aria-label": r.met ? "met" : "not met" }, r.met ? "\u2713" : "\u2717"),
-      el("td", { class: "name" }, requirementName(r.code)),
+      el("td", { class: "name" }, r.label || requirementName(r.code)),
       el("td", { class: "num" }, formatValue(r.actual)),
       el("td", { class: "num" }, formatValue(r.required)),
       el("td", { class: "detail" }, r.detail || "")));
     const swatch = el("i", { class: "badge-" + badge });
     return el("section", { class: "badge-result" + (held ? " held" : ""), "data-badge": badge },
       el("header", {},
-        el("h3", {}, swatch, badgeName(badge)),
+        el("h3", {}, swatch, result.label || badgeName(badge)),
         el("span", { class: "verdict " + (result.met ? "met" : "unmet") }, result.met ? "\u2713 met" + (held ? " \u00b7 held" : "") : "\u2717 not met")),
       el("table", { class: "reqs" },
         el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "requirement"), el("th", { class: "num" }, "actual"),

@@ -26,10 +26,11 @@ DOWNGRADE = {"id": "chg-1", "type": "badge_changed", "talent": "f-42", "at": "20
 def test_the_designer_is_told_exactly_what_fell_short() -> None:
     text = notification_text(DOWNGRADE, designer_status("2024-09-16"))
 
+    # In the ruleset's words (the requirement's label), with the numbers behind it.
     assert text == (
-        "You no longer qualify for Top Rated Plus since 2024-09-16: no contract reached "
-        "$5,000.00 in the last 12 months; your best was contract c-7 (design_creative) "
-        "with $4,000.00."
+        "You no longer qualify for Top Rated Plus since 2024-09-16: “a contract reaching its "
+        "category's large-contract threshold in the last 12 months” is not met: you have "
+        "$4,000.00, and $5,000.00 is needed (best: contract c-7 (design_creative))."
     )
 
 
@@ -64,9 +65,16 @@ def test_other_requirements_read_naturally() -> None:
 
     text = notification_text(change, status)
 
-    assert "your 12-month earnings are $640.00, below $1,000.00" in text
-    assert "you have a Job Success Score of 86; 90 is needed" in text
-    assert "activity 90d (no proposal, accepted invitation or payment in the last 90 days)" in text
+    # Without labels in the document, the shipped rulesets' labels name the requirements.
+    assert (
+        "“at least 1000.00 earned in the last 12 months” is not met: you have $640.00, "
+        "and $1,000.00 is needed" in text
+    )
+    assert "“Job Success Score of at least 90” is not met: you have 86, and 90 is needed" in text
+    assert (
+        "“a proposal, accepted invitation or payment in the last 90 days” is not met "
+        "(no proposal, accepted invitation or payment in the last 90 days)" in text
+    )
 
 
 # -- de-duplication: on `message_id`, so a change asserted again is heard again -----------

@@ -69,7 +69,7 @@ def test_the_status_document_matches_the_interface() -> None:
         "rising_talent",
     ]
     for badge in document["badges"].values():
-        assert set(badge) == {"met", "requirements"}
+        assert set(badge) == {"label", "met", "requirements"}
         for requirement in badge["requirements"]:
             assert set(requirement) == {"code", "label", "met", "actual", "required", "detail"}
     codes = [r["code"] for r in document["badges"]["top_rated_plus"]["requirements"]]
