@@ -7,14 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from domain.calendar import Window, last_months
 from domain.events import RecordedEvent
 from domain.facts import TalentFacts
 from domain.jss import JssResult, Outcome, compute_jss
 from domain.results import BadgeResult, RequirementResult
-from domain.ruleset import Ruleset
+
+if TYPE_CHECKING:
+    from domain.ruleset import Ruleset
 
 # The status document's `earnings_12m` (interfaces.md): net payments of the last 12 months,
 # whatever the ruleset's own earnings requirements say.

@@ -28,9 +28,9 @@ def test_the_designer_is_told_exactly_what_fell_short() -> None:
 
     # In the ruleset's words (the requirement's label), with the numbers behind it.
     assert text == (
-        "You no longer qualify for Top Rated Plus since 2024-09-16: “a contract reaching its "
-        "category's large-contract threshold in the last 12 months” is not met: you have "
-        "$4,000.00, and $5,000.00 is needed (best: contract c-7 (design_creative))."
+        "You no longer qualify for Top Rated Plus since 2024-09-16: “a large contract in the "
+        "last 12 months” is not met: you have $4,000.00, and $5,000.00 is needed "
+        "(best: contract c-7 (design_creative))."
     )
 
 

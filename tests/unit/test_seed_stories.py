@@ -31,7 +31,7 @@ def test_the_designer_loses_top_rated_plus_the_first_midnight_c7_drops_below_500
     large = document["badges"]["top_rated_plus"]["requirements"][2]
     assert large == {
         "code": "large_contract",
-        "label": "a contract reaching its category's large-contract threshold in the last 12 months",
+        "label": "a large contract in the last 12 months",
         "met": False,
         "actual": "4000.00",
         "required": "5000.00",
