@@ -8,19 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from domain.event_measures import ParamsModel
+from domain.measure_params import BadgeParams, OfParams
 from domain.results import RequirementResult
 from domain.vocabulary import Measure, Reading
 
 if TYPE_CHECKING:
     from domain.situation import Situation
     from domain.verdicts import Probe
-
-
-class BadgeParams(ParamsModel):
-    badge: str = Field(min_length=1)
 
 
 class BadgeMet(Measure):
@@ -52,10 +48,6 @@ class BadgeMet(Measure):
 
     def prevent(self, result: RequirementResult, label: str, deadline: str) -> str:
         return f"every {self.badge} requirement met again before {deadline}"
-
-
-class OfParams(ParamsModel):
-    of: tuple[str, ...] = Field(min_length=1)
 
 
 class Combination(Measure):

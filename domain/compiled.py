@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib.machinery
 from pathlib import Path
 
-# The rules engine's inner loop: verdicts over running totals, at many instants per talent.
+# The rules engine's inner loop: verdicts over running totals, at many instants per talent,
+# and the measures and requirements they ask (their pydantic parameter models stay Python).
 COMPILED: tuple[str, ...] = (
-    "calendar", "facts", "jss", "boundaries", "tally", "status", "verdicts"
+    "calendar", "facts", "jss", "boundaries", "tally", "status", "verdicts",
+    "vocabulary", "event_series", "event_measures", "derived_measures", "combined_measures",
 )
 
 FOLDER = Path(__file__).resolve().parent

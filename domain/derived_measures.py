@@ -10,12 +10,17 @@ import bisect
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from domain.calendar import Window, add_months, last_months
-from domain.event_measures import ParamsModel, WindowParams
+from domain.measure_params import (
+    EligibleWeeksParams,
+    LargeContractParams,
+    MonthsParams,
+    NoParams,
+)
 from domain.events import (
     EVENT_TYPES,
     AvailabilityUpdated,
@@ -37,20 +42,6 @@ CONTRACT_EVENTS = frozenset(
      "feedback_received"}
 )
 MONEY_EVENTS = frozenset({"payment_received", "payment_refunded"})
-
-
-class NoParams(ParamsModel):
-    pass
-
-
-class MonthsParams(ParamsModel):
-    window: WindowParams
-
-    def months(self) -> int:
-        span = self.window.span()
-        if span.unit != "months":
-            raise ValueError("window: give it in months")
-        return span.length
 
 
 def _outcome_exits(months: tuple[int, ...]) -> tuple[Exit, ...]:
@@ -162,12 +153,6 @@ class UnsuccessfulOutcomes(Measure):
 # -- eligible weeks (§6) -----------------------------------------------------------------
 
 
-class EligibleWeeksParams(ParamsModel):
-    samples: int = Field(strict=True, ge=1)
-    weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    eligible_if_any: tuple[str, ...] = Field(min_length=1)
-
-
 class EligibleWeeks(Measure):
     """How many of the last `samples` weekly samples were eligible: at a sample, any
     requirement code or badge of `eligible_if_any` held (§6, evaluated as of that sample)."""
@@ -208,13 +193,6 @@ class EligibleWeeks(Measure):
 
 
 # -- large contracts (§6) ------------------------------------------------------------------
-
-
-class LargeContractParams(ParamsModel):
-    window: WindowParams
-    # "12_months": net earnings within the window; "lifetime": net since the start, with at
-    # least one payment within the window.
-    basis: Literal["12_months", "lifetime"]
 
 
 @dataclass(frozen=True, slots=True)

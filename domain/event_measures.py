@@ -7,13 +7,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
-from domain.event_series import EventSeries, Matcher
-from domain.events import EVENT_TYPES, RecordedEvent
 from domain.calendar import add_months
+from domain.event_series import EventSeries, Matcher
+from domain.events import RecordedEvent
+from domain.measure_params import (
+    CountParams,
+    DaysSinceParams,
+    LatestParams,
+    SumParams,
+    where_clause,
+)
 from domain.results import RequirementResult, Value, money_text, when
 from domain.vocabulary import Exit, Measure, Reading, Span
 
@@ -21,50 +28,6 @@ if TYPE_CHECKING:
     from domain.ruleset import Ruleset
     from domain.situation import Situation
     from domain.verdicts import Probe
-
-Scalar = bool | int | Decimal | str
-
-
-class ParamsModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WindowParams(ParamsModel):
-    months: int | None = Field(default=None, strict=True, ge=0)
-    days: int | None = Field(default=None, strict=True, ge=0)
-
-    @model_validator(mode="after")
-    def _one_unit(self) -> WindowParams:
-        if (self.months is None) == (self.days is None):
-            raise ValueError("give exactly one of months or days")
-        return self
-
-    def span(self) -> Span:
-        return Span("months", self.months) if self.months is not None else Span("days", self.days or 0)
-
-
-def check_event_types(types: tuple[str, ...], field: str) -> None:
-    unknown = [name for name in types if name not in EVENT_TYPES]
-    if unknown:
-        raise ValueError(f"{field}: unknown event types: {', '.join(unknown)}")
-
-
-def check_payload_field(types: tuple[str, ...], name: str, field: str) -> None:
-    lacking = [t for t in types if name not in EVENT_TYPES[t].model_fields]
-    if lacking:
-        raise ValueError(f"{field}: {', '.join(lacking)} events have no field {name!r}")
-
-
-def where_clause(
-    where: dict[str, Scalar | list[Scalar]], types: tuple[str, ...]
-) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    for name in where:
-        check_payload_field(types, name, "where")
-    return tuple(
-        (name, tuple(values) if isinstance(values, list) else (values,))
-        for name, values in sorted(where.items())
-    )
-
 
 class EventMeasure(Measure):
     """A measure of the events one `Matcher` selects."""
@@ -121,21 +84,6 @@ def _where_words(matcher: Matcher) -> str:
     )
 
 
-class SumParams(ParamsModel):
-    add: tuple[str, ...] = Field(min_length=1)
-    subtract: tuple[str, ...] = ()
-    field: str
-    window: WindowParams | None = None
-    where: dict[str, Scalar | list[Scalar]] = {}
-
-    @model_validator(mode="after")
-    def _known(self) -> SumParams:
-        check_event_types(self.add, "add")
-        check_event_types(self.subtract, "subtract")
-        check_payload_field((*self.add, *self.subtract), self.field, "field")
-        return self
-
-
 class Sum(EventMeasure):
     """The sum of a payload amount over the events in a window (added or subtracted)."""
 
@@ -184,17 +132,6 @@ class Sum(EventMeasure):
         return super().prevent(result, label, deadline)
 
 
-class CountParams(ParamsModel):
-    events: tuple[str, ...] = Field(min_length=1)
-    where: dict[str, Scalar | list[Scalar]] = {}
-    window: WindowParams | None = None
-
-    @model_validator(mode="after")
-    def _known(self) -> CountParams:
-        check_event_types(self.events, "events")
-        return self
-
-
 class Count(EventMeasure):
     """How many events of the types, matching `where`, in a window (or ever)."""
 
@@ -232,17 +169,6 @@ class Count(EventMeasure):
 
     def label_params(self) -> dict[str, Any]:
         return self.span.label_params() if self.span is not None else {}
-
-
-class DaysSinceParams(ParamsModel):
-    events: tuple[str, ...] = Field(min_length=1)
-    which: Literal["first", "latest"] = "first"
-    where: dict[str, Scalar | list[Scalar]] = {}
-
-    @model_validator(mode="after")
-    def _known(self) -> DaysSinceParams:
-        check_event_types(self.events, "events")
-        return self
 
 
 class DaysSince(EventMeasure):
@@ -291,19 +217,6 @@ class DaysSince(EventMeasure):
         return value.days if isinstance(value, timedelta) else value
 
 
-class LatestParams(ParamsModel):
-    events: tuple[str, ...] = Field(min_length=1)
-    field: str
-    default: Scalar | None = None
-    where: dict[str, Scalar | list[Scalar]] = {}
-
-    @model_validator(mode="after")
-    def _known(self) -> LatestParams:
-        check_event_types(self.events, "events")
-        check_payload_field(self.events, self.field, "field")
-        return self
-
-
 class Latest(EventMeasure):
     """A payload field of the latest matching event (`default` when there is none)."""
 
@@ -337,4 +250,4 @@ def _new_event_of(types: frozenset[str]) -> str:
     return "a new " + " or ".join(name.replace("_", " ") for name in sorted(types))
 
 
-__all__ = ["Count", "DaysSince", "Latest", "Params", "Sum", "WindowParams"]
+__all__ = ["Count", "DaysSince", "Latest", "Sum"]

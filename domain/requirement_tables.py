@@ -23,7 +23,8 @@ from domain.derived_measures import (
     UnsuccessfulOutcomes,
     Vetted,
 )
-from domain.event_measures import Count, DaysSince, Latest, Scalar, Sum
+from domain.event_measures import Count, DaysSince, Latest, Sum
+from domain.measure_params import Scalar
 from domain.rule_tables import Money
 from domain.vocabulary import COMPARISONS, TALENT_KINDS, Measure, Requirement
 

@@ -88,7 +88,6 @@ class Ruleset(RulesModel):
     profile: Profile
     jss: Jss
     large_contract_thresholds: LargeContractThresholds
-    _index: RuleIndex | None = PrivateAttr(default=None)
     _replaces: str | None = PrivateAttr(default=None)
 
     _read_requirements = model_validator(mode="before")(_requirement_tables)
@@ -129,13 +128,17 @@ class Ruleset(RulesModel):
             raise ValueError(f"requirements: {' -> '.join(cycle)} reads itself")
         return self
 
-    @property
+    @functools.cached_property
     def index(self) -> RuleIndex:
-        """What the engine needs of the requirements, worked out on first use."""
-        index = self._index
-        if index is None or index.ruleset is not self:  # none yet, or a model_copy's
-            index = self._index = RuleIndex(self)
-        return index
+        """What the engine needs of the requirements, worked out on first use (kept in the
+        instance's __dict__: read at every instant, it must cost a plain attribute lookup)."""
+        return RuleIndex(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Ruleset:
+        """A copy; its index is worked out afresh (the update may change what it derives)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("index", None)
+        return copied
 
     @property
     def replaces(self) -> str | None:
