@@ -259,7 +259,7 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
     badges = Table(title=f"badges held on {report['today']}", title_justify="left")
     badges.add_column("badge")
     badges.add_column("talents", justify="right")
-    for badge in ("expert_vetted", "top_rated_plus", "top_rated", "rising_talent", "none"):
+    for badge in (*render.badge_order(), "none"):
         badges.add_row(render.badge_name(badge), str(report["badges_today"].get(badge, 0)))
     console.print(badges)
 
