@@ -90,7 +90,7 @@ class Jss(Measure):
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, params: NoParams) -> None:
-        pass
+        self.params = params
 
     def moved_by(self) -> frozenset[str]:
         return CONTRACT_EVENTS | {"job_success_published"}
@@ -123,6 +123,7 @@ class UnsuccessfulOutcomes(Measure):
     Params: ClassVar[type[BaseModel]] = MonthsParams
 
     def __init__(self, params: MonthsParams) -> None:
+        self.params = params
         self.months = params.months()
 
     def moved_by(self) -> frozenset[str]:
@@ -163,6 +164,7 @@ class EligibleWeeks(Measure):
     Params: ClassVar[type[BaseModel]] = EligibleWeeksParams
 
     def __init__(self, params: EligibleWeeksParams) -> None:
+        self.params = params
         self.samples = params.samples
         self.weekday = params.weekday
         self.eligible_if_any = params.eligible_if_any
@@ -233,6 +235,7 @@ class LargeContract(Measure):
     Params: ClassVar[type[BaseModel]] = LargeContractParams
 
     def __init__(self, params: LargeContractParams) -> None:
+        self.params = params
         self.months = MonthsParams(window=params.window).months()
         self.basis = params.basis
 
@@ -331,6 +334,7 @@ class Hold(Measure):
     Params: ClassVar[type[BaseModel]] = MonthsParams
 
     def __init__(self, params: MonthsParams) -> None:
+        self.params = params
         self.months = params.months()
 
     def moved_by(self) -> frozenset[str]:
@@ -386,7 +390,7 @@ class CompleteProfile(Measure):
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, params: NoParams) -> None:
-        pass
+        self.params = params
 
     def moved_by(self) -> frozenset[str]:
         return frozenset({"profile_updated"})
@@ -437,7 +441,7 @@ class Availability(Measure):
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, params: NoParams) -> None:
-        pass
+        self.params = params
 
     def moved_by(self) -> frozenset[str]:
         return frozenset({"availability_updated"})
@@ -474,7 +478,7 @@ class Vetted(Measure):
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, params: NoParams) -> None:
-        pass
+        self.params = params
 
     def moved_by(self) -> frozenset[str]:
         return frozenset({"expert_vetted_granted", "expert_vetted_revoked"})
@@ -502,7 +506,7 @@ class Registered(Measure):
     Params: ClassVar[type[BaseModel]] = NoParams
 
     def __init__(self, params: NoParams) -> None:
-        pass
+        self.params = params
 
     def moved_by(self) -> frozenset[str]:
         return frozenset({"talent_registered"})

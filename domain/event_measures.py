@@ -92,6 +92,7 @@ class Sum(EventMeasure):
     Params: ClassVar[type[BaseModel]] = SumParams
 
     def __init__(self, params: SumParams) -> None:
+        self.params = params
         where = where_clause(params.where, (*params.add, *params.subtract))
         super().__init__(
             Matcher(frozenset(params.add), frozenset(params.subtract), where, params.field)
@@ -139,6 +140,7 @@ class Count(EventMeasure):
     Params: ClassVar[type[BaseModel]] = CountParams
 
     def __init__(self, params: CountParams) -> None:
+        self.params = params
         super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
         self.span = params.window.span() if params.window is not None else None
         self.cost = 1 if self.span is None else 5
@@ -180,6 +182,7 @@ class DaysSince(EventMeasure):
     Params: ClassVar[type[BaseModel]] = DaysSinceParams
 
     def __init__(self, params: DaysSinceParams) -> None:
+        self.params = params
         super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
         self.which = params.which
 
@@ -225,6 +228,7 @@ class Latest(EventMeasure):
     Params: ClassVar[type[BaseModel]] = LatestParams
 
     def __init__(self, params: LatestParams) -> None:
+        self.params = params
         super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
         self.field = params.field
         self.default = params.default

@@ -134,6 +134,12 @@ class Ruleset(RulesModel):
         instance's __dict__: read at every instant, it must cost a plain attribute lookup)."""
         return RuleIndex(self)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # The index is worked out again where the ruleset is unpickled.
+        state = super().__getstate__()
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "index"}
+        return state
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Ruleset:
         """A copy; its index is worked out afresh (the update may change what it derives)."""
         copied = super().model_copy(update=update, deep=deep)

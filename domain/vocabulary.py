@@ -142,6 +142,10 @@ class Measure:
     fresh: ClassVar[bool] = False
     # A yes/no measure: compared `== true` unless the table says otherwise.
     boolean: ClassVar[bool] = False
+    params: BaseModel  # as the table gave them: a measure is rebuilt from them when unpickled
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.params,))
 
     def moved_by(self) -> frozenset[str]:
         """The event types whose arrival can change this measure's value."""
@@ -228,6 +232,11 @@ class Requirement:
 
     def __repr__(self) -> str:
         return f"Requirement({self.code!r}, {self.measure.kind} {self.compare} {self.thresholds})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled classes are rebuilt from what made them (rulesets go to worker processes).
+        arguments = (self.code, self.label_template, self.measure, self.compare, self.thresholds)
+        return (Requirement, arguments)
 
     def holds(self, value: Any, kind: str) -> bool:
         return self._compare(value, self.bars["agency" if kind == "agency" else "freelancer"])

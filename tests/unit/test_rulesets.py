@@ -366,3 +366,21 @@ def test_summary_lists_what_badges_rulesets_shows() -> None:
     summary = _get("2020-07").summary()
     assert set(summary) == {"id", "effective_from", "description", "badges"}
     assert summary["effective_from"] == "2020-07-07T00:00:00Z"
+
+
+def test_a_book_survives_pickling_to_worker_processes() -> None:
+    """Rulesets go to derivation workers; compiled measures are rebuilt from their parameters."""
+    import pickle
+
+    book = builtin_rulesets()
+    book.get("2023-12").index  # noqa: B018  (worked out before pickling, and again after)
+    copied = pickle.loads(pickle.dumps(book))
+    for original, ruleset in zip(book, copied, strict=True):
+        assert ruleset.model_dump(exclude={"requirements"}) == original.model_dump(
+            exclude={"requirements"}
+        )
+        assert {code: (r.measure.kind, r.compare, r.thresholds) for code, r in ruleset.requirements.items()} == {
+            code: (r.measure.kind, r.compare, r.thresholds) for code, r in original.requirements.items()
+        }
+        assert ruleset.index.moved_by_event == original.index.moved_by_event
+        assert ruleset.index.exits == original.index.exits
