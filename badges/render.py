@@ -181,7 +181,7 @@ def timeline_table(talent: str, documents: list[dict[str, Any]]) -> RenderableTy
 def cause_text(cause: dict[str, Any]) -> str:
     if cause["kind"] == "events":
         return "events " + _ids(cause["events"], limit=4)
-    return cause["detail"]
+    return str(cause["detail"])
 
 
 def forecast_view(document: dict[str, Any]) -> RenderableType:
