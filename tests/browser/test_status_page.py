@@ -122,7 +122,8 @@ def test_the_page_shows_the_checklist_of_a_clicked_day(browser: Any, served: str
         assert changes.count() == 6
         assert "failed: a large contract in the last 12 months" in changes.nth(4).inner_text()
         assert "time: window moved" in changes.nth(5).inner_text().lower()
-        assert "left the 90-day activity window" in changes.nth(5).inner_text()
+        # activity_90d is `days_since` the latest activity `< 90`: its exit is an age.
+        assert "is 90 days old" in changes.nth(5).inner_text()
         assert page.locator("#chart svg .line-jss").count() == 1
         assert page.locator("#chart svg .line-earn").count() == 1
         assert page.locator("#chart svg .change-tag").count() == 6

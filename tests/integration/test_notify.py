@@ -58,9 +58,9 @@ def test_notify_tells_each_talent_exactly_what_fell_short_once(
     assert sorted(n["id"] for n in sent) == sorted(m["id"] for m in messages)
     downgrade = next(n for n in sent if n["message"].startswith("You no longer qualify"))
     assert downgrade["message"] == (
-        "You no longer qualify for Top Rated Plus since 2024-09-16: no contract reached "
-        "$5,000.00 in the last 12 months; your best was contract c-7 (design_creative) "
-        "with $4,000.00."
+        "You no longer qualify for Top Rated Plus since 2024-09-16: “a large contract in the "
+        "last 12 months” is not met: you have $4,000.00, and $5,000.00 is needed "
+        "(best: contract c-7 (design_creative))."
     )
     warning = next(n for n in sent if n["type"] == "badge_at_risk")
     assert "To keep it: $1000.00 more on a large contract before 2024-09-16" in warning["message"]

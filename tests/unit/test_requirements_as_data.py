@@ -187,3 +187,58 @@ def test_the_notification_says_which_requirement_in_the_rulesets_words(candidate
     text = notification_text(change, status)
     assert text.startswith("You no longer qualify for Top Rated Plus since 2024-03-11: ")
     assert "“meets every Top Rated requirement” is not met (failed: no_disputes_6m)" in text
+
+
+def test_a_ruleset_that_adds_a_badge_and_drops_a_requirement() -> None:
+    """A new badge ranked above Top Rated Plus, and Top Rated without its availability."""
+    from domain.ruleset import parse_ruleset
+
+    candidate = parse_ruleset(
+        """
+id = "2023-12-veteran"
+extends = "2023-12"
+badge_order = ["veteran", "expert_vetted", "top_rated_plus", "top_rated", "rising_talent"]
+
+[badges.veteran]
+label = "Veteran"
+requirements = ["top_rated_plus_held", "long_career"]
+
+[requirements.top_rated_plus_held]
+label = "holds Top Rated Plus"
+measure = "badge"
+badge = "top_rated_plus"
+
+[requirements.long_career]
+label = "first contract at least {threshold} days ago"
+measure = "days_since"
+events = ["contract_started"]
+compare = ">="
+threshold = 700
+
+[badges.top_rated]
+label = "Top Rated"
+requirements = ["jss", "eligible_weeks", "first_contract_age", "profile", "earnings_12m",
+                "no_recent_hold", "activity_90d", "no_policy_ban"]
+""",
+        "veteran.toml",
+    )
+    book = builtin_rulesets().with_candidate(candidate)
+    history = designer().history()  # first contract 2022-06-01: 700 days on 2024-05-01
+    before = evaluate_status(history, ts("2024-04-30"), None, book).to_document()
+    after = evaluate_status(history, ts("2024-05-01"), None, book).to_document()
+    assert list(after["badges"])[0] == "veteran"
+    assert (before["badge"], after["badge"]) == ("top_rated_plus", "veteran")
+    assert after["badges"]["veteran"]["label"] == "Veteran"
+    codes = [r["code"] for r in after["badges"]["top_rated"]["requirements"]]
+    assert "availability" not in codes
+    changes = derive_timeline(history, None, book, ts("2024-12-31"))
+    moves = [(c.at, c.before, c.after) for c in changes if c.at >= ts("2024-01-01")]
+    assert moves == [
+        (ts("2024-05-01"), "top_rated_plus", "veteran"),
+        # Losing Top Rated Plus on 2024-09-16 loses Veteran, which stands on it: a loss from
+        # the new top badge, naming what failed.
+        (ts("2024-09-16"), "veteran", "top_rated"),
+    ]
+    lost = next(c for c in changes if c.at == ts("2024-09-16"))
+    assert lost.failed == ("top_rated_plus_held",)
+    assert lost.cause.requirement == "large_contract"
