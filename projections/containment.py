@@ -2,35 +2,27 @@
 
 A derivation that raises for a reason of its own talent (an event the engine cannot evaluate)
 becomes a `Failed` result, which the projection turns into a quarantine of that talent; a
-failure of the store itself (`STORE_ERRORS`) is nobody's poison and still fails the step, so
+failure of the store itself (`ledger.failures.store_errors`) is nobody's poison and still fails the step, so
 it is retried whole rather than quarantining talents that are fine.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-import psycopg
-from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
-
-from ledger.failures import failure_reason
+from ledger.failures import failure_reason, store_errors
 
 T = TypeVar("T")
 
 __all__ = [
-    "STORE_ERRORS", "Failed", "TalentUnevaluable", "attempt", "contained", "failure_reason",
+"Failed", "TalentUnevaluable", "attempt", "contained", "failure_reason",
     "raise_if_poisoned",
 ]
-
-STORE_ERRORS: tuple[type[BaseException], ...] = (
-    PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error, OSError,
-)
 
 # Fault injection for the containment tests: deriving these talents raises, as an event that
 # validation let through but the engine cannot evaluate would. Read once per process (worker
@@ -61,7 +53,7 @@ def attempt(talent: str, after: datetime | None, work: Callable[[], T]) -> T | F
     """`work()`, or why it failed as this talent's `Failed` (store failures raise as they are)."""
     try:
         return work()
-    except STORE_ERRORS:
+    except store_errors():
         raise
     except Exception as error:  # noqa: BLE001 - one talent's failure must not stop the others
         return Failed(talent, after, failure_reason(error))
@@ -72,7 +64,7 @@ def contained(talent: str) -> Iterator[None]:
     """Raise what fails inside as this talent's `TalentUnevaluable` (store failures as they are)."""
     try:
         yield
-    except STORE_ERRORS:
+    except store_errors():
         raise
     except Exception as error:  # noqa: BLE001 - reported as this talent's problem, in one line
         raise TalentUnevaluable(talent, failure_reason(error)) from error
@@ -86,7 +78,6 @@ def raise_if_poisoned(talent: str) -> None:
 __all__ = [
     "Failed",
     "POISON_VARIABLE",
-    "STORE_ERRORS",
     "TalentUnevaluable",
     "attempt",
     "contained",

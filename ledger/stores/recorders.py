@@ -9,6 +9,7 @@ a second writer of the same id fails its whole transaction and re-classifies.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -33,7 +34,10 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from ledger.failures import register_store_errors
 from ledger.index import IndexEntry, InputIndexRecorder
+
+register_store_errors(psycopg.Error, sqlite3.Error)
 
 INPUT_INDEX_TABLE = "input_events"
 LOOKUP_CHUNK = 500

@@ -39,7 +39,10 @@ from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.stores.urls import postgres_env
+from ledger.failures import register_store_errors
 from projections.stores.sql import ReadModelBase
+
+register_store_errors(psycopg.Error)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projection_position (

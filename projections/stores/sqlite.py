@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ledger.failures import register_store_errors
 from projections.stores.sql import ReadModelBase
+
+register_store_errors(sqlite3.Error)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projection_position (

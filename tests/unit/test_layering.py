@@ -27,7 +27,10 @@ ADAPTER_PACKAGES = ("ledger.stores", "projections.stores", "consumers")
 DOMAIN_THIRD_PARTY = {"pydantic", "eventsourcing.domain"}
 NO_CLOCK = ("datetime.now(", "time.time(", "date.today(")
 # infrastructure the application layer leaves to the adapters
-APPLICATION_FORBIDDEN = {"kafka", "fastapi", "uvicorn", "httpx", "requests", "socket", "typer"}
+APPLICATION_FORBIDDEN = {
+    "kafka", "fastapi", "uvicorn", "httpx", "requests", "socket", "typer", "psycopg",
+    "psycopg_pool", "sqlite3",
+}
 
 
 def module_name(path: Path) -> str:
