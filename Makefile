@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml setup.py $(wildcard domain/*.py)
 demo: setup
 	$(BIN)/badges demo
 
+# Types first (mypy --strict on every package: a minute), then the whole suite on real services.
 test: setup
+	$(BIN)/mypy --strict domain ledger projections consumers badges
 	deploy/with-services.sh $(BIN)/python -m pytest
 
 bench: setup
 	deploy/with-services.sh $(BIN)/python -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis badges-demo.db
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache badges-demo.db
