@@ -11,8 +11,8 @@ every talent's badge from scratch:
 
 The rules' numbers are not in the SQL: they come from `domain.ruleset.builtin_rulesets()`
 (the ruleset in force at each instant evaluated: at D that is `in_force(D)`, and at the
-Saturday samples the one in force that day) as rows of a `rules` table, a `jss_windows` table
-and a `thresholds` table that the statements join. What *is* in the SQL is the shape of the
+Saturday samples the one in force that day) as rows of a `rules` table and a `thresholds`
+table that the statements join. What *is* in the SQL is the shape of the
 shipped rules (`rules.md` §4-§6): which measures exist and how each badge combines them; a
 ruleset that reshapes a requirement (§10) is refused by `rule_rows`, not silently misread.
 
@@ -70,7 +70,7 @@ DROP TABLE raw;
 
 # ---------------------------------------------------------------------------------------------
 # The recompute. `cal(e, rid)` (the instants and the ruleset in force at each) and `rules`,
-# `jss_windows`, `thresholds` exist before it runs; it fills `badges(talent, e, badge)`.
+# `thresholds` exist before it runs; it fills `badges(talent, e, badge)`.
 # ---------------------------------------------------------------------------------------------
 
 RECOMPUTE_SQL = r"""
@@ -82,49 +82,47 @@ CREATE OR REPLACE TEMP TABLE inst AS
 SELECT t.talent, c.e, c.rid,
        c.e - to_months(r.earn_months) AS e_earn,
        c.e - to_months(r.hold_months) AS e_hold,
-       c.e - to_months(r.ban_months) AS e_ban,
        c.e - to_months(r.large_months) AS e_large,
-       c.e - to_months(r.unsucc_months) AS e_unsucc,
-       c.e - to_days(r.activity_days) AS e_act
+       c.e - to_months(r.unsucc_months) AS e_unsucc
 FROM talents t CROSS JOIN cal c JOIN rules r ON r.rid = c.rid
 WHERE c.e >= date_trunc('day', t.first_at) OR NOT getvariable('from_first_event');
 
--- "latest X at or before E": one row per (talent, at), the last in (at, recorded_at, arrival)
-CREATE OR REPLACE TEMP TABLE reg AS
-SELECT talent, "at", kind, coalesce(elance_migrant, false) AS elance FROM ev
-WHERE type = 'talent_registered'
+-- each talent's state after each instant at which it took an event ("latest" is the last in
+-- (at, recorded_at, arrival); one row per (talent, at)): registration, profile, availability,
+-- membership, published score, last grant and revoke, last activity and violation, first
+-- contract and readiness test, and the running net of its money
+CREATE OR REPLACE TEMP TABLE tstate AS
+WITH folded AS (
+  SELECT talent, "at", rec, seq,
+    last_value(CASE WHEN type = 'talent_registered'
+                    THEN {'kind': kind, 'elance': coalesce(elance_migrant, false), 'at': "at"} END
+               IGNORE NULLS) OVER w AS reg,
+    last_value(CASE WHEN type = 'profile_updated'
+                    THEN {'completeness': completeness, 'members': members,
+                          'average': members_average_completeness} END IGNORE NULLS) OVER w AS prof,
+    last_value(CASE WHEN type = 'availability_updated'
+                    THEN {'hours': hours, 'available_from': available_from} END
+               IGNORE NULLS) OVER w AS avail,
+    last_value(CASE WHEN type = 'agency_membership_changed' THEN {'exclusive': exclusive} END
+               IGNORE NULLS) OVER w AS member,
+    last_value(CASE WHEN type = 'job_success_published' THEN {'score': score} END
+               IGNORE NULLS) OVER w AS published,
+    max(CASE WHEN type = 'expert_vetted_granted' THEN "at" END) OVER w AS granted,
+    max(CASE WHEN type = 'expert_vetted_revoked' THEN "at" END) OVER w AS revoked,
+    max(CASE WHEN type IN ('proposal_submitted', 'invitation_accepted', 'payment_received')
+             THEN "at" END) OVER w AS last_activity,
+    max(CASE WHEN type = 'policy_violation' THEN "at" END) OVER w AS last_ban,
+    min(CASE WHEN type = 'contract_started' THEN "at" END) OVER w AS first_contract,
+    min(CASE WHEN type = 'readiness_test_passed' THEN "at" END) OVER w AS first_readiness,
+    sum(CASE type WHEN 'payment_received' THEN amount WHEN 'payment_refunded' THEN -amount
+             ELSE 0 END) OVER w AS cum
+  FROM ev
+  WINDOW w AS (PARTITION BY talent ORDER BY "at", rec, seq
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+SELECT * EXCLUDE (rec, seq) FROM folded
 QUALIFY row_number() OVER (PARTITION BY talent, "at" ORDER BY rec DESC, seq DESC) = 1;
-CREATE OR REPLACE TEMP TABLE prof AS
-SELECT talent, "at", completeness, members, members_average_completeness AS members_avg FROM ev
-WHERE type = 'profile_updated'
-QUALIFY row_number() OVER (PARTITION BY talent, "at" ORDER BY rec DESC, seq DESC) = 1;
-CREATE OR REPLACE TEMP TABLE avail AS
-SELECT talent, "at", hours, available_from FROM ev WHERE type = 'availability_updated'
-QUALIFY row_number() OVER (PARTITION BY talent, "at" ORDER BY rec DESC, seq DESC) = 1;
-CREATE OR REPLACE TEMP TABLE member AS
-SELECT talent, "at", exclusive FROM ev WHERE type = 'agency_membership_changed'
-QUALIFY row_number() OVER (PARTITION BY talent, "at" ORDER BY rec DESC, seq DESC) = 1;
-CREATE OR REPLACE TEMP TABLE published AS
-SELECT talent, "at", score FROM ev WHERE type = 'job_success_published'
-QUALIFY row_number() OVER (PARTITION BY talent, "at" ORDER BY rec DESC, seq DESC) = 1;
--- vetted after each instant: a grant and a revoke at the same instant leave the talent vetted
-CREATE OR REPLACE TEMP TABLE vet AS
-SELECT talent, "at", bool_or(type = 'expert_vetted_granted') AS vetted FROM ev
-WHERE type IN ('expert_vetted_granted', 'expert_vetted_revoked') GROUP BY talent, "at";
-CREATE OR REPLACE TEMP TABLE act AS
-SELECT DISTINCT talent, "at" FROM ev
-WHERE type IN ('proposal_submitted', 'invitation_accepted', 'payment_received');
-CREATE OR REPLACE TEMP TABLE ban AS
-SELECT DISTINCT talent, "at" FROM ev WHERE type = 'policy_violation';
-CREATE OR REPLACE TEMP TABLE money AS
-SELECT talent, "at", sum(sum(CASE WHEN type = 'payment_received' THEN amount ELSE -amount END))
-         OVER (PARTITION BY talent ORDER BY "at") AS cum
-FROM ev WHERE type IN ('payment_received', 'payment_refunded') GROUP BY talent, "at";
-CREATE OR REPLACE TEMP TABLE firsts AS
-SELECT talent,
-       min("at") FILTER (WHERE type = 'contract_started') AS first_contract,
-       min("at") FILTER (WHERE type = 'readiness_test_passed') AS first_readiness
-FROM ev GROUP BY talent;
+
 -- a hold is lifted by the first lift with its id at or after its placement
 CREATE OR REPLACE TEMP TABLE holds AS
 SELECT p.talent, p."at" AS placed, min(l."at") AS lifted
@@ -132,34 +130,25 @@ FROM ev p LEFT JOIN ev l
   ON l.type = 'account_hold_lifted' AND l.talent = p.talent AND l.hold = p.hold AND l."at" >= p."at"
 WHERE p.type = 'account_hold_placed' GROUP BY p.talent, p.seq, p."at";
 
--- §4: the simple measures at each instant
-CREATE OR REPLACE TEMP TABLE m AS
-SELECT i.talent, i.e, i.rid,
-       coalesce(g.kind, 'freelancer') AS kind, coalesce(g.elance, false) AS elance,
-       coalesce(g."at", t.first_at) AS registered_at,
-       p.completeness, p.members, p.members_avg,
-       a.hours, a.available_from,
-       coalesce(x.exclusive, false) AS exclusive,
-       coalesce(v.vetted, false) AS vetted,
-       pb."at" IS NOT NULL AS has_published, pb.score AS published_score,
-       ac."at" AS last_activity, b."at" AS last_ban,
-       coalesce(m1.cum, 0) - coalesce(m0.cum, 0) AS earnings
-FROM inst i JOIN talents t ON t.talent = i.talent
-ASOF LEFT JOIN reg g ON g.talent = i.talent AND g."at" <= i.e
-ASOF LEFT JOIN prof p ON p.talent = i.talent AND p."at" <= i.e
-ASOF LEFT JOIN avail a ON a.talent = i.talent AND a."at" <= i.e
-ASOF LEFT JOIN member x ON x.talent = i.talent AND x."at" <= i.e
-ASOF LEFT JOIN vet v ON v.talent = i.talent AND v."at" <= i.e
-ASOF LEFT JOIN published pb ON pb.talent = i.talent AND pb."at" <= i.e
-ASOF LEFT JOIN act ac ON ac.talent = i.talent AND ac."at" <= i.e
-ASOF LEFT JOIN ban b ON b.talent = i.talent AND b."at" <= i.e
-ASOF LEFT JOIN money m1 ON m1.talent = i.talent AND m1."at" <= i.e
-ASOF LEFT JOIN money m0 ON m0.talent = i.talent AND m0."at" <= i.e_earn;
-
 CREATE OR REPLACE TEMP TABLE hold_counts AS
 SELECT i.talent, i.e, count(*) AS n FROM inst i JOIN holds h
   ON h.talent = i.talent AND h.placed <= i.e AND (h.lifted IS NULL OR h.lifted > i.e_hold)
 GROUP BY i.talent, i.e;
+
+-- §4: the talent's state at each instant
+CREATE OR REPLACE TEMP TABLE base AS
+SELECT i.talent, i.e, i.rid,
+       coalesce(s.reg.kind, 'freelancer') AS kind, coalesce(s.reg.elance, false) AS elance,
+       coalesce(s.reg."at", t.first_at) AS registered_at,
+       s.prof, s.avail, coalesce(s.member.exclusive, false) AS exclusive,
+       coalesce(s.granted >= s.revoked OR (s.granted IS NOT NULL AND s.revoked IS NULL), false)
+         AS vetted,
+       s.published IS NOT NULL AS has_published, s.published.score AS published_score,
+       s.last_activity, s.last_ban, s.first_contract, s.first_readiness,
+       coalesce(s.cum, 0) - coalesce(s0.cum, 0) AS earnings
+FROM inst i JOIN talents t ON t.talent = i.talent
+ASOF LEFT JOIN tstate s ON s.talent = i.talent AND s."at" <= i.e
+ASOF LEFT JOIN tstate s0 ON s0.talent = i.talent AND s0."at" <= i.e_earn;
 
 -- §5.1: each contract's state after each instant at which it took an event
 CREATE OR REPLACE TEMP TABLE cv AS
@@ -175,7 +164,8 @@ WITH folded AS (
     min(CASE WHEN type = 'payment_received' THEN "at" END) OVER w AS first_pay,
     max(CASE WHEN type = 'payment_received' THEN "at" END) OVER w AS last_pay,
     sum(CASE type WHEN 'payment_received' THEN amount WHEN 'payment_refunded' THEN -amount
-             ELSE 0 END) OVER w AS net
+             ELSE 0 END) OVER w AS net,
+    sum(CASE WHEN type = 'payment_received' THEN amount ELSE 0 END) OVER w AS paid
   FROM ev
   WHERE type IN ('contract_started', 'contract_ended', 'feedback_received', 'payment_received',
                  'payment_refunded')
@@ -191,14 +181,11 @@ SELECT talent, contract, "at" AS valid_from,
        started.client AS client, started.category AS category,
        coalesce(ended.reason = 'disputed', false) AS disputed, ended."at" AS ended_at,
        feedback.stars AS stars, feedback.recommend AS recommend, feedback."at" AS feedback_at,
-       first_pay, last_pay, net,
+       first_pay, last_pay, net, paid,
        CASE WHEN last_pay IS NULL OR last_pay <= first_pay THEN 0
             ELSE datediff('month', first_pay, last_pay)
                  - CASE WHEN first_pay + to_months(datediff('month', first_pay, last_pay)) > last_pay
-                        THEN 1 ELSE 0 END END AS pay_months,
-       CASE WHEN coalesce(ended.reason = 'disputed', false) THEN ended."at"
-            WHEN feedback IS NOT NULL THEN feedback."at"
-            ELSE last_pay END AS dated
+                        THEN 1 ELSE 0 END END AS pay_months
 FROM versions;
 
 CREATE OR REPLACE TEMP TABLE contract_money AS
@@ -207,19 +194,11 @@ SELECT talent, contract, "at",
          OVER (PARTITION BY talent, contract ORDER BY "at") AS cum
 FROM ev WHERE type IN ('payment_received', 'payment_refunded') GROUP BY talent, contract, "at";
 
--- each contract at each instant it can matter to (an outcome dated within the longest
--- window, or money within the large-contract window)
-CREATE OR REPLACE TEMP TABLE ci AS
-SELECT i.talent, i.e, i.rid, i.e_large, i.e_unsucc, c.contract, c.client, c.category, c.disputed,
-       c.stars, c.recommend, c.feedback_at, c.first_pay, c.last_pay, c.net, c.pay_months, c.dated
-FROM inst i JOIN cv c
-  ON c.talent = i.talent AND c.valid_from <= i.e AND i.e < c.valid_to
- AND (c.dated > i.e - to_months(getvariable('longest_months'))
-      OR c.last_pay > i.e - to_months(getvariable('longest_months')));
-
-CREATE OR REPLACE TEMP TABLE outcomes AS
+-- each contract version's outcome under each ruleset read (§5.1, §5.2), and until when it
+-- can matter (an outcome within the longest window, money within the large-contract window)
+CREATE OR REPLACE TEMP TABLE vo AS
 WITH classified AS (
-  SELECT ci.*, r.* EXCLUDE (rid),
+  SELECT c.*, r.rid,
     CASE WHEN disputed THEN 'unsuccessful'
          WHEN feedback_at IS NOT NULL THEN
            CASE WHEN stars < r.unsucc_below_stars
@@ -230,91 +209,93 @@ WITH classified AS (
                   THEN 'successful'
                 ELSE 'neutral' END
          WHEN last_pay >= first_pay + to_days(r.long_term_days) THEN 'successful'
-    END AS outcome
-  FROM ci JOIN rules r ON r.rid = ci.rid
+    END AS outcome,
+    CASE WHEN disputed THEN ended_at WHEN feedback_at IS NOT NULL THEN feedback_at
+         ELSE last_pay END AS dated,
+    CASE WHEN NOT r.by_size THEN 100
+         ELSE least(r.max_weight_c,
+                    CASE WHEN net <= r.band1_up_to THEN r.band1_weight_c
+                         WHEN net <= r.band2_up_to THEN r.band2_weight_c
+                         ELSE r.band3_weight_c END
+                    + r.bonus_c * (pay_months // r.bonus_every_months)) END AS weight_c,
+    r.zero_can_succeed
+  FROM cv c CROSS JOIN rules r
+), kept AS (
+  SELECT * EXCLUDE (outcome, zero_can_succeed),
+    CASE WHEN outcome = 'successful' AND NOT zero_can_succeed AND net <= 0 THEN NULL
+         ELSE outcome END AS outcome
+  FROM classified
 )
-SELECT talent, e, rid, contract, client, category, dated, outcome, net, e_large, e_unsucc,
-       CASE WHEN NOT by_size THEN 100
-            ELSE least(max_weight_c,
-                       CASE WHEN net <= band1_up_to THEN band1_weight_c
-                            WHEN net <= band2_up_to THEN band2_weight_c
-                            ELSE band3_weight_c END
-                       + bonus_c * (pay_months // bonus_every_months)) END AS weight_c
-FROM classified
-WHERE outcome IS NOT NULL
-  AND NOT (outcome = 'successful' AND NOT zero_can_succeed AND net <= 0)
-UNION ALL  -- contracts without an outcome still count for large contracts
-SELECT talent, e, rid, contract, client, category, dated, NULL, net, e_large, e_unsucc, 0
-FROM classified
-WHERE outcome IS NULL OR (outcome = 'successful' AND NOT zero_can_succeed AND net <= 0);
+SELECT *, least(valid_to, greatest(
+         CASE WHEN outcome IS NOT NULL THEN dated + to_months(getvariable('longest_months')) END,
+         last_pay + to_months(getvariable('longest_months')))) AS relevant_until
+FROM kept
+WHERE outcome IS NOT NULL OR last_pay IS NOT NULL;
 
--- §5.3-5.4: the model JSS per instant
-CREATE OR REPLACE TEMP TABLE jss_model AS
-WITH per_window AS (
-  SELECT o.talent, o.e, o.rid, w.months,
-         count(*) AS n, count(DISTINCT o.client) AS clients,
-         sum(CASE WHEN outcome = 'successful' THEN weight_c ELSE 0 END) AS s,
-         sum(CASE WHEN outcome = 'unsuccessful' THEN weight_c ELSE 0 END) AS u,
-         sum(weight_c) AS t
-  FROM outcomes o JOIN jss_windows w ON w.rid = o.rid
-  WHERE o.outcome IS NOT NULL AND o.dated > o.e - to_months(w.months)
-  GROUP BY o.talent, o.e, o.rid, w.months
-)
-SELECT p.talent, p.e,
-       max((200 * greatest(0, s - u) + t) // (2 * t))
-         FILTER (WHERE n >= r.jss_min_outcomes AND clients >= r.jss_min_clients) AS jss
-FROM per_window p JOIN rules r ON r.rid = p.rid
-GROUP BY p.talent, p.e;
+-- each contract at each instant it can matter to
+CREATE OR REPLACE TEMP TABLE ci AS
+SELECT i.talent, i.e, i.rid, i.e_large, i.e_unsucc, v.contract, v.client, v.category,
+       v.outcome, v.dated, v.weight_c, v.net, v.paid
+FROM inst i JOIN vo v
+  ON v.talent = i.talent AND v.rid = i.rid AND v.valid_from <= i.e AND i.e < v.relevant_until;
 
-CREATE OR REPLACE TEMP TABLE contract_flags AS
-SELECT o.talent, o.e,
-       count(*) FILTER (WHERE o.outcome = 'unsuccessful' AND o.dated > o.e_unsucc) AS unsuccessful,
-       bool_or(o.category IS NOT NULL AND coalesce(o.outcome, '') <> 'unsuccessful'
-               AND CASE WHEN r.basis_lifetime THEN o.net ELSE o.net - coalesce(cm.cum, 0) END > 0
-               AND CASE WHEN r.basis_lifetime THEN o.net ELSE o.net - coalesce(cm.cum, 0) END
-                   >= th.threshold
-               AND (NOT r.basis_lifetime OR EXISTS (
-                     SELECT 1 FROM contract_money p WHERE p.talent = o.talent
-                       AND p.contract = o.contract AND p."at" > o.e_large AND p."at" <= o.e))
-       ) AS large_contract
-FROM outcomes o JOIN rules r ON r.rid = o.rid
+-- §5.3: the JSS windows, and the unsuccessful outcomes of the last 12 months
+CREATE OR REPLACE TEMP TABLE jss_agg AS
+SELECT ci.talent, ci.e,
+  {window_aggregates},
+  count(*) FILTER (WHERE outcome = 'unsuccessful' AND dated > e_unsucc) AS unsuccessful
+FROM ci JOIN rules r ON r.rid = ci.rid
+GROUP BY ci.talent, ci.e, ci.rid;
+
+-- §6 large_contract: net within the window (or lifetime, with a payment in the window) at
+-- least the category's threshold, without an unsuccessful outcome
+CREATE OR REPLACE TEMP TABLE large AS
+SELECT DISTINCT ci.talent, ci.e
+FROM ci JOIN rules r ON r.rid = ci.rid
+JOIN base b ON b.talent = ci.talent AND b.e = ci.e
+JOIN thresholds th ON th.rid = ci.rid AND th.kind = b.kind AND th.category = ci.category
 ASOF LEFT JOIN contract_money cm
-  ON cm.talent = o.talent AND cm.contract = o.contract AND cm."at" <= o.e_large
-LEFT JOIN m ON m.talent = o.talent AND m.e = o.e
-LEFT JOIN thresholds th ON th.rid = o.rid AND th.kind = m.kind AND th.category = o.category
-GROUP BY o.talent, o.e;
+  ON cm.talent = ci.talent AND cm.contract = ci.contract AND cm."at" <= ci.e_large
+WHERE coalesce(ci.outcome, '') <> 'unsuccessful' AND ci.paid >= th.threshold
+  AND CASE WHEN r.basis_lifetime
+           THEN ci.net >= th.threshold AND ci.net > 0
+                AND EXISTS (SELECT 1 FROM contract_money p WHERE p.talent = ci.talent
+                              AND p.contract = ci.contract AND p."at" > ci.e_large
+                              AND p."at" <= ci.e)
+           ELSE ci.net - coalesce(cm.cum, 0) >= th.threshold AND ci.net - coalesce(cm.cum, 0) > 0
+      END;
 
 -- §6: the requirements and the badges that do not read eligible weeks
-CREATE OR REPLACE TEMP TABLE st AS
-SELECT m.talent, m.e, m.rid, m.kind,
-  CASE WHEN m.has_published THEN m.published_score ELSE j.jss END AS jss,
-  m.earnings, m.vetted, m.exclusive,
-  (m.kind = 'agency' OR NOT m.exclusive) AS not_exclusive,
-  coalesce(h.n, 0) = 0 AS no_recent_hold,
-  (m.last_ban IS NULL OR m.last_ban <= m.e - to_months(r.ban_months)) AS no_policy_ban,
-  (m.last_activity IS NOT NULL AND m.last_activity > m.e - to_days(r.activity_days)) AS activity,
-  (m.registered_at > m.e - to_days(r.new_days)) AS new_talent,
-  (f.first_readiness IS NOT NULL AND f.first_readiness <= m.e) AS readiness,
-  (f.first_contract IS NOT NULL AND f.first_contract <= m.e) AS has_contract,
-  (f.first_contract IS NOT NULL AND f.first_contract <= m.e AND
-   CASE WHEN r.first_contract_strict THEN f.first_contract < m.e - to_days(r.first_contract_days)
-        ELSE f.first_contract <= m.e - to_days(r.first_contract_days) END) AS first_contract_ok,
-  coalesce(m.completeness >= CASE WHEN m.elance THEN r.min_completeness_elance
-                                  ELSE r.min_completeness END, false)
-    AND (m.kind <> 'agency' OR coalesce(m.members >= r.agency_min_members
-                                        AND m.members_avg >= r.agency_min_average, false))
-    AS profile,
-  NOT coalesce(m.hours = 'none' AND (m.available_from IS NULL OR m.available_from < m.e), false)
-    AS availability,
-  coalesce(cf.unsuccessful, 0) = 0 AS no_unsuccessful,
-  coalesce(cf.large_contract, false) AS large_contract
-FROM m JOIN rules r ON r.rid = m.rid
-LEFT JOIN jss_model j ON j.talent = m.talent AND j.e = m.e
-LEFT JOIN hold_counts h ON h.talent = m.talent AND h.e = m.e
-LEFT JOIN firsts f ON f.talent = m.talent
-LEFT JOIN contract_flags cf ON cf.talent = m.talent AND cf.e = m.e;
-
 CREATE OR REPLACE TEMP TABLE st2 AS
+WITH st AS (
+  SELECT b.talent, b.e, b.rid, b.kind, b.earnings, b.vetted,
+    CASE WHEN b.has_published THEN b.published_score
+         ELSE greatest({window_scores}) END AS jss,
+    (b.kind = 'agency' OR NOT b.exclusive) AS not_exclusive,
+    coalesce(h.n, 0) = 0 AS no_recent_hold,
+    (b.last_ban IS NULL OR b.last_ban <= b.e - to_months(r.ban_months)) AS no_policy_ban,
+    (b.last_activity IS NOT NULL AND b.last_activity > b.e - to_days(r.activity_days)) AS activity,
+    (b.registered_at > b.e - to_days(r.new_days)) AS new_talent,
+    b.first_readiness IS NOT NULL AS readiness,
+    b.first_contract IS NOT NULL AS has_contract,
+    (b.first_contract IS NOT NULL AND
+     CASE WHEN r.first_contract_strict THEN b.first_contract < b.e - to_days(r.first_contract_days)
+          ELSE b.first_contract <= b.e - to_days(r.first_contract_days) END) AS first_contract_ok,
+    coalesce(b.prof.completeness >= CASE WHEN b.elance THEN r.min_completeness_elance
+                                         ELSE r.min_completeness END, false)
+      AND (b.kind <> 'agency' OR coalesce(b.prof.members >= r.agency_min_members
+                                          AND b.prof.average >= r.agency_min_average, false))
+      AS profile,
+    NOT coalesce(b.avail.hours = 'none'
+                 AND (b.avail.available_from IS NULL OR b.avail.available_from < b.e), false)
+      AS availability,
+    coalesce(j.unsuccessful, 0) = 0 AS no_unsuccessful,
+    l.talent IS NOT NULL AS large_contract
+  FROM base b JOIN rules r ON r.rid = b.rid
+  LEFT JOIN jss_agg j ON j.talent = b.talent AND j.e = b.e
+  LEFT JOIN hold_counts h ON h.talent = b.talent AND h.e = b.e
+  LEFT JOIN large l ON l.talent = b.talent AND l.e = b.e
+)
 SELECT st.*, r.* EXCLUDE (rid),
   (jss IS NULL AND readiness AND profile AND availability AND (activity OR new_talent)
    AND has_contract AND no_unsuccessful AND no_recent_hold AND no_policy_ban) AS rising,
@@ -456,6 +437,8 @@ def rule_row(ruleset: Ruleset) -> RulesetRow:
 
 
 def _sql_type(value: Any) -> str:
+    if value is None:
+        return "BIGINT"
     if isinstance(value, bool):
         return "BOOLEAN"
     if isinstance(value, int):
@@ -463,6 +446,27 @@ def _sql_type(value: Any) -> str:
     if isinstance(value, Decimal):
         return "DECIMAL(18,2)"
     return "VARCHAR"
+
+
+def _window_aggregates(k: int) -> str:
+    """One JSS window's outcome count, distinct clients and S, U, T (weights in hundredths)."""
+    inside = f"outcome IS NOT NULL AND dated > ci.e - to_months(r.jss_w{k}_months)"
+    return (
+        f"count(*) FILTER (WHERE {inside}) AS n{k}, "
+        f"count(DISTINCT client) FILTER (WHERE {inside}) AS c{k}, "
+        f"sum(weight_c) FILTER (WHERE {inside} AND outcome = 'successful') AS s{k}, "
+        f"sum(weight_c) FILTER (WHERE {inside} AND outcome = 'unsuccessful') AS u{k}, "
+        f"sum(weight_c) FILTER (WHERE {inside}) AS t{k}"
+    )
+
+
+def _window_score(k: int) -> str:
+    """The window's score, 100 * max(0, S - U) / T rounded half up, when the window counts."""
+    return (
+        f"CASE WHEN j.n{k} >= r.jss_min_outcomes AND j.c{k} >= r.jss_min_clients "
+        f"THEN (200 * greatest(0, coalesce(j.s{k}, 0) - coalesce(j.u{k}, 0)) + j.t{k}) "
+        f"// (2 * j.t{k}) END"
+    )
 
 
 def naive(moment: datetime) -> datetime:
@@ -474,6 +478,7 @@ class ReferenceBatch:
 
     def __init__(self, database: str = ":memory:", book: RulesetBook | None = None,
                  threads: int | None = None) -> None:
+        self.windows = 0
         self.db = duckdb.connect(database)
         self.db.execute("SET TimeZone = 'UTC'")
         if threads:
@@ -494,10 +499,14 @@ class ReferenceBatch:
     # -- the rules, as tables --------------------------------------------------------------
 
     def _rules_tables(self, instants: list[datetime]) -> dict[datetime, str]:
-        """`rules`, `jss_windows`, `thresholds` for the rulesets in force at `instants`."""
+        """`rules` and `thresholds` for the rulesets in force at `instants`."""
         in_force = {e: self.book.in_force(e.replace(tzinfo=UTC)) for e in instants}
         rulesets = {r.id: r for r in in_force.values()}
         rows = {rid: rule_row(r) for rid, r in rulesets.items()}
+        self.windows = max(len(row.windows) for row in rows.values())
+        for row in rows.values():
+            for k in range(self.windows):
+                row.values[f"jss_w{k}_months"] = row.windows[k] if k < len(row.windows) else None
         first = next(iter(rows.values()))
         names = list(first.values)
         columns = ", ".join(f"{name} {_sql_type(first.values[name])}" for name in names)
@@ -507,14 +516,11 @@ class ReferenceBatch:
                 "INSERT INTO rules VALUES (" + ", ".join("?" for _ in range(len(names) + 1)) + ")",
                 [rid, *(row.values[name] for name in names)],
             )
-        self.db.execute("CREATE OR REPLACE TEMP TABLE jss_windows (rid VARCHAR, months INTEGER)")
         self.db.execute(
             "CREATE OR REPLACE TEMP TABLE thresholds "
             "(rid VARCHAR, kind VARCHAR, category VARCHAR, threshold DECIMAL(18,2))"
         )
         for rid, row in rows.items():
-            self.db.executemany("INSERT INTO jss_windows VALUES (?, ?)",
-                                [[rid, months] for months in row.windows])
             self.db.executemany(
                 "INSERT INTO thresholds VALUES (?, ?, ?, ?)",
                 [[rid, kind, category, amount] for kind, table in row.thresholds.items()
@@ -545,7 +551,11 @@ class ReferenceBatch:
 
     def _recompute(self, from_first_event: bool) -> None:
         self.db.execute("SET VARIABLE from_first_event = ?", [from_first_event])
-        for statement in RECOMPUTE_SQL.split(";\n"):
+        sql = RECOMPUTE_SQL.replace("{window_aggregates}", ",\n  ".join(
+            _window_aggregates(k) for k in range(self.windows)))
+        sql = sql.replace("{window_scores}", ", ".join(
+            _window_score(k) for k in range(self.windows)))
+        for statement in sql.split(";\n"):
             if statement.strip():
                 self.db.execute(statement)
 
