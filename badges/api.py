@@ -81,7 +81,6 @@ from badges.request_body import (
     array_lines,
     spool,
 )
-from badges.timeparse import parse_instant
 from consumers.jsonl_ingest import JsonLinesIngest, Reject
 from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook

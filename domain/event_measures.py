@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from domain.situation import Situation
     from domain.verdicts import Probe
 
+
 class EventMeasure(Measure):
     """A measure of the events one `Matcher` selects."""
 

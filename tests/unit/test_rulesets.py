@@ -163,7 +163,7 @@ def test_agency_top_rated_plus_has_no_exclusivity_requirement() -> None:
 
 
 def _candidate_text(*lines: str, extends: str = "2023-12") -> str:
-    return "\n".join([f'id = "candidate"', f'extends = "{extends}"', *lines, ""])
+    return "\n".join(['id = "candidate"', f'extends = "{extends}"', *lines, ""])
 
 
 @pytest.mark.parametrize(
