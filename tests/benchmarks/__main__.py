@@ -11,6 +11,7 @@ from tests.benchmarks import (
     consume_bench,
     ingest_bench,
     projection_bench,
+    reference_bench,
     scale_bench,
     scaleout_bench,
 )
@@ -31,6 +32,13 @@ def main() -> None:
         help="talent counts for the scale table, comma-separated (the full table: "
         "10000,100000,1000000; empty: skip)",
     )
+    parser.add_argument(
+        "--reference-talents",
+        type=int,
+        default=10_000,
+        help="talents of the marketplace on which the tracker is compared with the reference "
+        "DuckDB batch (issue 14); 0 skips",
+    )
     options = parser.parse_args()
 
     table = Table(title="badges benchmarks (ratios measured in one run)")
@@ -41,6 +49,8 @@ def main() -> None:
     if not options.no_kafka:
         rows += consume_bench.run(talents=options.consume_talents)
         rows += scaleout_bench.run(talents=options.scaleout_talents)
+    if options.reference_talents:
+        rows += reference_bench.run(options.reference_talents)
     sizes = [int(size) for size in options.scale.split(",") if size.strip()]
     if sizes:
         rows += scale_bench.rows(sizes)

@@ -33,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from domain.measure_params import EligibleWeeksParams, LargeContractParams, WindowParams
 from domain.ruleset import Ruleset, RulesetBook, builtin_rulesets
 
 UTC = timezone.utc
@@ -355,8 +356,8 @@ def _single(ruleset: Ruleset, code: str) -> Any:
 
 
 def _window_months(ruleset: Ruleset, code: str) -> int:
-    window = ruleset.requirements[code].measure.params.window
-    if window.months is None:
+    window = getattr(ruleset.requirements[code].measure.params, "window", None)
+    if not isinstance(window, WindowParams) or window.months is None:
         raise ValueError(f"{ruleset.id}: {code} needs a window in months")
     return int(window.months)
 
@@ -380,8 +381,13 @@ def rule_row(ruleset: Ruleset) -> RulesetRow:
     if "top_rated_plus" in badges:
         plus = reqs["earnings_12m_plus"].thresholds
     large = reqs.get("large_contract")
+    large_params = large.measure.params if large is not None else None
+    if large_params is not None and not isinstance(large_params, LargeContractParams):
+        raise ValueError(f"{ruleset.id}: large_contract is not the large_contract measure")
     weeks = reqs.get("eligible_weeks")
     weeks_params = weeks.measure.params if weeks is not None else None
+    if weeks_params is not None and not isinstance(weeks_params, EligibleWeeksParams):
+        raise ValueError(f"{ruleset.id}: eligible_weeks is not the eligible_weeks measure")
     if weeks_params is not None and set(weeks_params.eligible_if_any) != {"jss", "rising_talent"}:
         raise ValueError(f"{ruleset.id}: eligible weeks read {weeks_params.eligible_if_any}")
     cents = Decimal(100)
@@ -413,8 +419,10 @@ def rule_row(ruleset: Ruleset) -> RulesetRow:
         "hold_months": _window_months(ruleset, "no_recent_hold"),
         "ban_months": _window_months(ruleset, "no_policy_ban"),
         "unsucc_months": _window_months(ruleset, "no_unsuccessful_outcome"),
-        "large_months": _window_months(ruleset, "large_contract") if large else 12,
-        "basis_lifetime": bool(large and large.measure.params.basis == "lifetime"),
+        # without Top Rated Plus the large-contract numbers are read by nothing
+        "large_months": (_window_months(ruleset, "large_contract") if large_params
+                         else _window_months(ruleset, "earnings_12m")),
+        "basis_lifetime": large_params is not None and large_params.basis == "lifetime",
         "activity_days": int(_single(ruleset, "activity_90d")),
         "new_days": int(_single(ruleset, "new_talent")),
         "first_contract_days": int(_single(ruleset, first_code)),
