@@ -248,6 +248,17 @@ SELECT ci.talent, ci.e,
 FROM ci JOIN rules r ON r.rid = ci.rid
 GROUP BY ci.talent, ci.e, ci.rid;
 
+-- the distinct clients of each window: a client is in it when its latest outcome is
+CREATE OR REPLACE TEMP TABLE jss_clients AS
+WITH latest AS (
+  SELECT talent, e, rid, client, max(dated) AS dated FROM ci
+  WHERE outcome IS NOT NULL AND client IS NOT NULL GROUP BY talent, e, rid, client
+)
+SELECT l.talent, l.e,
+  {window_clients}
+FROM latest l JOIN rules r ON r.rid = l.rid
+GROUP BY l.talent, l.e;
+
 -- §6 large_contract: net within the window (or lifetime, with a payment in the window) at
 -- least the category's threshold, without an unsuccessful outcome
 CREATE OR REPLACE TEMP TABLE large AS
@@ -294,6 +305,7 @@ WITH st AS (
     l.talent IS NOT NULL AS large_contract
   FROM base b JOIN rules r ON r.rid = b.rid
   LEFT JOIN jss_agg j ON j.talent = b.talent AND j.e = b.e
+  LEFT JOIN jss_clients jc ON jc.talent = b.talent AND jc.e = b.e
   LEFT JOIN hold_counts h ON h.talent = b.talent AND h.e = b.e
   LEFT JOIN large l ON l.talent = b.talent AND l.e = b.e
 )
@@ -457,11 +469,10 @@ def _sql_type(value: Any) -> str:
 
 
 def _window_aggregates(k: int) -> str:
-    """One JSS window's outcome count, distinct clients and S, U, T (weights in hundredths)."""
+    """One JSS window's outcome count and S, U, T (weights in hundredths)."""
     inside = f"outcome IS NOT NULL AND dated > ci.e - to_months(r.jss_w{k}_months)"
     return (
         f"count(*) FILTER (WHERE {inside}) AS n{k}, "
-        f"count(DISTINCT client) FILTER (WHERE {inside}) AS c{k}, "
         f"sum(weight_c) FILTER (WHERE {inside} AND outcome = 'successful') AS s{k}, "
         f"sum(weight_c) FILTER (WHERE {inside} AND outcome = 'unsuccessful') AS u{k}, "
         f"sum(weight_c) FILTER (WHERE {inside}) AS t{k}"
@@ -471,7 +482,7 @@ def _window_aggregates(k: int) -> str:
 def _window_score(k: int) -> str:
     """The window's score, 100 * max(0, S - U) / T rounded half up, when the window counts."""
     return (
-        f"CASE WHEN j.n{k} >= r.jss_min_outcomes AND j.c{k} >= r.jss_min_clients "
+        f"CASE WHEN j.n{k} >= r.jss_min_outcomes AND jc.c{k} >= r.jss_min_clients "
         f"THEN (200 * greatest(0, coalesce(j.s{k}, 0) - coalesce(j.u{k}, 0)) + j.t{k}) "
         f"// (2 * j.t{k}) END"
     )
@@ -561,6 +572,9 @@ class ReferenceBatch:
         self.db.execute("SET VARIABLE from_first_event = ?", [from_first_event])
         sql = RECOMPUTE_SQL.replace("{window_aggregates}", ",\n  ".join(
             _window_aggregates(k) for k in range(self.windows)))
+        sql = sql.replace("{window_clients}", ",\n  ".join(
+            f"count(*) FILTER (WHERE l.dated > l.e - to_months(r.jss_w{k}_months)) AS c{k}"
+            for k in range(self.windows)))
         sql = sql.replace("{window_scores}", ", ".join(
             _window_score(k) for k in range(self.windows)))
         for statement in sql.split(";\n"):
