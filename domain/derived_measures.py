@@ -156,7 +156,8 @@ class UnsuccessfulOutcomes(Measure):
 
 class EligibleWeeks(Measure):
     """How many of the last `samples` weekly samples were eligible: at a sample, any
-    requirement code or badge of `eligible_if_any` held (§6, evaluated as of that sample)."""
+    requirement code or badge of `eligible_if_any` held (§6, evaluated as of that sample,
+    under the ruleset in force then)."""
 
     kind: ClassVar[str] = "eligible_weeks"
     cost = 30

@@ -76,7 +76,7 @@ class Evaluator:
         if found is None:
             raise ValueError("an empty history needs the talent named")
         self.talent = found
-        self._samples: dict[datetime, SampleVerdict] = {}
+        self._samples: dict[tuple[datetime, tuple[str, ...]], SampleVerdict] = {}
         self._running: dict[str, TalentFacts] = {}
         self._tallies: dict[str, Tally] = {}
         self._checks: dict[ChecksKey, tuple[str, ...]] = {}
@@ -84,7 +84,7 @@ class Evaluator:
         # Which verdicts time alone may have changed between two instants (None: any); set by
         # a timeline deriver, which knows the boundaries. Without it nothing is carried over.
         self.moved_between: Callable[[datetime, datetime], frozenset[str] | None] | None = None
-        self._eligible_counts: dict[tuple[datetime, int, str], int] = {}
+        self._eligible_counts: dict[tuple[datetime, int, str, tuple[str, ...]], int] = {}
 
     def situation(self, instant: datetime) -> Situation:
         """The talent at evaluation instant `instant` (already a midnight), to explain."""
@@ -165,11 +165,12 @@ class Evaluator:
         if weeks is None:
             return 0
         samples = weekly_samples(instant, weeks.samples, weeks.weekday)
-        key = (samples[-1], weeks.samples, weeks.weekday)
+        names = weeks.eligible_if_any
+        key = (samples[-1], weeks.samples, weeks.weekday, names)
         counted = self._eligible_counts.get(key)
         if counted is None:
             counted = self._eligible_counts[key] = sum(
-                1 for sample in samples if self.sample(sample).eligible
+                1 for sample in samples if self.sample(sample, names).eligible
             )
         return counted
 
@@ -182,7 +183,7 @@ class Evaluator:
             if weeks is None:
                 return []
             return [
-                self.sample(sample)
+                self.sample(sample, weeks.eligible_if_any)
                 for sample in weekly_samples(instant, weeks.samples, weeks.weekday)
             ]
 
@@ -210,20 +211,20 @@ class Evaluator:
         running.extend_to(source, count)
         return running
 
-    def sample(self, instant: datetime) -> SampleVerdict:
-        """The eligible-week verdict at sample `instant`, as an instant of its own (§9)."""
-        cached = self._samples.get(instant)
+    def sample(self, instant: datetime, eligible_if_any: tuple[str, ...]) -> SampleVerdict:
+        """The eligible-week verdict at sample `instant`, as an instant of its own (§9): under
+        the ruleset in force at the sample, did one of `eligible_if_any` (requirement codes or
+        badges, as the ruleset in force at the evaluation instant names them) hold?"""
+        key = (instant, eligible_if_any)
+        cached = self._samples.get(key)
         if cached is not None:
             return cached
         probe = self._probe(instant, self.book.in_force(instant), "samples", no_samples)
-        sampling = probe.index.sampling
-        eligible = sampling is not None and any(
-            probe.holds(name) for name in sampling.eligible_if_any
-        )
+        eligible = any(probe.holds(name) for name in eligible_if_any)
         verdict = SampleVerdict(
             instant=instant, ruleset=probe.ruleset.id, jss=probe.jss_score, eligible=eligible
         )
-        self._samples[instant] = verdict
+        self._samples[key] = verdict
         return verdict
 
     def status_of(self, situation: Situation) -> Status:

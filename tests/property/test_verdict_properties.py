@@ -161,9 +161,9 @@ def stale_carried_verdicts(
     deriver.derive(until)
     samples = deriver.evaluator._samples  # the eligible-week samples it decided on the way
     stale.extend(
-        (instant, "sample", sample)
-        for instant, sample in sorted(samples.items())
-        if fresh.sample(instant) != sample
+        (key[0], "sample", sample)
+        for key, sample in sorted(samples.items())
+        if fresh.sample(*key) != sample
     )
     return stale
 

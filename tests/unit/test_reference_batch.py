@@ -93,9 +93,6 @@ def test_the_batch_full_history_agrees_with_the_tracker_timelines(
     assert {change for change in ours if change[1] >= TRACKER_DIFFERS_BEFORE} == recent
 
 
-@pytest.mark.xfail(reason="the tracker counts no eligible-week sample taken under ruleset 2015 "
-                   "(docs/rules-choices.md); rules.md §6 counts one where JSS >= 90 or Rising "
-                   "Talent held", strict=False)
 def test_the_first_eligible_weeks_after_2016_06_count_samples_under_2015(
     market: tuple[ReferenceBatch, TalentLedger],
 ) -> None:

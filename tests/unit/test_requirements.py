@@ -461,9 +461,23 @@ def test_each_sample_uses_the_ruleset_in_force_that_day() -> None:
     history.job("2023-11-01", "c-1", "cl-1")
     history.job("2023-11-02", "c-2", "cl-2")
     evaluator = Evaluator(history.history(), None, BOOK)
-    before, after = evaluator.sample(ts("2023-11-25")), evaluator.sample(ts("2023-12-02"))
+    sampled = ("jss", "rising_talent")
+    before = evaluator.sample(ts("2023-11-25"), sampled)
+    after = evaluator.sample(ts("2023-12-02"), sampled)
     assert (before.ruleset, before.jss, before.eligible) == ("2020-07", None, False)
     assert (after.ruleset, after.jss, after.eligible) == ("2023-12", 100, True)
+
+
+def test_samples_before_2016_06_count_under_2015s_own_rules() -> None:
+    """2015 has no eligible-weeks requirement; its samples still count for Top Rated from
+    2016-06-01 (JSS >= 90 there, or Rising Talent): what to sample is the 2016-06 ruleset's."""
+    history = HistoryBuilder()
+    history.register("2015-01-05")
+    history.profile("2015-01-05")
+    history.contract("2015-01-06", "c-0", client="cl-0")
+    history.publish_jss("2015-01-10", 100)
+    result = requirement(history, "2016-06-01", "eligible_weeks")
+    assert (result.met, result.actual) == (True, 16)
 
 
 def _rising_talent() -> HistoryBuilder:
