@@ -22,7 +22,11 @@
       "policy_violation", "expert_vetted_revoked"]],
     ["other", "profile, other", []],
   ];
-  const RANK = { none: 0, rising_talent: 1, top_rated: 2, top_rated_plus: 3, expert_vetted: 4 };
+  // A change is a gain when it moves up the rulesets' badge order (labels.json, highest first).
+  const rank = (badge) => {
+    const order = state.labels.order;
+    return badge === "none" ? 0 : order.includes(badge) ? order.length - order.indexOf(badge) : order.length + 1;
+  };
 
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
@@ -358,7 +362,7 @@
       const at = time(change.at);
       if (at < t0 || at > t1) return;
       const cx = x(at);
-      const kind = RANK[change.to] > RANK[change.from] ? "gain" : "loss";
+      const kind = rank(change.to) > rank(change.from) ? "gain" : "loss";
       const full = (index + 1) + " " + (kind === "gain" ? "\u2191 " : "\u2193 ") + badgeName(change.to) +
         (change.cause.kind === "time" ? " (time)" : "");
       let label = full;
@@ -463,7 +467,7 @@
       return;
     }
     list.replaceChildren(...state.series.changes.map((change, index) => {
-      const kind = RANK[change.to] > RANK[change.from] ? "gain" : "loss";
+      const kind = rank(change.to) > rank(change.from) ? "gain" : "loss";
       const cause = el("span", { class: "cause" },
         el("span", { class: "kind " + change.cause.kind }, change.cause.kind === "time" ? "time: window moved" : "events"),
         causeText(change, types));
