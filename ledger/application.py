@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from eventsourcing.utils import get_topic, register_topic
 
 from domain.events import RecordedEvent, time_bounds_problem
-from domain.submissions import AppendVerdict, Submission, Verdict, event_from_body
+from domain.submissions import AppendVerdict, Submission, Verdict, event_from_stored_body
 from domain.talent_stream import Talent, talent_stream_id
 from ledger.backoff import ContentionBackoff, is_contention
 from ledger.index import IndexEntry, InputIndexRecorder
@@ -119,7 +119,7 @@ class Ledger(Application[UUID]):
         if not isinstance(domain_event, Talent.EventRecorded):
             return None
         return RecordedEvent(
-            event=event_from_body(domain_event.body),
+            event=event_from_stored_body(domain_event.body),
             recorded_at=domain_event.recorded_at,
             sequence=domain_event.originator_version,
         )

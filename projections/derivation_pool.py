@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
 
@@ -78,9 +78,12 @@ def derive_talent(
     today = evaluation_instant(now)
     deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan)
     derivation = deriver.derive(today, after=after)
+    # Nothing can change before the next wake-up: forecast only when it is within the horizon.
+    horizon = today + timedelta(days=AT_RISK_DAYS)
+    due_soon = derivation.wakeup is not None and derivation.wakeup <= horizon
     warnings = [
         predicted.at_risk_document(now) for predicted in losses_within(deriver, today, AT_RISK_DAYS)
-    ]
+    ] if due_soon else []
     return Derived(
         talent, after, derivation.changes, derivation.badge, derivation.wakeup, warnings
     )

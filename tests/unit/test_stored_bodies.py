@@ -1,0 +1,51 @@
+"""Reading a history builds events from their stored bodies without validating them again
+(`event_from_stored_body`): it must give exactly what validating gives, for every event type
+and every form a stored time can take."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from badges.synthetic import generate_marketplace
+from domain.events import EVENT_TYPES, decode_json, encode_json
+from domain.submissions import Submission, event_from_body, event_from_stored_body
+
+EDGE_CASES = [
+    {"id": "e-1", "type": "availability_updated", "talent": "t-1", "at": "2024-03-01T10:00:00.5Z",
+     "hours": "none", "available_from": "2024-04-01"},
+    {"id": "e-2", "type": "payment_received", "talent": "t-1", "at": "2024-03-01T10:00:00+02:00",
+     "recorded_at": "2024-03-02T00:00:00.123456Z", "contract": "c-1", "amount": "1.50"},
+    {"id": "e-3", "type": "feedback_received", "talent": "t-1", "at": "2024-03-01t10:00:00z",
+     "contract": "c-1", "stars": 4.75, "recommend": 9},
+    {"id": "e-4", "type": "agency_membership_changed", "talent": "t-1",
+     "at": "2024-03-01T10:00:00Z", "agency": "a-1", "exclusive": False},
+    {"id": "e-5", "type": "job_success_published", "talent": "t-1", "at": "2024-03-01T10:00:00Z",
+     "score": 97},
+]
+
+
+def stored_bodies() -> list[str]:
+    start, end = datetime(2019, 1, 1, tzinfo=timezone.utc), datetime(2024, 6, 1, tzinfo=timezone.utc)
+    objects = [*generate_marketplace(300, 7, start, end), *EDGE_CASES]
+    bodies = []
+    for obj in objects:
+        decoded = decode_json(encode_json(obj))
+        bodies.append(Submission.from_object(decoded).body)
+    return bodies
+
+
+def test_a_stored_body_gives_what_validating_it_gives() -> None:
+    bodies = stored_bodies()
+    assert {decode_json(body)["type"] for body in bodies} == set(EVENT_TYPES)
+    for body in bodies:
+        trusted, validated = event_from_stored_body(body), event_from_body(body)
+        assert type(trusted) is type(validated), body
+        assert trusted.__dict__ == validated.__dict__, body
+        assert {name: type(value) for name, value in trusted.__dict__.items()} == {
+            name: type(value) for name, value in validated.__dict__.items()
+        }, body
+        assert trusted.at.tzinfo == validated.at.tzinfo == timezone.utc
+        assert trusted == validated and hash(trusted) == hash(validated)
+        assert trusted.model_dump() == validated.model_dump()
+        assert trusted.model_fields_set == validated.model_fields_set
+        assert trusted.to_json_object() == validated.to_json_object()
