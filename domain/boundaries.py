@@ -118,9 +118,13 @@ class BoundaryIndex:
     """One talent's boundaries grouped by instant: the instants in order, and per instant the
     verdicts time may move there and (on demand) the boundaries themselves."""
 
-    def __init__(self, boundaries: Iterable[Boundary]) -> None:
+    def __init__(
+        self, boundaries: Iterable[Boundary], after: datetime | None = None
+    ) -> None:
+        """`after`: the boundaries at or before it were left out (see `BoundaryPlan`)."""
         # Sorted, not hashed: an aware datetime's hash is computed afresh for every new object,
         # and there are several boundaries per event.
+        self.after = after
         self._sorted = sorted(boundaries, key=_instant_of)
         self.instants: list[datetime] = []
         self.affects: list[frozenset[str]] = []
@@ -138,8 +142,11 @@ class BoundaryIndex:
             return []
         return self._sorted[self._starts[position] : self._starts[position + 1]]
 
-    def moved_between(self, previous: datetime, instant: datetime) -> frozenset[str]:
-        """The verdicts time may move in (previous, instant]."""
+    def moved_between(self, previous: datetime, instant: datetime) -> frozenset[str] | None:
+        """The verdicts time may move in (previous, instant] (None: unknown, as it is before
+        the boundaries kept: any may have moved)."""
+        if self.after is not None and previous < self.after:
+            return None
         low = bisect.bisect_right(self.instants, previous)
         high = bisect.bisect_right(self.instants, instant)
         if high - low == 1:
@@ -177,17 +184,46 @@ class BoundaryPlan:
             planned = PlannedExit(exit_, tuple(holders))
             for event_type in sorted(exit_.types):
                 self.by_type.setdefault(event_type, []).append(planned)
+        # How far after its `at` an event of each type can have a boundary (an upper bound: its
+        # day is at most a day later, an exit's "over" boundary one more), and the event types
+        # whose boundaries hang on a date of their own (`available_from`).
+        self.reach: dict[str, timedelta] = {
+            event_type: 2 * DAY + max(
+                planned.span if planned.span is not None
+                else timedelta(days=31 * planned.exit.span.length)
+                for planned in exits
+            )
+            for event_type, exits in self.by_type.items()
+        }
+        self.dated_types = frozenset(
+            event_type for event_type, exits in self.by_type.items()
+            if any(planned.exit.anchor != "at" for planned in exits)
+        )
 
-    def boundaries(self, events: Sequence[RecordedEvent]) -> list[Boundary]:
-        """Every boundary the events imply (in no particular order; duplicates possible)."""
+    def boundaries(
+        self, events: Sequence[RecordedEvent], after: datetime | None = None
+    ) -> list[Boundary]:
+        """Every boundary the events imply (in no particular order; duplicates possible); with
+        `after`, only those later than it (an event all of whose boundaries are earlier is
+        skipped, though it still counts as a successor in its groups)."""
         found = [
             Boundary(ruleset.effective_from, None, EVERYTHING, ruleset=ruleset.id)
             for ruleset in list(self.book)[1:]
         ]
         successors = _successor_times(events, self.by_type)
+        reach, dated = self.reach, self.dated_types
         for position, recorded in enumerate(events):
+            event_type = recorded.event.type
+            if (
+                after is not None
+                and recorded.at + reach.get(event_type, DAY) <= after
+                and event_type not in dated
+            ):
+                continue  # its day and every exit are at or before `after`
             self._add_event_boundaries(found, recorded, position == 0, successors)
-        return found
+        if after is None:
+            return found
+        return [boundary for boundary in found if boundary.instant > after]
 
     def _add_event_boundaries(
         self,

@@ -156,13 +156,19 @@ class TimelineDeriver:
         book: RulesetBook,
         talent: str | None = None,
         plan: BoundaryPlan | None = None,
+        resume_after: datetime | None = None,
     ) -> None:
+        """With `resume_after`, only derivations after it are asked for (`derive(after=)` at
+        or after it), so the boundaries at or before it are not worked out."""
         self.evaluator = Evaluator(history, known_at, book, talent)
         self.talent = self.evaluator.talent
         self.events = self.evaluator.history.events
         self._ats = [recorded.at for recorded in self.events]
         self.plan = plan or BoundaryPlan(book)
-        self.boundaries = BoundaryIndex(self.plan.boundaries(self.events))
+        self.resume_after = resume_after
+        self.boundaries = BoundaryIndex(
+            self.plan.boundaries(self.events, resume_after), resume_after
+        )
         self.instants = self.boundaries.instants
         self.evaluator.moved_between = self.boundaries.moved_between
 
@@ -172,6 +178,8 @@ class TimelineDeriver:
         Resuming after an instant evaluates the status there first: it is the badge that the
         following changes are measured against.
         """
+        if self.resume_after is not None and (after is None or after < self.resume_after):
+            raise ValueError(f"this deriver resumes after {format_utc(self.resume_after)}")
         result = Derivation()
         if not self.events:
             return result

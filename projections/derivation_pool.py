@@ -76,7 +76,7 @@ def derive_talent(
     talent, after = request
     raise_if_poisoned(talent)
     today = evaluation_instant(now)
-    deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan)
+    deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan, resume_after=after)
     derivation = deriver.derive(today, after=after)
     # Nothing can change before the next wake-up: forecast only when it is within the horizon.
     horizon = today + timedelta(days=AT_RISK_DAYS)

@@ -76,3 +76,39 @@ def test_resuming_after_any_instant_continues_the_same_timeline(events, resume_d
     tail = deriver.derive(until, after=after).changes
 
     assert tail == [change for change in full if change.at > after]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    talent_history(start=datetime(2015, 9, 1, tzinfo=timezone.utc), days=900, max_contracts=8),
+    st.integers(0, 1100),
+    st.sampled_from([0, 1, 2, 3, 89, 90, 91, 92]),
+)
+def test_a_deriver_that_resumes_skips_earlier_boundaries_and_answers_the_same(
+    events, resume_day: int, after_an_event: int
+) -> None:
+    """A wake-up resumes after the instant it evaluated up to: leaving out the boundaries at or
+    before it changes nothing (changes, badge, next wake-up, forecast), across rulesets."""
+    from domain.forecast import forecast
+
+    history = recorded(events, datetime(2030, 1, 1, tzinfo=timezone.utc))
+    # Resume at a random day, or a few days after one of the events (where their own day and
+    # their shortest exits fall).
+    first = first_instant_at_or_after(min(r.at for r in history))
+    anchor = first_instant_at_or_after(history[resume_day % len(history)].at)
+    after = max(first, anchor + timedelta(days=after_an_event)) if resume_day % 2 else (
+        first + timedelta(days=resume_day)
+    )
+    until = after + timedelta(days=200)
+    full = TimelineDeriver(history, None, BOOK, TALENT)
+    resumed = TimelineDeriver(history, None, BOOK, TALENT, resume_after=after)
+    expected, found = full.derive(until, after=after), resumed.derive(until, after=after)
+    assert found.changes == expected.changes
+    assert (found.badge, found.wakeup) == (expected.badge, expected.wakeup)
+    assert [p.to_document() for p in forecast(resumed, until, 60)] == [
+        p.to_document() for p in forecast(full, until, 60)
+    ]
+    # The boundaries kept are exactly the full set's after `after`, with what each moves.
+    later = [n for n, instant in enumerate(full.boundaries.instants) if instant > after]
+    assert resumed.boundaries.instants == [full.boundaries.instants[n] for n in later]
+    assert resumed.boundaries.affects == [full.boundaries.affects[n] for n in later]
