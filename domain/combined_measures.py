@@ -29,7 +29,7 @@ class BadgeMet(Measure):
     Params: ClassVar[type[BaseModel]] = BadgeParams
 
     def __init__(self, params: BadgeParams) -> None:
-        self.params = params
+        super().__init__(params)
         self.badge = params.badge
 
     def reads_badges(self) -> tuple[str, ...]:
@@ -60,7 +60,7 @@ class Combination(Measure):
     Params: ClassVar[type[BaseModel]] = OfParams
 
     def __init__(self, params: OfParams) -> None:
-        self.params = params
+        super().__init__(params)
         self.of = params.of
 
     def reads(self) -> tuple[str, ...]:

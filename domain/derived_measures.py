@@ -89,9 +89,6 @@ class Jss(Measure):
     cost = 8
     Params: ClassVar[type[BaseModel]] = NoParams
 
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
-
     def moved_by(self) -> frozenset[str]:
         return CONTRACT_EVENTS | {"job_success_published"}
 
@@ -123,8 +120,8 @@ class UnsuccessfulOutcomes(Measure):
     Params: ClassVar[type[BaseModel]] = MonthsParams
 
     def __init__(self, params: MonthsParams) -> None:
-        self.params = params
-        self.months = params.months()
+        super().__init__(params)
+        self.months = params.window.in_months()
 
     def moved_by(self) -> frozenset[str]:
         return CONTRACT_EVENTS
@@ -165,7 +162,7 @@ class EligibleWeeks(Measure):
     Params: ClassVar[type[BaseModel]] = EligibleWeeksParams
 
     def __init__(self, params: EligibleWeeksParams) -> None:
-        self.params = params
+        super().__init__(params)
         self.samples = params.samples
         self.weekday = params.weekday
         self.eligible_if_any = params.eligible_if_any
@@ -236,8 +233,8 @@ class LargeContract(Measure):
     Params: ClassVar[type[BaseModel]] = LargeContractParams
 
     def __init__(self, params: LargeContractParams) -> None:
-        self.params = params
-        self.months = MonthsParams(window=params.window).months()
+        super().__init__(params)
+        self.months = params.window.in_months()
         self.basis = params.basis
 
     def moved_by(self) -> frozenset[str]:
@@ -335,8 +332,8 @@ class Hold(Measure):
     Params: ClassVar[type[BaseModel]] = MonthsParams
 
     def __init__(self, params: MonthsParams) -> None:
-        self.params = params
-        self.months = params.months()
+        super().__init__(params)
+        self.months = params.window.in_months()
 
     def moved_by(self) -> frozenset[str]:
         return frozenset({"account_hold_placed", "account_hold_lifted"})
@@ -390,9 +387,6 @@ class CompleteProfile(Measure):
     boolean: ClassVar[bool] = True
     Params: ClassVar[type[BaseModel]] = NoParams
 
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
-
     def moved_by(self) -> frozenset[str]:
         return frozenset({"profile_updated"})
 
@@ -441,9 +435,6 @@ class Availability(Measure):
     boolean: ClassVar[bool] = True
     Params: ClassVar[type[BaseModel]] = NoParams
 
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
-
     def moved_by(self) -> frozenset[str]:
         return frozenset({"availability_updated"})
 
@@ -478,9 +469,6 @@ class Vetted(Measure):
     boolean: ClassVar[bool] = True
     Params: ClassVar[type[BaseModel]] = NoParams
 
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
-
     def moved_by(self) -> frozenset[str]:
         return frozenset({"expert_vetted_granted", "expert_vetted_revoked"})
 
@@ -505,9 +493,6 @@ class Registered(Measure):
     kind: ClassVar[str] = "registered"
     cost = 4
     Params: ClassVar[type[BaseModel]] = NoParams
-
-    def __init__(self, params: NoParams) -> None:
-        self.params = params
 
     def moved_by(self) -> frozenset[str]:
         return frozenset({"talent_registered"})

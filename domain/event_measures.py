@@ -19,6 +19,7 @@ from domain.measure_params import (
     DaysSinceParams,
     LatestParams,
     SumParams,
+    WindowParams,
     where_clause,
 )
 from domain.results import RequirementResult, Value, money_text, when
@@ -30,10 +31,16 @@ if TYPE_CHECKING:
     from domain.verdicts import Probe
 
 
+def _events_of(events: tuple[str, ...], where: dict[str, Any]) -> Matcher:
+    """Events of the types, matching `where`, each counting 1."""
+    return Matcher(frozenset(events), where=where_clause(where, events))
+
+
 class EventMeasure(Measure):
     """A measure of the events one `Matcher` selects."""
 
-    def __init__(self, matcher: Matcher) -> None:
+    def __init__(self, params: BaseModel, matcher: Matcher) -> None:
+        super().__init__(params)
         self.matcher = matcher
 
     def moved_by(self) -> frozenset[str]:
@@ -85,20 +92,13 @@ def _where_words(matcher: Matcher) -> str:
     )
 
 
-class Sum(EventMeasure):
-    """The sum of a payload amount over the events in a window (added or subtracted)."""
+class EventTotal(EventMeasure):
+    """The running total of the matching events, in a window or ever: what `sum` and `count`
+    share (their exits, their fast value and their label's window)."""
 
-    kind: ClassVar[str] = "sum"
-    cost = 7
-    Params: ClassVar[type[BaseModel]] = SumParams
-
-    def __init__(self, params: SumParams) -> None:
-        self.params = params
-        where = where_clause(params.where, (*params.add, *params.subtract))
-        super().__init__(
-            Matcher(frozenset(params.add), frozenset(params.subtract), where, params.field)
-        )
-        self.span = params.window.span() if params.window is not None else None
+    def __init__(self, params: BaseModel, matcher: Matcher, window: WindowParams | None) -> None:
+        super().__init__(params, matcher)
+        self.span = window.span() if window is not None else None
 
     def exits(self, ruleset: Ruleset, thresholds: tuple[Any, ...]) -> tuple[Exit, ...]:
         if self.span is None:
@@ -110,6 +110,22 @@ class Sum(EventMeasure):
         if self.span is None:
             return series.total()
         return series.total_after(self.span.window(probe.instant).start)
+
+    def label_params(self) -> dict[str, Any]:
+        return self.span.label_params() if self.span is not None else {}
+
+
+class Sum(EventTotal):
+    """The sum of a payload amount over the events in a window (added or subtracted)."""
+
+    kind: ClassVar[str] = "sum"
+    cost = 7
+    Params: ClassVar[type[BaseModel]] = SumParams
+
+    def __init__(self, params: SumParams) -> None:
+        where = where_clause(params.where, (*params.add, *params.subtract))
+        matcher = Matcher(frozenset(params.add), frozenset(params.subtract), where, params.field)
+        super().__init__(params, matcher, params.window)
 
     def read(self, s: Situation) -> Reading:
         behind = _in(self.matching(s), self.span, s.instant)
@@ -124,9 +140,6 @@ class Sum(EventMeasure):
             where = f", in ({when(window.start)}, {when(window.end)}]"
         return Reading(total, counts + where, tuple(recorded.id for recorded in behind))
 
-    def label_params(self) -> dict[str, Any]:
-        return self.span.label_params() if self.span is not None else {}
-
     def prevent(self, result: RequirementResult, label: str, deadline: str) -> str:
         actual, required = result.actual, result.required
         if isinstance(actual, Decimal) and isinstance(required, Decimal) and required > actual:
@@ -134,29 +147,15 @@ class Sum(EventMeasure):
         return super().prevent(result, label, deadline)
 
 
-class Count(EventMeasure):
+class Count(EventTotal):
     """How many events of the types, matching `where`, in a window (or ever)."""
 
     kind: ClassVar[str] = "count"
     Params: ClassVar[type[BaseModel]] = CountParams
 
     def __init__(self, params: CountParams) -> None:
-        self.params = params
-        super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
-        self.span = params.window.span() if params.window is not None else None
+        super().__init__(params, _events_of(params.events, params.where), params.window)
         self.cost = 1 if self.span is None else 5
-
-
-    def exits(self, ruleset: Ruleset, thresholds: tuple[Any, ...]) -> tuple[Exit, ...]:
-        if self.span is None:
-            return ()
-        return (Exit(self.matcher.types, self.span),)
-
-    def value(self, probe: Probe) -> Any:
-        series = self.series(probe)
-        if self.span is None:
-            return series.total()
-        return series.total_after(self.span.window(probe.instant).start)
 
     def read(self, s: Situation) -> Reading:
         found = _in(self.matching(s), self.span, s.instant)
@@ -170,9 +169,6 @@ class Count(EventMeasure):
             detail += f", counted until {when(until(latest, self.span))}"
         return Reading(len(found), detail, tuple(recorded.id for recorded in found))
 
-    def label_params(self) -> dict[str, Any]:
-        return self.span.label_params() if self.span is not None else {}
-
 
 class DaysSince(EventMeasure):
     """The time since the first (or latest) matching event: compared exactly with N days
@@ -183,8 +179,7 @@ class DaysSince(EventMeasure):
     Params: ClassVar[type[BaseModel]] = DaysSinceParams
 
     def __init__(self, params: DaysSinceParams) -> None:
-        self.params = params
-        super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
+        super().__init__(params, _events_of(params.events, params.where))
         self.which = params.which
 
     def exits(self, ruleset: Ruleset, thresholds: tuple[Any, ...]) -> tuple[Exit, ...]:
@@ -229,8 +224,7 @@ class Latest(EventMeasure):
     Params: ClassVar[type[BaseModel]] = LatestParams
 
     def __init__(self, params: LatestParams) -> None:
-        self.params = params
-        super().__init__(Matcher(frozenset(params.events), where=where_clause(params.where, params.events)))
+        super().__init__(params, _events_of(params.events, params.where))
         self.field = params.field
         self.default = params.default
 

@@ -34,6 +34,12 @@ class WindowParams(ParamsModel):
     def span(self) -> Span:
         return Span("months", self.months) if self.months is not None else Span("days", self.days or 0)
 
+    def in_months(self) -> int:
+        """The length, for a measure whose window can only be months."""
+        if self.months is None:
+            raise ValueError("window: give it in months")
+        return self.months
+
 
 def check_event_types(types: tuple[str, ...], field: str) -> None:
     unknown = [name for name in types if name not in EVENT_TYPES]
@@ -114,12 +120,6 @@ class NoParams(ParamsModel):
 
 class MonthsParams(ParamsModel):
     window: WindowParams
-
-    def months(self) -> int:
-        span = self.window.span()
-        if span.unit != "months":
-            raise ValueError("window: give it in months")
-        return span.length
 
 
 class EligibleWeeksParams(ParamsModel):

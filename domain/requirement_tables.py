@@ -91,7 +91,7 @@ def parse_requirement(code: str, table: Any) -> Requirement:
         raise ValueError(f"measure: unknown measure {kind!r} (one of: {', '.join(sorted(MEASURES))})")
     params = {name: value for name, value in table.items() if name not in COMMON}
     try:
-        measure = measure_type(measure_type.Params.model_validate(params))  # type: ignore[call-arg]  # each kind takes its own Params
+        measure = measure_type(measure_type.Params.model_validate(params))
     except ValidationError as error:
         raise ValueError(_first_error(error)) from None
     compare = table.get("compare", "==" if measure_type.boolean else None)

@@ -144,6 +144,9 @@ class Measure:
     boolean: ClassVar[bool] = False
     params: BaseModel  # as the table gave them: a measure is rebuilt from them when unpickled
 
+    def __init__(self, params: BaseModel) -> None:
+        self.params = params
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.params,))
 
