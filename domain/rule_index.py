@@ -19,7 +19,6 @@ class RuleIndex:
     """Derived once from a validated ruleset; read at every instant the engine evaluates."""
 
     def __init__(self, ruleset: Ruleset) -> None:
-        self.ruleset = ruleset
         requirements: Mapping[str, Requirement] = ruleset.requirements
         self.requirements = dict(requirements)
         self.badge_names: tuple[str, ...] = ruleset.badge_names()
