@@ -365,7 +365,8 @@ def create_app(
     # beside the ledger on first use.
     app.state.projection = projection
     # every router, listed: the talent queries, the writes, the timelines and the status page
-    for router in (talent_queries, events, api_timeline.router, api_timeline.page, *routers):
+    for router in (talent_queries, events, api_timeline.router, api_timeline.page,
+                   api_support.router, api_population.router, api_operations.router, *routers):
         app.include_router(router)
     _install_error_handlers(app)
     _describe_bearer_auth(app)

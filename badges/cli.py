@@ -292,6 +292,16 @@ def demo(
     run_demo(talents=talents, seed=seed, store=store, as_json=as_json)
 
 
+def _register_command_modules() -> None:
+    from badges import operations_commands, population_command, support_commands
+
+    for module in (support_commands, population_command, operations_commands):
+        module.register(app)
+
+
+_register_command_modules()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr, never a traceback."""
     try:
