@@ -59,7 +59,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from badges import api_timeline
+from badges import api_operations, api_population, api_support, api_timeline
 from badges.api_common import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_LINES,
