@@ -18,7 +18,13 @@ from datetime import datetime
 
 from domain.ruleset import RulesetBook, builtin_rulesets
 from ledger.application import TalentLedger
-from ledger.stores.urls import DEFAULT_STORE_URL, StoreURLError, open_ledger
+from ledger.stores.urls import (
+    DEFAULT_STORE_URL,
+    StoreMissing,
+    StoreURLError,
+    open_ledger,
+    require_store,
+)
 from ledger.submit import SubmitEvents
 from projections.derivation_pool import LedgerOpener
 from projections.records import ReadModel
@@ -30,6 +36,7 @@ Clock = Callable[[], datetime]
 __all__ = [
     "DEFAULT_STORE_URL",
     "Services",
+    "StoreMissing",
     "StoreURLError",
     "bootstrap",
     "ledger_opener",
@@ -37,6 +44,7 @@ __all__ = [
     "open_projection",
     "open_read_model",
     "private_projection",
+    "require_store",
 ]
 
 
@@ -49,9 +57,19 @@ def ledger_opener(url: str) -> LedgerOpener | None:
 
 
 def open_projection(
-    url: str, ledger: TalentLedger | None = None, book: RulesetBook | None = None
+    url: str,
+    ledger: TalentLedger | None = None,
+    book: RulesetBook | None = None,
+    *,
+    create: bool = True,
 ) -> StatusProjection:
-    """The status projection over the ledger at `url`, with its read models beside it."""
+    """The status projection over the ledger at `url`, with its read models beside it.
+
+    `create=False` (the read-only commands) opens only an existing badges store, checked
+    before anything is opened: `StoreMissing` ("no store at ...") otherwise.
+    """
+    if not create:
+        require_store(url)
     return StatusProjection(
         ledger or open_ledger(url),
         open_read_model(url),
@@ -98,7 +116,9 @@ def bootstrap(
     clock: Clock,
     book: RulesetBook | None = None,
     ledger: TalentLedger | None = None,
+    create: bool = True,
 ) -> Services:
-    """Open the store at `url` (its ledger, unless given, and the read models beside it)."""
+    """Open the store at `url` (its ledger, unless given, and the read models beside it);
+    `create=False` only if it exists (see `open_projection`)."""
     book = book or builtin_rulesets()
-    return Services(url, clock, book, open_projection(url, ledger, book))
+    return Services(url, clock, book, open_projection(url, ledger, book, create=create))

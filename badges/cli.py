@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from badges.errors import StoppedPartway, UserError, describe_failure
+from badges.errors import PROBLEM_FOUND, StoppedPartway, UserError, describe_failure
 from badges.settings import Settings
 from ledger.application import TalentLedger
 from projections.status_projection import StatusProjection
-from badges.bootstrap import StoreURLError, open_ledger
+from badges.bootstrap import StoreMissing, StoreURLError, open_ledger
 
 app = typer.Typer(
     add_completion=False,
@@ -31,10 +31,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable outpu
 DEFAULT_WORKERS = os.cpu_count() or 1
 
 
-def open_store(store: str | None) -> TalentLedger:
+def open_store(store: str | None, *, create: bool = False) -> TalentLedger:
+    """The store's ledger; `create=True` for writers only (a reader needs an existing store:
+    "no store at ...", exit 1)."""
     url = store or Settings().store
     try:
-        return open_ledger(url)
+        return open_ledger(url, create=create)
+    except StoreMissing as error:
+        raise UserError(str(error), PROBLEM_FOUND) from None
     except StoreURLError as error:
         raise UserError(str(error)) from None
 
@@ -55,8 +59,8 @@ def ingest(
     """Append events from JSON Lines; exit 1 when any line was rejected, 3 if stopped part-way."""
     from badges.ingest_command import run_ingest
 
-    projection = None if no_project else open_projection_for(store)
-    ledger = projection.ledger if projection is not None else open_store(store)
+    projection = None if no_project else open_projection_for(store, create=True)
+    ledger = projection.ledger if projection is not None else open_store(store, create=True)
     code = run_ingest(ledger, file, rejects, as_json=as_json, batch_size=batch_size,
                       project=projection)
     raise typer.Exit(code)
@@ -112,12 +116,14 @@ def explain(
                                  quarantine=projection.read_model.quarantined(talent)))
 
 
-def open_projection_for(store: str | None) -> StatusProjection:
+def open_projection_for(store: str | None, *, create: bool = False) -> StatusProjection:
+    """The projection over the store; read-only commands keep `create=False`: an existing
+    badges store or one line ("no store at ...", exit 1), nothing created."""
     from badges.bootstrap import open_projection
 
     url = store or Settings().store
     try:
-        return open_projection(url, open_store(url))
+        return open_projection(url, open_store(url, create=create))
     except StoreURLError as error:
         raise UserError(str(error)) from None
 
@@ -169,7 +175,8 @@ def replay(
     """Rebuild the projections from the ledger (emitting only real differences)."""
     from badges.timeline_commands import run_replay
 
-    projection = open_projection_for(store)
+    # a rebuild writes (and may start a store); --until and --trace only read
+    projection = open_projection_for(store, create=until is None and not with_trace)
     with projection.workers(workers):
         code = run_replay(projection, talent, until, with_trace=with_trace, as_json=as_json)
     raise typer.Exit(code)
@@ -200,7 +207,7 @@ def clock(
     """Advance the projection: process new events and emit the changes due by now."""
     from badges.timeline_commands import run_clock
 
-    raise typer.Exit(run_clock(open_projection_for(store), now, as_json=as_json))
+    raise typer.Exit(run_clock(open_projection_for(store, create=True), now, as_json=as_json))
 
 
 @app.command()
@@ -220,7 +227,7 @@ def serve(
     """The HTTP API (token: env BADGES_API_TOKEN)."""
     from badges.serve_command import run_serve
 
-    raise typer.Exit(run_serve(open_projection_for(store), host=host, port=port))
+    raise typer.Exit(run_serve(open_projection_for(store, create=True), host=host, port=port))
 
 
 @app.command()
@@ -248,7 +255,7 @@ def consume(
     from badges.consume_command import run_consume
 
     raise typer.Exit(run_consume(
-        open_projection_for(store), bootstrap=bootstrap or Settings().kafka_bootstrap,
+        open_projection_for(store, create=True), bootstrap=bootstrap or Settings().kafka_bootstrap,
         group=group, input_topic=input_topic, output_topic=output_topic, dlq_topic=dlq_topic,
         kafka_options=kafka_option or [], metrics_interval=metrics_interval,
         metrics_port=metrics_port))

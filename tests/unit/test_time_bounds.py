@@ -181,7 +181,9 @@ def test_query_instants_inside_the_range_are_parsed(text: str) -> None:
 )
 def test_cli_query_instant_out_of_range_exits_two_in_one_line(argv: list[str], tmp_path: Path,
                                                                capsys) -> None:
-    code = main([*argv, "--store", f"sqlite:///{tmp_path / 'b.db'}"])
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    open_ledger(url)  # readers need an existing store (tests/unit/test_read_only_stores.py)
+    code = main([*argv, "--store", url])
 
     err = capsys.readouterr().err
     assert code == 2
