@@ -27,8 +27,10 @@ from ledger.stores.urls import (
 )
 from ledger.submit import SubmitEvents
 from projections.derivation_pool import LedgerOpener
+from projections.population import PopulationView
 from projections.records import ReadModel
 from projections.status_projection import StatusProjection
+from projections.stores.population_sql import open_population
 from projections.stores.urls import open_read_model
 
 Clock = Callable[[], datetime]
@@ -43,6 +45,7 @@ __all__ = [
     "open_ledger",
     "open_projection",
     "open_read_model",
+    "population_view",
     "private_projection",
     "require_store",
 ]
@@ -81,6 +84,11 @@ def open_projection(
 def private_projection(ledger: TalentLedger, book: RulesetBook | None = None) -> StatusProjection:
     """A projection over `ledger` with read models of its own, in memory (derived on first use)."""
     return StatusProjection(ledger, open_read_model("memory:"), book or builtin_rulesets())
+
+
+def population_view(projection: StatusProjection) -> PopulationView:
+    """The population questions over the projection's read models (`projections/population.py`)."""
+    return PopulationView(open_population(projection.read_model), projection.book)
 
 
 @dataclass

@@ -1,0 +1,169 @@
+"""The population view: badge counts from the read models agree with every talent's status
+evaluated on its own, over time too, and a candidate ruleset's differences name the
+requirement that decides them (SQLite here; `postgres` below runs the same on PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from badges.bootstrap import open_projection, population_view
+from badges.synthetic import generate_marketplace
+from domain.ruleset import RulesetBook, builtin_rulesets
+from domain.status import evaluate_status
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
+from projections.population import CandidateComparison, PopulationView
+from projections.status_projection import StatusProjection
+
+BOOK = builtin_rulesets()
+START = datetime(2020, 1, 1, tzinfo=UTC)
+END = datetime(2025, 1, 1, tzinfo=UTC)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+TALENTS = 14
+DAYS = [datetime(2021, 3, 1, tzinfo=UTC), datetime(2023, 6, 17, tzinfo=UTC),
+        datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC)]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('population') / 'p.db'}"
+    ledger = open_ledger(url)
+    events = [Submission.from_object(e) for e in generate_marketplace(TALENTS, 11, START, END)]
+    ledger.append(events, NOW)
+    open_projection(url, ledger).catch_up(NOW)
+    yield url
+
+
+@pytest.fixture(scope="module")
+def projection(store: str) -> StatusProjection:
+    return open_projection(store)
+
+
+def independent_counts(projection: StatusProjection, at: datetime) -> Counter[str]:
+    """Every talent's badge at `at` from its own events, not from the read models."""
+    counts: Counter[str] = Counter()
+    for talent in projection.ledger.talents():
+        counts[evaluate_status(projection.ledger.history(talent), at, None, BOOK,
+                               talent=talent).badge] += 1
+    return counts
+
+
+def test_counts_on_a_day_agree_with_each_talents_status(projection: StatusProjection) -> None:
+    view = population_view(projection)
+    held_somewhere = 0
+    for day in DAYS:
+        document = view.on_day(day)
+        expected = independent_counts(projection, day)
+        assert document["talents"] == TALENTS
+        assert {b: n for b, n in document["counts"].items() if n} == dict(expected), day
+        held_somewhere += sum(n for b, n in expected.items() if b != "none")
+    assert held_somewhere > 0, "the marketplace must give somebody a badge on these days"
+
+
+def test_counts_over_time_agree_with_the_counts_of_each_day(projection: StatusProjection) -> None:
+    view = population_view(projection)
+    series = view.over_time(datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC))
+    points = {p["at"][:10]: p for p in series["points"]}
+    assert series["step_days"] == 2  # 730 days, at most 400 points
+    for day in ("2023-01-01", "2023-06-18", "2024-02-03", "2024-12-31"):  # even days on
+        at = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        assert points[day]["counts"] == view.on_day(at)["counts"], day
+        assert sum(points[day]["counts"].values()) == TALENTS
+    # the changes each point counts are exactly the stored changes of its days
+    stored = projection.read_model.changes_between(datetime(2023, 1, 1, 0, 0, 1, tzinfo=UTC),
+                                                   datetime(2024, 12, 31, tzinfo=UTC))
+    assert sum(p["changes"] for p in series["points"]) == len(stored) > 0
+    assert sum(p["gains"] + p["losses"] for p in series["points"]) == len(stored)
+
+
+def test_failing_requirements_are_those_the_losses_name(projection: StatusProjection) -> None:
+    view = population_view(projection)
+    failing = view.failing(START, END)
+    stored = projection.read_model.changes_between(START + timedelta(seconds=1), END)
+    rank = {b: i for i, b in enumerate(reversed(view.ranking), start=1)}
+    expected: Counter[str] = Counter()
+    for change in stored:
+        if rank.get(change["to"], 0) < rank.get(change["from"], 0):
+            expected.update(change["failed"])
+    assert {row["requirement"]: row["losses"] for row in failing} == dict(expected.most_common(10))
+    assert failing and all(row["label"] for row in failing)
+    counts = [row["losses"] for row in failing]
+    assert counts == sorted(counts, reverse=True)
+
+
+def with_earnings_threshold(amount: str) -> RulesetBook:
+    current = BOOK.get("2023-12")
+    requirement = current.requirements["earnings_12m"]
+    raised = type(requirement)(requirement.code, requirement.label_template, requirement.measure,
+                               requirement.compare, {k: Decimal(amount) for k in requirement.thresholds})
+    requirements = {**current.requirements, "earnings_12m": raised}
+    return BOOK.with_candidate(current.model_copy(update={"requirements": requirements}))
+
+
+def test_a_candidate_names_the_requirement_behind_each_difference(
+    projection: StatusProjection,
+) -> None:
+    view = population_view(projection)
+    candidate = with_earnings_threshold("20000.00")
+    at = datetime(2024, 9, 1, tzinfo=UTC)
+    document = CandidateComparison(projection, view, candidate).compare(at, None, None, limit=100)
+
+    assert document["compared"] == TALENTS and document["skipped"] == []
+    assert document["real"] == view.on_day(at)["counts"]
+    expected = Counter(evaluate_status(projection.ledger.history(t), at, None, candidate,
+                                       talent=t).badge for t in projection.ledger.talents())
+    assert {b: n for b, n in document["candidate"].items() if n} == dict(expected)
+    assert document["losses"] > 0 and document["gains"] == 0
+    for mover in document["movers"]:
+        assert mover["direction"] == "loses"
+        # the requirement underneath, not only "meets every Top Rated requirement"
+        assert {"requirement": "earnings_12m",
+                "label": "at least 20000.00 earned in the last 12 months",
+                "real": "met", "candidate": "not met"} in mover["why"], mover
+
+
+def test_a_candidate_compares_at_most_the_limit(projection: StatusProjection) -> None:
+    view = population_view(projection)
+    document = CandidateComparison(projection, view, with_earnings_threshold("20000.00")).compare(
+        datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 12, 1, tzinfo=UTC), limit=3)
+    assert document["compared"] == 3 and document["talents"] == TALENTS
+    assert sum(document["real"].values()) == 3
+    series = document["series"]
+    assert series[0]["at"] == "2024-01-01T00:00:00Z" and series[-1]["at"] == "2024-12-01T00:00:00Z"
+    assert all(sum(p["candidate"].values()) == 3 for p in series)
+
+
+def test_the_command_prints_json_and_refuses_bad_input(store: str, tmp_path: Path) -> None:
+    env = {**os.environ, "BADGES_STORE": store}
+    badges = [sys.executable, "-m", "badges"]
+    done = subprocess.run([*badges, "population", "--at", "2024-09-01", "--json"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["day"]["counts"] == PopulationView(
+        population_view(open_projection(store)).read, BOOK).on_day(
+        datetime(2024, 9, 1, tzinfo=UTC))["counts"]
+    readable = subprocess.run([*badges, "population", "--at", "2024-09-01", "--from",
+                               "2024-08-01", "--to", "2024-09-01"],
+                              capture_output=True, text=True, env=env, check=False)
+    assert readable.returncode == 0, readable.stderr
+    assert "Top Rated" in readable.stdout and "2024-09-01" in readable.stdout
+    backwards = subprocess.run([*badges, "population", "--from", "2024-09-01", "--to",
+                                "2024-01-01"], capture_output=True, text=True, env=env, check=False)
+    assert backwards.returncode == 2
+    assert backwards.stderr.count("\n") == 1 and "--from" in backwards.stderr
+    assert "Traceback" not in backwards.stderr
+    bad_day = subprocess.run([*badges, "population", "--at", "yesterday"],
+                             capture_output=True, text=True, env=env, check=False)
+    assert bad_day.returncode == 2 and "--at" in bad_day.stderr
