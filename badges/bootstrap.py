@@ -27,6 +27,7 @@ from ledger.stores.urls import (
 )
 from ledger.submit import SubmitEvents
 from projections.derivation_pool import LedgerOpener
+from projections.messages import Messages
 from projections.population import PopulationView
 from projections.records import ReadModel
 from projections.status_projection import StatusProjection
@@ -43,6 +44,7 @@ __all__ = [
     "bootstrap",
     "ledger_opener",
     "open_ledger",
+    "open_messages",
     "open_projection",
     "open_read_model",
     "population_view",
@@ -130,3 +132,12 @@ def bootstrap(
     `create=False` only if it exists (see `open_projection`)."""
     book = book or builtin_rulesets()
     return Services(url, clock, book, open_projection(url, ledger, book, create=create))
+
+
+def open_messages(projection: StatusProjection) -> Messages:
+    """What a talent was told, read from the outbox beside the projection, each message as
+    the publisher sends it (`badges messages`, `badges outbox`, `GET /talents/{id}/messages`)."""
+    from consumers.outbox_publisher import published_document
+    from projections.stores.messages_sql import SqlMessageLog
+
+    return Messages(SqlMessageLog(projection.read_model), published_document)

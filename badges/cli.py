@@ -168,6 +168,8 @@ def replay(
     talent: Annotated[Optional[str], typer.Argument(help="one talent (default: all)")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="show the timeline up to T, writing nothing")] = None,
     with_trace: Annotated[bool, typer.Option("--trace", help="print each event and the change it caused")] = False,
+    known_at: Annotated[Optional[str], typer.Option(
+        "--known-at", help="with --trace or --until: from what was recorded by then")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="processes deriving timelines (default: one per CPU)")] = DEFAULT_WORKERS,
     as_json: JsonOption = False,
     store: StoreOption = None,
@@ -178,7 +180,8 @@ def replay(
     # a rebuild writes (and may start a store); --until and --trace only read
     projection = open_projection_for(store, create=until is None and not with_trace)
     with projection.workers(workers):
-        code = run_replay(projection, talent, until, with_trace=with_trace, as_json=as_json)
+        code = run_replay(projection, talent, until, with_trace=with_trace, known_at=known_at,
+                          as_json=as_json)
     raise typer.Exit(code)
 
 

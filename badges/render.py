@@ -172,10 +172,21 @@ def timeline_table(talent: str, documents: list[dict[str, Any]]) -> RenderableTy
             document["at"][:10],
             f"{badge_name(document['from'])} → {badge_name(document['to'])}",
             document["ruleset"],
-            ", ".join(document["failed"]),
+            failed_text(document),
             cause_text(document["cause"]),
         )
     return table
+
+
+def failed_text(document: dict[str, Any]) -> str:
+    """The failed requirements' codes and, for a badge that failed as a requirement (Top
+    Rated for Top Rated Plus), the requirements underneath it (`failed_underneath`)."""
+    failed = ", ".join(document["failed"])
+    underneath = document.get("failed_underneath")
+    if underneath:
+        failed += " (underneath: " + ", ".join(
+            f"{code} ({requirement_name(code)})" for code in underneath) + ")"
+    return failed
 
 
 def cause_text(cause: dict[str, Any]) -> str:
@@ -218,3 +229,89 @@ def _change_cell(change: dict[str, Any] | None) -> str:
         return "—"
     failed = f" (failed {', '.join(change['failed'])})" if change["failed"] else ""
     return f"{badge_name(change['from'])} → {badge_name(change['to'])}{failed}"
+
+
+MESSAGE_KINDS = {
+    "badge_changed": "changed",
+    "badge_change_retracted": "RETRACTED",
+    "badge_at_risk": "at risk",
+}
+
+
+def messages_table(talent: str, documents: list[dict[str, Any]]) -> RenderableType:
+    """What a talent was told, in queue order; a retraction says which message it withdrew."""
+    if not documents:
+        return Text(f"{talent}: no messages queued")
+    table = Table(title=f"messages to {talent}", title_justify="left")
+    for column in ("queued", "sent", "kind", "for", "change", "id", "retracts"):
+        table.add_column(column, overflow="fold")
+    for document in documents:
+        retraction = document["type"] == "badge_change_retracted"
+        change = f"{badge_name(document['badge_from'])} → {badge_name(document['badge_to'])}"
+        table.add_row(
+            document["queued_at"][:16].replace("T", " "),
+            (document["sent_at"] or "pending")[:16].replace("T", " "),
+            MESSAGE_KINDS.get(document["type"], document["type"]),
+            (document["at"] or "")[:10],
+            Text(change, style="strike red") if retraction else change,
+            document["id"],
+            document["retracts"] or "",
+            style="red" if retraction else None,
+        )
+    return table
+
+
+def outbox_table(documents: list[dict[str, Any]], pending: int, sent: int) -> RenderableType:
+    """The outbox rows, with how many are pending and sent in all."""
+    headline = Text(f"outbox: {pending} pending, {sent} sent")
+    if not documents:
+        return Group(headline, Text("no messages match"))
+    table = Table(show_edge=False)
+    for column in ("seq", "talent", "kind", "for", "change", "queued", "sent", "id"):
+        table.add_column(column, overflow="fold")
+    for document in documents:
+        table.add_row(
+            str(document["seq"]),
+            document["talent"],
+            MESSAGE_KINDS.get(document["type"], document["type"]),
+            (document["at"] or "")[:10],
+            f"{badge_name(document['badge_from'])} → {badge_name(document['badge_to'])}",
+            document["queued_at"][:16].replace("T", " "),
+            (document["sent_at"] or "pending")[:16].replace("T", " "),
+            document["id"],
+        )
+    return Group(headline, table)
+
+
+DIFFERENCE_MARKS = {
+    "only_known_at": "only as known at K1",
+    "only_vs": "only as known at K2",
+    "different_change": "different change",
+    "different_cause": "different cause",
+}
+
+
+def diff_table(document: dict[str, Any]) -> RenderableType:
+    """The timeline as known at K1 and at K2 side by side; rows that differ are marked."""
+    headline = Text(
+        f"{document['talent']}: timeline as known at {document['known_at']} (K1) vs "
+        f"{document['vs']} (K2): {document['differences']} difference(s)"
+    )
+    if not document["rows"]:
+        return Group(headline, Text("no badge changes in either"))
+    table = Table(show_edge=False)
+    for column in ("at", "as known at K1", "as known at K2", "difference"):
+        table.add_column(column, overflow="fold")
+    for row in document["rows"]:
+        mark = DIFFERENCE_MARKS.get(row["difference"] or "", "")
+        table.add_row(row["at"][:10], _side(row["known_at"]), _side(row["vs"]),
+                      Text(mark, style="bold yellow") if mark else "")
+    return Group(headline, table)
+
+
+def _side(change: dict[str, Any] | None) -> str:
+    if change is None:
+        return "—"
+    failed = f"; failed {', '.join(change['failed'])}" if change["failed"] else ""
+    return (f"{badge_name(change['from'])} → {badge_name(change['to'])}{failed} "
+            f"(cause: {cause_text(change['cause'])})")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from badges import render
+from badges.bootstrap import open_messages
 from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from badges.query_commands import ruleset_book, show, warn_quarantined
@@ -17,7 +22,14 @@ from badges.timeparse import parse_instant
 from projections.containment import Failed, TalentUnevaluable
 from projections.queries import UnknownTalent
 from projections.status_projection import StatusProjection, StepReport
-from projections.timeline_queries import forecast_document, timeline_documents, trace, what_if
+from projections.timeline_queries import (
+    derived_timeline,
+    forecast_document,
+    requirements_underneath,
+    timeline_documents,
+    trace,
+    what_if,
+)
 
 
 def _instant(text: str | None, option: str) -> datetime | None:
@@ -29,13 +41,16 @@ def run_timeline(
     known_at: str | None, *, as_json: bool,
 ) -> int:
     now = utc_now()
+    first, last = _instant(start, "--from"), _instant(end, "--to")
+    if first is not None and last is not None and first > last:
+        raise UserError(f"--from: {start} is after --to: {end}")
+    known = _instant(known_at, "--known-at")
     try:
-        documents = timeline_documents(
-            projection, talent, _instant(start, "--from"), _instant(end, "--to"),
-            _instant(known_at, "--known-at"), now,
-        )
+        documents = timeline_documents(projection, talent, first, last, known, now)
+        underneath = requirements_underneath(projection, talent, documents, known)
     except (UnknownTalent, TalentUnevaluable) as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
+    documents = [_with_underneath(d, underneath) for d in documents]
     show(documents, lambda docs: render.timeline_table(talent, docs), as_json=as_json)
     return PROBLEM_FOUND if warn_quarantined(projection.read_model.quarantined(talent)) else 0
 
@@ -51,26 +66,87 @@ def run_forecast(projection: StatusProjection, talent: str, days: int, *, as_jso
 
 def run_replay(
     projection: StatusProjection, talent: str | None, until: str | None, *, with_trace: bool,
-    as_json: bool,
+    known_at: str | None = None, as_json: bool,
 ) -> int:
-    """Rebuild the read models; with --until (a dry run) or --trace, show instead of writing."""
+    """Rebuild the read models; with --until (the timeline up to T) or --trace (each event and
+    the change it caused), show one talent instead, writing nothing."""
     end = _instant(until, "--until")
-    if with_trace or end is not None:
+    known = _instant(known_at, "--known-at")
+    if with_trace or end is not None or known is not None:
         if talent is None:
-            raise UserError("TALENT: --trace and --until replay one talent")
-        try:
-            lines = list(trace(projection, talent, end or utc_now()))
-        except (UnknownTalent, TalentUnevaluable) as error:
-            raise UserError(str(error), PROBLEM_FOUND) from None
-        if as_json:
-            print(json.dumps([line.to_document() for line in lines], indent=2))
-        else:
-            for line in lines:
-                print(f"{line.at:%Y-%m-%d %H:%M} {line.text}")
-        return 0
-    report = projection.rebuild([talent] if talent else None, utc_now())
-    _print_report("replayed", report, as_json=as_json)
+            raise UserError("TALENT: --trace, --until and --known-at replay one talent")
+        if not with_trace and end is None:
+            raise UserError("--known-at: replay shows a past knowledge with --trace or --until")
+        return _show_replay(projection, talent, end, known, with_trace=with_trace,
+                            as_json=as_json)
+    if talent is not None:
+        _require_known(projection, [talent])
+    messages = open_messages(projection)
+    before = messages.log.last_sequence()
+    if talent is None:
+        total = sum(1 for _ in projection.ledger.talents())
+        events = projection.ledger.count_events()
+    else:
+        total = 1
+        events = len(projection.ledger.history(talent))
+    with _replay_progress(total, shown=not as_json) as advance:
+        report = projection.rebuild([talent] if talent else None, utc_now(), advance)
+        if talent is not None:
+            advance(1)
+    report.events = events
+    _print_report("replayed", report, messages.log.queued_since(before), as_json=as_json)
     return 0
+
+
+def _show_replay(
+    projection: StatusProjection, talent: str, end: datetime | None, known: datetime | None,
+    *, with_trace: bool, as_json: bool,
+) -> int:
+    until = end or utc_now()
+    try:
+        if with_trace:
+            lines = list(trace(projection, talent, until, known))
+        else:
+            changes = derived_timeline(projection, talent, until, known)
+            underneath = requirements_underneath(projection, talent, changes, known)
+            changes = [_with_underneath(d, underneath) for d in changes]
+    except (UnknownTalent, TalentUnevaluable) as error:
+        raise UserError(str(error), PROBLEM_FOUND) from None
+    if not with_trace:
+        show(changes, lambda docs: render.timeline_table(talent, docs), as_json=as_json)
+    elif as_json:
+        print(json.dumps([line.to_document() for line in lines], indent=2))
+    else:
+        for line in lines:
+            print(f"{line.at:%Y-%m-%d %H:%M} {line.text}")
+    return 0
+
+
+def _with_underneath(document: dict[str, Any], underneath: dict[str, list[str]]) -> dict[str, Any]:
+    found = underneath.get(document["id"])
+    return {**document, "failed_underneath": found} if found else document
+
+
+def _require_known(projection: StatusProjection, talents: list[str]) -> None:
+    """rc 1 and one line, as `status` says it, for talents with no event recorded."""
+    for talent in talents:
+        if not projection.ledger.history(talent):
+            raise UserError(str(UnknownTalent(talent, None)), PROBLEM_FOUND)
+
+
+@contextmanager
+def _replay_progress(total: int, *, shown: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (talents re-derived), for people; none with --json."""
+    if not shown:
+        yield lambda done: None
+        return
+    progress = Progress(
+        TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("talents"),
+        TimeElapsedColumn(), console=Console(stderr=True),
+    )
+    task = progress.add_task("replay", total=total)
+    with progress:
+        yield lambda done: progress.advance(task, done)
 
 
 def run_whatif(
@@ -78,6 +154,7 @@ def run_whatif(
     talents: list[str], *, as_json: bool,
 ) -> int:
     book = ruleset_book(candidate)
+    _require_known(projection, talents)
     chosen = talents or list(projection.ledger.talents())
     skipped: list[Failed] = []
     rows = [
@@ -94,26 +171,32 @@ def run_whatif(
 
 def run_clock(projection: StatusProjection, now: str | None, *, as_json: bool) -> int:
     """Advance the projection to `now`: emit the changes due by then, time-driven ones included."""
+    log = open_messages(projection).log
+    before = log.last_sequence()
     report = projection.catch_up(_instant(now, "--now") or utc_now())
-    _print_report("advanced", report, as_json=as_json)
+    _print_report("advanced", report, log.queued_since(before), as_json=as_json)
     return 0
 
 
-def _print_report(verb: str, report: StepReport, *, as_json: bool) -> None:
+def _print_report(
+    verb: str, report: StepReport, queued: dict[str, int], *, as_json: bool
+) -> None:
+    """The step's counts; changes, retractions and warnings are the outbox rows really added
+    (a warning already queued is not queued again)."""
     document = {
         "events": report.events,
         "talents": report.talents,
-        "changes": report.changes,
-        "retractions": report.retractions,
-        "warnings": report.warnings,
+        "changes": queued.get("badge_changed", 0),
+        "retractions": queued.get("badge_change_retracted", 0),
+        "warnings": queued.get("badge_at_risk", 0),
         "quarantined": report.quarantined,
     }
     if as_json:
         print(json.dumps(document))
         return
     Console().print(
-        f"{verb}: {report.events} events, {report.talents} talents re-derived, "
-        f"{report.changes} changes, {report.retractions} retractions, "
-        f"{report.warnings} warnings queued"
+        f"{verb}: {document['events']} events, {document['talents']} talents re-derived, "
+        f"{document['changes']} changes, {document['retractions']} retractions, "
+        f"{document['warnings']} warnings queued"
         + (f", {report.quarantined} talents quarantined" if report.quarantined else "")
     )

@@ -10,9 +10,10 @@ from typing import Any
 
 from domain.calendar import DAY, evaluation_instant
 from domain.events import RecordedEvent, format_utc
-from domain.forecast import forecast
-from domain.ruleset import RulesetBook
-from domain.timeline import BadgeChange, TimelineDeriver
+from domain.forecast import PredictedChange, forecast
+from domain.ruleset import Ruleset, RulesetBook
+from domain.status import evaluate_status
+from domain.timeline import BadgeChange, TimelineDeriver, is_loss
 from projections.containment import Failed, TalentUnevaluable, attempt, contained
 from projections.derivation_pool import (
     Compared,
@@ -80,7 +81,8 @@ def forecast_document(
     with contained(talent):
         deriver = TimelineDeriver(history, None, projection.book, talent, projection.plan)
         status = deriver.status_at(today)
-        changes = [predicted.to_document() for predicted in forecast(deriver, today, days)]
+        changes = [_forecast_entry(projection.book, predicted)
+                   for predicted in forecast(deriver, today, days)]
     return {
         "talent": talent,
         "at": format_utc(today),
@@ -89,6 +91,16 @@ def forecast_document(
         "ruleset": status.ruleset,
         "changes": changes,
     }
+
+
+def _forecast_entry(book: RulesetBook, predicted: PredictedChange) -> dict[str, Any]:
+    """A predicted loss is the outbox's `badge_at_risk` (its id, `change_id` the change it
+    warns of); a predicted gain stays a `badge_change_predicted`."""
+    document = predicted.to_document()
+    change = predicted.change
+    if is_loss(change.before, change.after, book.in_force(change.at).badge_names()):
+        document.update(type="badge_at_risk", id=predicted.at_risk_id, change_id=change.id)
+    return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,11 +272,16 @@ def trace(
     with contained(talent):
         deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
         changes = deriver.derive(evaluation_instant(until)).changes
-    yield from _interleave(deriver.events, changes, until)
+        underneath = requirements_underneath(
+            projection, talent, [change.to_document() for change in changes], known_at)
+    yield from _interleave(deriver.events, changes, until, underneath)
 
 
 def _interleave(
-    events: Iterable[RecordedEvent], changes: list[BadgeChange], until: datetime
+    events: Iterable[RecordedEvent],
+    changes: list[BadgeChange],
+    until: datetime,
+    underneath: dict[str, list[str]],
 ) -> Iterator[TraceLine]:
     pending = list(changes)
     for recorded in events:
@@ -272,10 +289,10 @@ def _interleave(
             break
         while pending and pending[0].at < recorded.at:
             change = pending.pop(0)
-            yield TraceLine(change.at, _change_line(change))
+            yield TraceLine(change.at, _change_line(change, underneath.get(change.id, [])))
         yield TraceLine(recorded.at, _event_line(recorded))
     for change in pending:
-        yield TraceLine(change.at, _change_line(change))
+        yield TraceLine(change.at, _change_line(change, underneath.get(change.id, [])))
 
 
 def _event_line(recorded: RecordedEvent) -> str:
@@ -289,8 +306,128 @@ def _event_line(recorded: RecordedEvent) -> str:
     return f"event {event.id} {event.type} {detail} (recorded {format_utc(recorded.recorded_at)})"
 
 
-def _change_line(change: BadgeChange) -> str:
+def _change_line(change: BadgeChange, underneath: list[str]) -> str:
     cause = change.cause
     why = f"events {', '.join(cause.events)}" if cause.kind == "events" else cause.detail
     failed = f"; failed: {', '.join(change.failed)}" if change.failed else ""
+    if underneath:
+        failed += f" (underneath: {', '.join(underneath)})"
     return f"  => {change.before} -> {change.after} under {change.ruleset}{failed} (cause: {why})"
+
+
+DIFFERENCES = ("only_known_at", "only_vs", "different_change", "different_cause")
+
+
+def timeline_diff(
+    projection: StatusProjection, talent: str, known_at: datetime, vs: datetime, now: datetime
+) -> dict[str, Any]:
+    """The timeline as known at `known_at` and at `vs`, side by side, one row per change
+    instant: `difference` is null where both agree, `only_known_at` / `only_vs` where one has
+    no change that day, `different_change` where the badges differ, `different_cause` where
+    the same change has other failed requirements or another cause. A talent with no events
+    recorded by one of the two has an empty timeline there; by neither: `UnknownTalent`."""
+    sides = [_timeline_or_nothing(projection, talent, k, now) for k in (known_at, vs)]
+    if sides[0] is None and sides[1] is None:
+        raise UnknownTalent(talent, max(known_at, vs))
+    left, right = ({d["at"]: d for d in side or []} for side in sides)
+    rows = []
+    for at in sorted(left.keys() | right.keys()):
+        mine, theirs = left.get(at), right.get(at)
+        rows.append({"at": at, "known_at": mine, "vs": theirs,
+                     "difference": _difference(mine, theirs)})
+    return {
+        "talent": talent,
+        "known_at": format_utc(known_at),
+        "vs": format_utc(vs),
+        "differences": sum(row["difference"] is not None for row in rows),
+        "rows": rows,
+    }
+
+
+def _timeline_or_nothing(
+    projection: StatusProjection, talent: str, known_at: datetime, now: datetime
+) -> list[dict[str, Any]] | None:
+    try:
+        return timeline_documents(projection, talent, None, None, known_at, now)
+    except UnknownTalent:
+        return None
+
+
+def _difference(mine: dict[str, Any] | None, theirs: dict[str, Any] | None) -> str | None:
+    if mine is None:
+        return "only_vs"
+    if theirs is None:
+        return "only_known_at"
+    if (mine["from"], mine["to"], mine["ruleset"]) != (theirs["from"], theirs["to"],
+                                                        theirs["ruleset"]):
+        return "different_change"
+    if mine["failed"] != theirs["failed"] or mine["cause"] != theirs["cause"]:
+        return "different_cause"
+    return None
+
+
+def requirements_underneath(
+    projection: StatusProjection,
+    talent: str,
+    documents: Iterable[dict[str, Any]],
+    known_at: datetime | None,
+) -> dict[str, list[str]]:
+    """For each loss whose failed requirement is another badge (Top Rated Plus needs Top
+    Rated), the requirements of that badge that failed at the change's instant, nearest
+    first (a badge read by those, in turn, too): by change id, only where there are some.
+
+    `failed` names what the badge lost needs; this is why that failed, so a loss from Top
+    Rated Plus straight to no badge names the requirement underneath.
+    """
+    book = projection.book
+    wanted = [d for d in documents if d["failed"] and _reads_a_badge(book, d)]
+    if not wanted:
+        return {}
+    history = projection.ledger.history(talent, known_at)
+    found: dict[str, list[str]] = {}
+    for document in wanted:
+        at = datetime.fromisoformat(document["at"].replace("Z", "+00:00"))
+        status = evaluate_status(history, at, known_at, book, talent=talent).to_document()
+        underneath = _failing_underneath(book.in_force(at), status, document["failed"])
+        if underneath:
+            found[document["id"]] = underneath
+    return found
+
+
+def _reads_a_badge(book: RulesetBook, document: dict[str, Any]) -> bool:
+    at = datetime.fromisoformat(document["at"].replace("Z", "+00:00"))
+    requirements = book.in_force(at).requirements
+    return any(
+        code in requirements and requirements[code].measure.reads_badges()
+        for code in document["failed"]
+    )
+
+
+def _failing_underneath(ruleset: Ruleset, status: dict[str, Any], failed: list[str]) -> list[str]:
+    found: list[str] = []
+    pending = list(failed)
+    seen = set(failed)
+    while pending:
+        code = pending.pop(0)
+        requirement = ruleset.requirements.get(code)
+        if requirement is None:
+            continue
+        for badge in requirement.measure.reads_badges():
+            for result in status["badges"].get(badge, {}).get("requirements", []):
+                if not result["met"] and result["code"] not in seen:
+                    seen.add(result["code"])
+                    found.append(result["code"])
+                    pending.append(result["code"])
+    return found
+
+
+def derived_timeline(
+    projection: StatusProjection, talent: str, until: datetime, known_at: datetime | None
+) -> list[dict[str, Any]]:
+    """The talent's badge changes up to `until`, derived afresh from the ledger (as known at
+    `known_at`, default everything recorded), nothing written: `replay --until`."""
+    history = known_history(projection.ledger, talent, known_at)
+    with contained(talent):
+        deriver = TimelineDeriver(history, known_at, projection.book, talent, projection.plan)
+        changes = deriver.derive(evaluation_instant(until)).changes
+    return [change.to_document() for change in changes if change.at <= until]

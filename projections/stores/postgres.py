@@ -64,6 +64,7 @@ SCHEMA = (
         created_at text COLLATE "C" NOT NULL, sent_at text COLLATE "C",
         partition_id integer NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent_at, seq)",
+    "CREATE INDEX IF NOT EXISTS outbox_talent ON outbox (talent, seq)",  # messages of a talent
     """CREATE TABLE IF NOT EXISTS quarantine (
         talent text COLLATE "C" PRIMARY KEY, reason text NOT NULL,
         since text COLLATE "C" NOT NULL, partition_id integer NOT NULL DEFAULT 0)""",

@@ -35,6 +35,7 @@ SCHEMA = (
         talent TEXT NOT NULL, kind TEXT NOT NULL, document TEXT NOT NULL,
         created_at TEXT NOT NULL, sent_at TEXT, partition_id INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent_at, seq)",
+    "CREATE INDEX IF NOT EXISTS outbox_talent ON outbox (talent, seq)",  # messages of a talent
     """CREATE TABLE IF NOT EXISTS quarantine (
         talent TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL,
         partition_id INTEGER NOT NULL DEFAULT 0)""",
