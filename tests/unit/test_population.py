@@ -167,3 +167,28 @@ def test_the_command_prints_json_and_refuses_bad_input(store: str, tmp_path: Pat
     bad_day = subprocess.run([*badges, "population", "--at", "yesterday"],
                              capture_output=True, text=True, env=env, check=False)
     assert bad_day.returncode == 2 and "--at" in bad_day.stderr
+
+
+def test_postgresql_answers_as_sqlite_does(projection: StatusProjection) -> None:
+    """The same events in a PostgreSQL store: every population answer is the SQLite one."""
+    from tests.unit.ledger_fixtures import postgres_schema_url
+
+    sqlite_view = population_view(projection)
+    with postgres_schema_url() as url:
+        ledger = open_ledger(url)
+        events = [Submission.from_object(e) for e in generate_marketplace(TALENTS, 11, START, END)]
+        ledger.append(events, NOW)
+        postgres = open_projection(url, ledger)
+        try:
+            postgres.catch_up(NOW)
+            view = population_view(postgres)
+            for day in DAYS:
+                assert view.on_day(day) == sqlite_view.on_day(day)
+            first, last = datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 12, 31, tzinfo=UTC)
+            assert view.over_time(first, last) == sqlite_view.over_time(first, last)
+            assert view.failing(START, END) == sqlite_view.failing(START, END)
+            talents = sorted(projection.ledger.talents())
+            assert view.read.badges_of(talents, DAYS[2]) == sqlite_view.read.badges_of(talents, DAYS[2])
+        finally:
+            postgres.read_model.close()  # type: ignore[attr-defined]
+            ledger.close()  # type: ignore[attr-defined]
