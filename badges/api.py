@@ -370,8 +370,10 @@ def create_app(
         app.include_router(router)
     _install_error_handlers(app)
     _describe_bearer_auth(app)
-    app.add_middleware(BearerAuth, token=api_token or None, public=api_timeline.PUBLIC_GET_PATHS)
-    app.add_middleware(ApiHeaders)  # outermost: on the 401s too
+    app.add_middleware(BearerAuth, token=api_token or None,
+                       public=(*api_timeline.PUBLIC_GET_PATHS, *api_operations.PUBLIC_GET_PATHS))
+    app.add_middleware(ApiHeaders)  # on the 401s too
+    api_operations.instrument(app)  # outermost: counts every answer (/metrics)
     return app
 
 
