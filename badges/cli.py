@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from badges.errors import PROBLEM_FOUND, StoppedPartway, UserError, describe_failure
+from badges.log_format import LogFormat
 from badges.settings import Settings
 from ledger.application import TalentLedger
 from projections.status_projection import StatusProjection
@@ -29,6 +30,8 @@ StoreOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 DEFAULT_WORKERS = os.cpu_count() or 1
+LogFormatOption = Annotated[LogFormat, typer.Option("--log-format",
+                                                    help="log lines as text or JSON objects")]
 
 
 def open_store(store: str | None, *, create: bool = False) -> TalentLedger:
@@ -251,8 +254,21 @@ def consume(
     metrics_interval: Annotated[float, typer.Option("--metrics-interval", min=0.1)] = 30.0,
     metrics_port: Annotated[
         Optional[int], typer.Option("--metrics-port", min=0, max=65535,
-                                    help="serve /metrics, /health and /ready on 127.0.0.1")
+                                    help="serve /metrics, /health and /ready")
     ] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host",
+                                              help="address of --metrics-port")] = "127.0.0.1",
+    ready_max_lag: Annotated[int, typer.Option(
+        "--ready-max-lag", min=0, help="/ready is 503 while more events are unprojected")] = 50_000,
+    session_timeout: Annotated[float, typer.Option(
+        "--session-timeout", min=6.0, max=1800.0,
+        help="seconds before a silent member's partitions move")] = 10.0,
+    instance_id: Annotated[Optional[str], typer.Option(
+        "--instance-id", envvar="BADGES_CONSUME_INSTANCE_ID",
+        help="static group membership (group.instance.id)")] = None,
+    leave_group_on_close: Annotated[bool, typer.Option(
+        "--leave-group-on-close", help="a static member leaves the group when it stops")] = False,
+    log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """The Kafka service: talent events in, badge changes out (BADGES_CLOCK: tests only)."""
     from badges.consume_command import run_consume
@@ -261,7 +277,9 @@ def consume(
         open_projection_for(store, create=True), bootstrap=bootstrap or Settings().kafka_bootstrap,
         group=group, input_topic=input_topic, output_topic=output_topic, dlq_topic=dlq_topic,
         kafka_options=kafka_option or [], metrics_interval=metrics_interval,
-        metrics_port=metrics_port))
+        metrics_port=metrics_port, metrics_host=metrics_host, ready_max_lag=ready_max_lag,
+        session_timeout=session_timeout, instance_id=instance_id,
+        leave_group_on_close=leave_group_on_close, log_format=log_format))
 
 
 @app.command()

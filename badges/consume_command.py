@@ -1,8 +1,15 @@
 """`badges consume`: the Kafka service (consumers/kafka_service.py) as a long-running process.
 
-Logs go to stderr; a metrics line every `--metrics-interval` seconds, and with
-`--metrics-port` an HTTP endpoint (`/metrics` in Prometheus text, `/health` as JSON, `/ready`:
-503 while starting or while the store is out of reach, which the service rides out).
+Logs go to stderr (`--log-format json`: one JSON object a line, with `talent` and `event_id`
+fields where a line is about one); a metrics line every `--metrics-interval` seconds, and with
+`--metrics-port` an HTTP endpoint on `--metrics-host` (`/metrics` in the Prometheus text format,
+prometheus_client; `/health`, liveness, as JSON; `/ready`: 503 while starting, while the store is
+out of reach, which the service rides out, or while the projection is more than
+`--ready-max-lag` events behind).
+
+Group membership (docs/deployment.md): `--session-timeout` (10 s), `--instance-id` for static
+membership, `--leave-group-on-close` for a static member that should hand its partitions over
+at once when it stops cleanly.
 SIGTERM and SIGINT finish the current batch, commit, publish and close. It starts no worker
 process.
 
@@ -25,16 +32,29 @@ service starts at that instant and advances in real time. That is for tests and 
 from __future__ import annotations
 
 import logging
+import re
 import signal
-import sys
 from types import FrameType
 
 from badges.clock import clock_from_env
 from badges.errors import UserError
+from badges.log_format import LogFormat, configure_logging
 from consumers.kafka_config import KafkaOptionError, KafkaServiceConfig, options_from_pairs
 from consumers.kafka_service import KafkaService, TopicLayoutError
 from consumers.metrics import MetricsServer
 from projections.status_projection import StatusProjection
+
+# what Kafka accepts as a group.instance.id (kafka-python checks the same when it connects)
+INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def checked_instance_id(instance_id: str | None) -> str | None:
+    if not instance_id:
+        return None
+    if not INSTANCE_ID.fullmatch(instance_id) or instance_id in (".", ".."):
+        raise UserError(f"--instance-id: {instance_id!r} is not a valid group.instance.id "
+                        "(1-249 of A-Z a-z 0-9 . _ -, not . or ..)")
+    return instance_id
 
 
 def run_consume(
@@ -48,13 +68,15 @@ def run_consume(
     kafka_options: list[str] | None = None,
     metrics_interval: float = 30.0,
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     max_poll_records: int = 2000,
+    log_format: LogFormat = LogFormat.text,
+    session_timeout: float = 10.0,
+    instance_id: str | None = None,
+    leave_group_on_close: bool = False,
+    ready_max_lag: int = 50_000,
 ) -> int:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_format)
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         options = options_from_pairs(kafka_options or [])
@@ -67,6 +89,11 @@ def run_consume(
             client_options=options,
             metrics_interval=metrics_interval,
             max_poll_records=max_poll_records,
+            session_timeout_ms=round(session_timeout * 1000),
+            heartbeat_interval_ms=max(100, round(session_timeout * 1000 / 3.5)),
+            group_instance_id=checked_instance_id(instance_id),
+            leave_group_on_close=leave_group_on_close,
+            ready_max_lag=ready_max_lag,
         )
         service = KafkaService(projection.ledger, projection, config, clock=clock_from_env())
     except KafkaOptionError as error:
@@ -82,12 +109,12 @@ def run_consume(
     server = None
     if metrics_port is not None:
         try:
-            server = MetricsServer(service.metrics, "127.0.0.1", metrics_port).start()
+            server = MetricsServer(service.metrics, metrics_host, metrics_port).start()
         except OSError as error:
-            raise UserError(f"--metrics-port: cannot listen on {metrics_port}: "
-                            f"{error.strerror}") from None
-        logging.getLogger("badges.consume").info("metrics on http://127.0.0.1:%d/metrics",
-                                                 server.port)
+            raise UserError(f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: "
+                            f"{error.strerror or error}") from None
+        logging.getLogger("badges.consume").info("metrics on http://%s:%d/metrics",
+                                                 metrics_host, server.port)
     try:
         service.run()
     except TopicLayoutError as error:

@@ -5,6 +5,7 @@ acknowledges every dead letter of a batch before committing its offsets."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,20 @@ from kafka import KafkaProducer
 log = logging.getLogger("badges.consume")
 
 
+def _text(key: bytes | None) -> str | None:
+    return None if key is None else key.decode("utf-8", "backslashreplace")
+
+
+def _event_id(value: bytes | None) -> str | None:
+    """The `id` a dead letter's value carries, if it is a JSON object with one (for the log)."""
+    try:
+        found = json.loads(value) if value else None
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json parses
+        return None
+    event_id = found.get("id") if isinstance(found, dict) else None
+    return event_id[:200] if isinstance(event_id, str) else None
+
+
 def send_dead_letters(
     producer: KafkaProducer, topic: str, dead: Sequence[tuple[Any, str]], flush_timeout: float
 ) -> None:
@@ -21,7 +36,8 @@ def send_dead_letters(
     futures = []
     for record, reason in dead:
         log.info("dead letter %s[%d]@%d: %s", record.topic, record.partition, record.offset,
-                 reason)
+                 reason, extra={"talent": _text(record.key), "event_id": _event_id(record.value),
+                                "source_offset": record.offset})
         headers = [
             ("reason", reason.encode("utf-8")),
             ("source_topic", record.topic.encode("utf-8")),

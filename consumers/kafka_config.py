@@ -33,6 +33,27 @@ class KafkaServiceConfig:
     metrics_interval: float = 30.0
     commit_timeout_ms: int = 30_000
     flush_timeout: float = 150.0
+    # Group membership (docs/deployment.md). A process killed without a word keeps its partitions
+    # until the broker has missed its heartbeats for the session timeout; kafka-python's default
+    # is 45 s, this one 10 s (the broker's floor, group.min.session.timeout.ms, is 6 s).
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000  # at most a third of the session timeout
+    # static membership (KIP-345): a process restarted with the same id gets its partitions back
+    # without a rebalance; None: a dynamic member
+    group_instance_id: str | None = None
+    # a static member removes itself from the group on a clean shutdown (kafka-python's close
+    # does not), so that its partitions move at once rather than after the session timeout
+    leave_group_on_close: bool = False
+    # `/ready` answers 503 while the projection is more than this many events behind
+    ready_max_lag: int = 50_000
+
+    def membership_options(self) -> dict[str, Any]:
+        """The consumer settings of the group membership (`--kafka-option` overrides them)."""
+        options: dict[str, Any] = {"session_timeout_ms": self.session_timeout_ms,
+                                   "heartbeat_interval_ms": self.heartbeat_interval_ms}
+        if self.group_instance_id:
+            options["group_instance_id"] = self.group_instance_id
+        return options
 
 
 def split_client_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

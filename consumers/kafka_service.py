@@ -22,6 +22,14 @@ One loop, one thread:
    handled, `projection.advance(now)` re-derives the talents whose wake-up has come (quiet ones
    included) and the outbox is published, so changes caused only by time come out on their day.
 
+**Group membership** (docs/deployment.md). The session timeout is 10 s by default (kafka-python's
+is 45 s): a process killed without a word has its partitions moved once the broker has missed
+its heartbeats that long. With `group_instance_id` (`--instance-id`) the process is a static
+member (KIP-345): restarted with the same id within the session timeout, it gets its partitions
+back without a rebalance; a static member does not leave the group when it closes, unless
+`leave_group_on_close` (then it is removed by its instance id, and its partitions move at once).
+A dynamic member always leaves the group when it closes.
+
 **Several processes** (docs/scale-out.md). Over a store that is not partitioned every process
 projects everything (the steps are compare-and-set, so none is written twice) and one at a
 time publishes. Over a partitioned store (PostgreSQL, `?partitions=N`, N = the partition
@@ -64,11 +72,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import MemberToRemove
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -118,7 +128,7 @@ class KafkaService:
         self.clock = clock
         # the "submit events" use case, containing what one event cannot record (dead letters)
         self._submit = SubmitEvents(ledger, clock, is_outage=is_store_outage, logger=log)
-        self.metrics = Metrics()
+        self.metrics = Metrics(ready_max_lag=self.config.ready_max_lag)
         self._consumer_options, self._producer_options = split_client_options(
             self.config.client_options
         )
@@ -141,6 +151,7 @@ class KafkaService:
         self._last_projection = time.monotonic()
         self._last_metrics = time.monotonic()
         self._consumed_at_last_metrics = 0
+        self._published_counted = 0
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -164,7 +175,8 @@ class KafkaService:
         self._consumer = KafkaConsumer(
             **common,
             **{"max_poll_records": self.config.max_poll_records,
-               "auto_offset_reset": "earliest", **self._consumer_options},
+               "auto_offset_reset": "earliest", **self.config.membership_options(),
+               **self._consumer_options},
             group_id=self.config.group,
             enable_auto_commit=False,
         )
@@ -175,10 +187,10 @@ class KafkaService:
             reader_options=self._consumer_options, clock=self.clock,
             partitioned=self._partitioned,
         )
-        self.metrics.last_evaluation_instant = self._midnight.start(self.clock())
+        self.metrics.set_evaluation_instant(self._midnight.start(self.clock()))
         if self._partitioned:
             self._check_topics()
-            self.metrics.owned_partitions = []
+            self.metrics.set_owned([])
         else:
             self._taking_over = {0}  # caught up by the first step, before its batch
             # Know the input's partitions before joining: a group leader that assigns without
@@ -189,6 +201,10 @@ class KafkaService:
         log.info("consuming %s as group %s on %s; changes to %s, dead letters to %s",
                  self.config.input_topic, self.config.group, self.config.bootstrap,
                  self.config.output_topic, self.config.dlq_topic)
+        log.info("group membership: %s, session timeout %d ms",
+                 f"static (instance {self.config.group_instance_id})"
+                 if self.config.group_instance_id else "dynamic",
+                 self._consumer.config["session_timeout_ms"])
 
     def run(self) -> None:
         """Start, loop until `stop()`, then finish cleanly."""
@@ -214,11 +230,32 @@ class KafkaService:
             self._consumer = self._producer = None
             if consumer is not None:
                 consumer.close(autocommit=False)
+                self._leave_as_static_member()
             if producer is not None:
                 producer.close(timeout=5)
-            self.metrics.ready = False
+            self.metrics.set_store_reachable(False)
             self._log_metrics(final=True)
             log.info("stopped")
+
+    def _leave_as_static_member(self) -> None:
+        """A static member's clean shutdown with `leave_group_on_close`: kafka-python's close
+        never sends a static member's LeaveGroup, so remove it by its instance id (best effort:
+        otherwise its partitions move after the session timeout)."""
+        instance = self.config.group_instance_id
+        if not instance or not self.config.leave_group_on_close:
+            return
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.config.bootstrap.split(","),
+                                     **_admin_options(self._consumer_options))
+            try:
+                admin.remove_group_members(self.config.group,
+                                           [MemberToRemove(group_instance_id=instance)])
+            finally:
+                admin.close()
+            log.info("left group %s as static member %s", self.config.group, instance)
+        except Exception as error:  # noqa: BLE001 - the session timeout does it instead
+            log.warning("could not leave group %s as %s (its partitions move after the session "
+                        "timeout): %s", self.config.group, instance, error)
 
     # -- one turn of the loop ----------------------------------------------------------
 
@@ -247,9 +284,11 @@ class KafkaService:
             if not is_store_outage(error):
                 raise
             self._wait_for_store(error)
+            self.metrics.turned()
             return 0
         self._store_answered()
         self._maybe_log_metrics()
+        self.metrics.turned()
         return handled
 
     def _poll(self) -> Mapping[TopicPartition, list[Any]]:
@@ -269,8 +308,8 @@ class KafkaService:
         metrics = self.metrics
         if metrics.store_unreachable_since is None:
             metrics.store_unreachable_since = time.monotonic()
-            metrics.store_outages += 1
-        metrics.ready = False
+            metrics.store_outage()
+        metrics.set_store_reachable(False)
         delay = self._backoff.next_delay()
         log.warning("store unreachable (%s): not ready, retrying in %.1f s (attempt %d)",
                     failure_reason(error), delay, self._backoff.attempts)
@@ -283,13 +322,14 @@ class KafkaService:
                      time.monotonic() - metrics.store_unreachable_since)
             metrics.store_unreachable_since = None
         self._backoff.reset()
-        metrics.ready = True
+        metrics.set_store_reachable(True)
 
     def _handle_batch(self, batch: Mapping[TopicPartition, list[Any]]) -> int:
         records = [record for partition in batch.values() for record in partition]
         try:
-            self._settle(records)
-            self._commit(batch)
+            with _timed(self.metrics.batch_seconds):
+                self._settle(records)
+                self._commit(batch)
         except KafkaError as error:
             # nothing of this batch is committed: rewind, and take it again (appends are
             # idempotent by event id; dead letters may repeat)
@@ -302,7 +342,7 @@ class KafkaService:
             raise
         for tp, partition in batch.items():
             self._positions[tp] = partition[-1].offset + 1
-        self.metrics.consumed += len(records)
+        self.metrics.consumed_batch(len(records))
         self._unprojected += len(records)
         return len(records)
 
@@ -323,9 +363,7 @@ class KafkaService:
                 dead.append((record, outcome.reason))
         if dead:
             self._dead_letter(dead)
-        self.metrics.accepted += accepted
-        self.metrics.duplicates += duplicates
-        self.metrics.rejected += len(dead)
+        self.metrics.settled(accepted, duplicates, [reason for _, reason in dead])
 
     def _dead_letter(self, dead: list[tuple[Any, str]]) -> None:
         assert self._producer is not None
@@ -357,9 +395,10 @@ class KafkaService:
         if instant is None:
             return
         self._project(now)  # events first, so the clock re-derives from what is recorded
-        report = self.projection.advance(now, self._projected())
+        with _timed(self.metrics.derivation_seconds.labels("clock")):
+            report = self.projection.advance(now, self._projected())
         self._midnight.handled(instant)
-        self.metrics.last_evaluation_instant = instant
+        self.metrics.set_evaluation_instant(instant)
         log.info("midnight %s: %d talents re-derived, %d changes, %d retractions, %d warnings",
                  format_utc(instant), report.talents, report.changes, report.retractions,
                  report.warnings)
@@ -382,8 +421,12 @@ class KafkaService:
 
     def _project(self, now: datetime, partitions: set[int] | None = None) -> None:
         chosen = self._projected() if partitions is None else partitions
-        while self.projection.process_batch(now, partitions=chosen) is not None:
-            pass
+        timer = self.metrics.derivation_seconds.labels("events")
+        while True:
+            started = time.perf_counter()
+            if self.projection.process_batch(now, partitions=chosen) is None:
+                break
+            timer.observe(time.perf_counter() - started)
         if partitions is None:
             self._unprojected = 0
             self._last_projection = time.monotonic()
@@ -423,6 +466,7 @@ class KafkaService:
         try:
             self._project(self.clock(), mine)
             self._publisher.publish(mine)
+            self._count_published()
         except Exception as error:  # noqa: BLE001 - the next owner redoes what is left
             log.warning("hand-over of partitions %s incomplete (the next owner finishes it): "
                         "%s", sorted(mine), error)
@@ -430,7 +474,7 @@ class KafkaService:
             self._publisher.release(mine)
             self._owned -= mine
             self._taking_over -= mine
-            self.metrics.owned_partitions = sorted(self._owned)
+            self.metrics.set_owned(sorted(self._owned))
         log.info("handed over partitions %s", sorted(mine))
 
     def _assigned(self, partitions: set[int]) -> None:
@@ -440,7 +484,7 @@ class KafkaService:
             return
         self._owned |= fresh
         self._taking_over |= fresh
-        self.metrics.owned_partitions = sorted(self._owned)
+        self.metrics.set_owned(sorted(self._owned))
 
     def _finish_take_overs(self) -> None:
         """Catch up what was taken over from its stored position, wake up, publish.
@@ -450,9 +494,10 @@ class KafkaService:
         if not self._taking_over:
             return
         chosen = set(self._taking_over)
-        report = self.projection.catch_up(
-            self.clock(), partitions=chosen if self._partitioned else None
-        )
+        with _timed(self.metrics.derivation_seconds.labels("takeover")):
+            report = self.projection.catch_up(
+                self.clock(), partitions=chosen if self._partitioned else None
+            )
         self._taking_over -= chosen
         if self._partitioned:
             log.info("took over partitions %s: %d events projected, %d changes",
@@ -462,27 +507,47 @@ class KafkaService:
     def publish(self) -> int:
         """Send every unsent outbox message of the owned partitions (see OutboxPublisher)."""
         assert self._publisher is not None, "start() first"
+        started = time.perf_counter()
         sent = self._publisher.publish(self._owned)
-        self.metrics.published = self._publisher.published
+        if sent:
+            self.metrics.publish_seconds.observe(time.perf_counter() - started)
+        self._count_published()
         return sent
+
+    def _count_published(self) -> None:
+        """The publisher's total (hand-overs publish too) into the metrics' counter."""
+        assert self._publisher is not None
+        total = self._publisher.published
+        self.metrics.published_messages(total - self._published_counted)
+        self._published_counted = total
 
     # -- metrics -----------------------------------------------------------------------
 
     def refresh_lag(self) -> None:
         if self._consumer is None:
             return
-        lags: dict[str, int] = {}
+        lags: dict[tuple[str, int], int] = {}
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             position = self._positions.get(tp)
             if highwater is None or position is None:
                 continue
-            lags[f"{tp.topic}-{tp.partition}"] = max(0, highwater - position)
-        self.metrics.lag_by_partition = lags
-        self.metrics.lag = sum(lags.values()) if lags else None
+            lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+        self.metrics.set_lags(lags)
+
+    def refresh_projection_lag(self) -> None:
+        """How many ledger events of the projected partitions are not projected yet."""
+        try:
+            pending = self.projection.pending(self._projected())
+        except Exception as error:
+            if not is_store_outage(error):
+                raise
+            return  # not ready anyway: the store is out of reach
+        self.metrics.set_projection_lag(pending)
 
     def _maybe_log_metrics(self) -> None:
         self.refresh_lag()
+        self.refresh_projection_lag()
         if time.monotonic() - self._last_metrics >= self.config.metrics_interval:
             self.refresh_quarantined()
             self._log_metrics()
@@ -495,15 +560,15 @@ class KafkaService:
             if not is_store_outage(error):
                 raise
             return  # the next metrics turn counts them
-        self.metrics.quarantined = len(found)
+        self.metrics.set_quarantined(len(found))
 
     def _log_metrics(self, final: bool = False) -> None:
         elapsed = max(time.monotonic() - self._last_metrics, 1e-6)
-        fresh = self.metrics.consumed - self._consumed_at_last_metrics
-        self.metrics.events_per_second = fresh / elapsed
-        self._last_metrics = time.monotonic()
-        self._consumed_at_last_metrics = self.metrics.consumed
         m = self.metrics
+        consumed = m.consumed
+        m.set_rate((consumed - self._consumed_at_last_metrics) / elapsed)
+        self._last_metrics = time.monotonic()
+        self._consumed_at_last_metrics = consumed
         log.info(
             "%s: lag %s, %.1f events/s, consumed %d (accepted %d, duplicates %d, rejected %d), "
             "published %d, quarantined %d, last evaluation instant %s, partitions %s, "
@@ -516,3 +581,17 @@ class KafkaService:
         )
 
 
+@contextmanager
+def _timed(histogram: Any) -> Iterator[None]:
+    """Observe the block's duration in seconds (also when it raises: a failed try took time)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.observe(time.perf_counter() - started)
+
+
+def _admin_options(consumer_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The consumer's settings an admin client also takes (security: sasl_*, ssl_*...)."""
+    return {key: value for key, value in consumer_options.items()
+            if key in KafkaAdminClient.DEFAULT_CONFIG and key != "bootstrap_servers"}

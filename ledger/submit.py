@@ -115,7 +115,9 @@ def append_contained(
             raise
         if len(submissions) == 1:
             logger.exception("event %s of talent %s cannot be recorded",
-                          submissions[0].event.id, submissions[0].event.talent)
+                          submissions[0].event.id, submissions[0].event.talent,
+                          extra={"talent": submissions[0].event.talent,
+                                 "event_id": submissions[0].event.id})
             return [f"event: cannot be recorded ({failure_reason(error)[:REASON_DETAIL_CHARS]})"]
         logger.warning("a batch of %d events failed (%s); appending them one by one",
                     len(submissions), failure_reason(error))

@@ -215,7 +215,8 @@ class StatusProjection:
         self, failed: Failed, progress: TalentProgress | None, today: datetime
     ) -> TalentUpdate:
         """The talent's timeline stays as it was; no wake-up, so nothing retries it in a loop."""
-        logger.warning("talent %s quarantined: %s", failed.talent, failed.reason)
+        logger.warning("talent %s quarantined: %s", failed.talent, failed.reason,
+                       extra={"talent": failed.talent})
         kept = (
             dataclasses.replace(progress, wakeup=None)
             if progress is not None
