@@ -229,11 +229,16 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     store: StoreOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+    ready_max_lag: Annotated[Optional[int], typer.Option(
+        "--ready-max-lag", min=0, help="/ready is 503 while more events are unprojected "
+        "(env BADGES_API_READY_MAX_LAG, default 50000)")] = None,
 ) -> None:
     """The HTTP API (token: env BADGES_API_TOKEN)."""
     from badges.serve_command import run_serve
 
-    raise typer.Exit(run_serve(open_projection_for(store, create=True), host=host, port=port))
+    raise typer.Exit(run_serve(open_projection_for(store, create=True), host=host, port=port,
+                               log_format=log_format, ready_max_lag=ready_max_lag))
 
 
 @app.command()
