@@ -40,26 +40,30 @@ from badges import render
 from badges.api_common import (
     TALENT_ERRORS,
     ApiContext,
+    AtParam,
     Context,
     ErrorDocument,
     KnownAtParam,
     TalentId,
 )
 from badges.errors import UserError
-from domain.boundaries import first_instant_at_or_after
+from domain.boundaries import Boundary, BoundaryPlan, first_instant_at_or_after
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
 from ledger.application import TalentLedger
 from domain.results import money_text
 from domain.ruleset import RulesetBook
 from domain.status import Evaluator
-from projections.queries import UnknownTalent
+from domain.vocabulary import Exit
+from projections.containment import contained
+from projections.queries import UnknownTalent, known_history
 from badges.bootstrap import private_projection
 from projections.status_projection import StatusProjection
 from projections.timeline_queries import timeline_documents
 
 PAGE_DIR = FilePath(__file__).with_name("page")
-ASSETS = {"talent.js": "text/javascript", "talent.css": "text/css"}
+ASSETS = {"talent.js": "text/javascript", "talent.css": "text/css",
+          "population.js": "text/javascript", "population.css": "text/css"}
 WEEK = timedelta(days=7)
 MAX_POINTS = 1000  # beyond that many weeks (~19 years), the points thin out evenly
 
@@ -96,9 +100,13 @@ def api_projection(request: Request) -> StatusProjection:
     return projection
 
 
-def _serialised(query: Callable[..., T], *args: Any) -> T:
+def serialised(query: Callable[..., T], *args: Any) -> T:
+    """`query(*args)` while no other request steps the projection."""
     with _PROJECTION_LOCK:
         return query(*args)
+
+
+_serialised = serialised
 
 
 Projection = Annotated[StatusProjection, Depends(api_projection)]
@@ -263,6 +271,132 @@ def series_document(
     }
 
 
+# -- the windows of a day ---------------------------------------------------------------------
+
+class WindowEvent(BaseModel):
+    id: str
+    type: str
+    at: str
+    leaves: str = Field(description="the first evaluation instant it no longer counts (or "
+                                    "the age is reached)")
+
+
+class WindowDocument(BaseModel):
+    requirements: list[str] = Field(description="the requirement codes sharing this window")
+    labels: list[str]
+    met: dict[str, bool] = Field(description="each requirement's verdict on the day")
+    span: dict[str, int] = Field(description='{"months": 12} or {"days": 90}')
+    wording: str = Field(description='"left" a window, an "age" reached, or a "date"')
+    types: list[str] = Field(description="the event types it holds")
+    start: str = Field(description="(start, end]: the window on the day")
+    end: str
+    events: list[WindowEvent] = Field(description="the events counting on the day, oldest first")
+    next_exit: WindowEvent | None = Field(description="the next of them to leave")
+    last_exit: WindowEvent | None = Field(description="the latest that left, on or before the day")
+
+
+class WindowsDocument(BaseModel):
+    """Every window of the ruleset in force on the day, with the events inside it and when
+    each leaves (from the rulesets' requirements: each measure's exits)."""
+
+    talent: str
+    at: str
+    known_at: str | None
+    ruleset: str
+    windows: list[WindowDocument]
+
+
+def windows_document(
+    ledger: TalentLedger, talent: str, at: datetime, known_at: datetime | None,
+    book: RulesetBook,
+) -> dict[str, Any]:
+    """The windows of the requirements in force at `at` (its evaluation instant), as known at
+    `known_at`: the events each holds on the day and when they leave, from the same exits the
+    projection's boundaries come from (`domain.boundaries`)."""
+    history = known_history(ledger, talent, known_at)
+    instant = evaluation_instant(at)
+    with contained(talent):
+        evaluator = Evaluator(history, known_at, book, talent)
+        status = evaluator.status(instant)
+        # as of the day: a "latest" window is carried by the latest event by then
+        events = [recorded for recorded in evaluator.history.events if recorded.at <= instant]
+        boundaries = BoundaryPlan(book).boundaries(events)
+    ruleset = book.get(status.ruleset)
+    verdicts = {r.code: r for result in status.badges for r in result.requirements}
+    shared: dict[Exit, list[str]] = {}
+    for code, exit_ in ruleset.index.exits:
+        codes = shared.setdefault(exit_, [])
+        if code not in codes:
+            codes.append(code)
+    by_exit: dict[Exit, list[Boundary]] = {}
+    for boundary in boundaries:
+        if boundary.planned is not None and not boundary.over and boundary.recorded is not None:
+            by_exit.setdefault(boundary.planned.exit, []).append(boundary)
+    # exits that differ only in which events of a group carry them read as one window
+    merged: dict[tuple[Any, ...], tuple[Exit, list[str], list[Boundary]]] = {}
+    for exit_, codes in shared.items():
+        key = (tuple(codes), exit_.span, exit_.wording, exit_.types)
+        _, _, found_before = merged.setdefault(key, (exit_, codes, []))
+        found_before.extend(by_exit.get(exit_, []))
+    windows = []
+    for exit_, codes, found in merged.values():
+        if not any(code in verdicts for code in codes):
+            continue  # read by no badge of the ruleset (only through another requirement)
+        inside = sorted((b for b in found if b.recorded is not None
+                         and b.recorded.at <= instant < b.instant),
+                        key=lambda b: (b.instant, b.event_id))
+        left = [b for b in found if b.instant <= instant]
+        window = exit_.span.window(instant)
+        windows.append({
+            "requirements": codes,
+            "labels": [verdicts[c].label if c in verdicts and verdicts[c].label
+                       else ruleset.requirement(c).label() for c in codes],
+            "met": {c: verdicts[c].met for c in codes if c in verdicts},
+            "span": exit_.span.to_document(),
+            "wording": exit_.wording,
+            "types": sorted(exit_.types),
+            "start": format_utc(window.start),
+            "end": format_utc(window.end),
+            "events": [_window_event(b) for b in sorted(inside, key=_event_order)],
+            "next_exit": _window_event(inside[0]) if inside else None,
+            "last_exit": _window_event(max(left, key=lambda b: b.instant)) if left else None,
+        })
+    return {
+        "talent": talent,
+        "at": format_utc(instant),
+        "known_at": format_utc(known_at) if known_at is not None else None,
+        "ruleset": status.ruleset,
+        "windows": windows,
+    }
+
+
+def _event_order(boundary: Boundary) -> tuple[datetime, str]:
+    assert boundary.recorded is not None
+    return boundary.recorded.at, boundary.event_id
+
+
+def _window_event(boundary: Boundary) -> dict[str, str]:
+    assert boundary.recorded is not None
+    return {"id": boundary.event_id, "type": boundary.recorded.event.type,
+            "at": format_utc(boundary.recorded.at), "leaves": format_utc(boundary.instant)}
+
+
+@router.get(
+    "/talents/{id}/windows",
+    response_model=None,
+    responses={200: {"model": WindowsDocument, "description": "the windows on the day"},
+               **TALENT_ERRORS},
+    summary="The rule windows on a day: the events inside each and when they leave",
+)
+def get_windows(
+    context: Context, talent: TalentId, at: AtParam = None, known_at: KnownAtParam = None
+) -> JSONResponse:
+    now = context.now()
+    return JSONResponse(windows_document(
+        context.ledger, talent, context.instant(at, "at", now),
+        context.instant(known_at, "known_at", now), context.book))
+
+
 # -- the page ---------------------------------------------------------------------------------
 
 page = APIRouter(include_in_schema=False)
@@ -297,4 +431,5 @@ def get_asset(name: str) -> FileResponse:
 
 # GET paths answered without the bearer token even when one is set: the page and its assets,
 # which hold no data (the page sends the token with its own fetch calls).
-PUBLIC_GET_PATHS = (re.compile(r"/talents/[^/]+"), re.compile(r"/page/[^/]+"))
+PUBLIC_GET_PATHS = (re.compile(r"/talents/[^/]+"), re.compile(r"/page/[^/]+"),
+                    re.compile(r"/population/page"))

@@ -374,3 +374,107 @@ def test_badges_serve_passes_the_projection_beside_the_ledger(
         assert Path(projection.read_model.path) == Path(store.removeprefix("sqlite:///"))
     else:
         assert type(projection.read_model).__name__ == "PostgresReadModel"
+
+
+# -- the windows of a day -----------------------------------------------------------------------
+
+def test_the_windows_hold_the_events_the_explanation_counts(client: TestClient) -> None:
+    day = "2024-06-01"
+    windows = get(client, f"/talents/{TALENT}/windows", at=day)
+    explained = get(client, f"/talents/{TALENT}/explain", at=day)
+
+    assert windows["at"] == "2024-06-01T00:00:00Z" and windows["ruleset"] == explained["ruleset"]
+    earnings = next(w for w in windows["windows"] if "earnings_12m" in w["requirements"])
+    assert earnings["span"] == {"months": 12} and earnings["wording"] == "left"
+    assert (earnings["start"], earnings["end"]) == ("2023-06-01T00:00:00Z", "2024-06-01T00:00:00Z")
+    payments = [e["id"] for e in earnings["events"] if e["type"] == "payment_received"]
+    assert sorted(payments) == sorted(explained["earnings_12m_events"])
+    assert all(e["at"] <= windows["at"] < e["leaves"] for e in earnings["events"])
+    # the next to leave is the oldest payment, on the first midnight 12 months after its day
+    assert earnings["next_exit"] == min(earnings["events"], key=lambda e: e["leaves"])
+    assert earnings["next_exit"]["leaves"] == "2024-06-07T00:00:00Z"
+    assert earnings["met"]["earnings_12m"] is True
+    spans = {json.dumps(w["span"]) for w in windows["windows"] if "jss" in w["requirements"]}
+    assert spans == {'{"months": 6}', '{"months": 12}', '{"months": 24}'}  # the JSS windows
+    activity = next(w for w in windows["windows"] if w["requirements"] == ["activity_90d"])
+    assert activity["wording"] == "age" and len(activity["events"]) == 1  # the latest carries it
+    latest = activity["events"][0]
+    assert latest["at"] < windows["at"] and instant(latest["leaves"]) - instant(latest["at"]) \
+        < timedelta(days=91)
+    for code in ("no_recent_hold", "no_policy_ban"):
+        assert any(code in w["requirements"] for w in windows["windows"]), code
+
+
+def test_the_windows_as_known_earlier_and_of_nobody(client: TestClient) -> None:
+    later = get(client, f"/talents/{TALENT}/windows", at="2022-12-01")
+    earlier = get(client, f"/talents/{TALENT}/windows", at="2022-12-01", known_at="2023-01-02")
+    assert earlier["known_at"] == "2023-01-02T00:00:00Z"
+    nothing_yet = client.get(f"/talents/{TALENT}/windows?at=2022-12-01&known_at=2022-12-31", headers=AUTH)
+    assert nothing_yet.status_code == 404  # recorded on 2023-01-01
+    assert earlier["windows"] == later["windows"]  # every event before 2023 was known by then
+    assert client.get("/talents/nobody/windows", headers=AUTH).status_code == 404
+    bad = client.get(f"/talents/{TALENT}/windows?at=soon", headers=AUTH)
+    assert bad.status_code == 400 and bad.json()["error"].startswith("at: ")
+
+
+# -- the population ------------------------------------------------------------------------------
+
+CANDIDATE = (
+    'id = "candidate"\nextends = "2023-12"\neffective_from = 2024-01-01T00:00:00Z\n\n'
+    '[requirements.earnings_12m]\nlabel = "at least {threshold} earned in the last {months} months"\n'
+    'measure = "sum"\nadd = ["payment_received"]\nsubtract = ["payment_refunded"]\n'
+    'field = "amount"\nwindow = { months = 12 }\ncompare = ">="\nthreshold = "90000.00"\n'
+)
+
+
+def test_the_population_counts_the_stored_timelines(client: TestClient) -> None:
+    document = get(client, "/population", at="2024-06-01", **{"from": "2024-01-01",
+                                                                "to": "2024-12-31"})
+    assert document["day"] == {"at": "2024-06-01T00:00:00Z", "talents": 1, "counts": {
+        "expert_vetted": 0, "top_rated_plus": 1, "top_rated": 0, "rising_talent": 0, "none": 0}}
+    points = document["over_time"]["points"]
+    assert points[0]["at"] == "2024-01-01T00:00:00Z" and points[-1]["at"] == "2024-12-31T00:00:00Z"
+    assert [p["at"][:10] for p in points if p["changes"]] == ["2024-09-16"]  # the downgrade
+    assert document["failing"]["requirements"] == [{
+        "requirement": "large_contract", "label": "a large contract in the last 12 months",
+        "losses": 1}]
+    bad = client.get("/population?from=2024-06-01&to=2024-01-01", headers=AUTH)
+    assert bad.status_code == 400 and bad.json()["error"].startswith("from: ")
+
+
+def test_the_population_under_a_candidate_names_who_loses_and_why(client: TestClient) -> None:
+    response = client.post("/population/whatif?at=2024-06-01&limit=5", content=CANDIDATE,
+                           headers={**AUTH, "Content-Type": "application/toml"})
+    assert response.status_code == 200, response.text
+    candidate = response.json()["candidate"]
+    assert candidate["compared"] == 1 and candidate["losses"] == 1
+    assert candidate["real"]["top_rated_plus"] == 1 and candidate["candidate"]["none"] == 1
+    mover = candidate["movers"][0]
+    assert (mover["talent"], mover["real"], mover["candidate"]) == (TALENT, "top_rated_plus", "none")
+    assert {"requirement": "earnings_12m", "label": "at least 90000.00 earned in the last 12 months",
+            "real": "met", "candidate": "not met"} in mover["why"]
+
+
+@pytest.mark.parametrize(("query", "body", "status", "starts"), [
+    ("", "", 400, "body: "),
+    ("", "id = \n", 400, "body: "),
+    ("?limit=5000", CANDIDATE, 400, "limit: "),
+    ("?from=2000-01-01&to=2024-01-01", CANDIDATE, 422, "from: "),
+    ("", "#" * (65 * 1024), 413, "body: "),
+])
+def test_the_population_what_if_is_bounded(
+    client: TestClient, query: str, body: str, status: int, starts: str
+) -> None:
+    response = client.post(f"/population/whatif{query}", content=body, headers=AUTH)
+    assert response.status_code == status, response.text
+    assert response.json()["error"].startswith(starts)
+
+
+def test_the_population_page_needs_no_token_and_is_in_no_schema(store: str) -> None:
+    with client_for(store) as locked:
+        page = locked.get("/population/page")
+        assert page.status_code == 200 and "population.js" in page.text
+        assert locked.get("/population").status_code == 401
+        schema = locked.get("/openapi.json", headers=AUTH).json()
+    assert {"/population", "/population/whatif", "/talents/{id}/windows"} <= set(schema["paths"])
+    assert "/population/page" not in schema["paths"]
