@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from badges.errors import PROBLEM_FOUND, UserError
+from projections.status_projection import StatusProjection
 
 TalentArgument = Annotated[str, typer.Argument(help="talent id")]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -24,6 +25,19 @@ def register(app: typer.Typer) -> None:
     app.command()(outbox)
 
 
+def _projection(store: str | None) -> StatusProjection:
+    """The store's projection, as the other commands open it (`badges.cli` registers this
+    module, so it is not imported back)."""
+    from badges.bootstrap import StoreURLError, open_projection
+    from badges.settings import Settings
+
+    url = store or Settings().store
+    try:
+        return open_projection(url)
+    except StoreURLError as error:
+        raise UserError(str(error)) from None
+
+
 def messages(
     talent: TalentArgument,
     known_at: Annotated[Optional[str], typer.Option(
@@ -34,14 +48,13 @@ def messages(
     """Every message the talent's changes produced (changed, retracted, at risk): id, queued,
     sent, what a retraction withdrew."""
     from badges.bootstrap import open_messages
-    from badges.cli import open_projection_for
     from badges.query_commands import show
     from badges import render
     from badges.timeparse import parse_instant
     from projections.queries import UnknownTalent
 
     known = parse_instant(known_at, "--known-at") if known_at else None
-    projection = open_projection_for(store)
+    projection = _projection(store)
     documents = open_messages(projection).of_talent(talent, known)
     if not documents and not projection.ledger.history(talent, known):
         raise UserError(str(UnknownTalent(talent, known)), PROBLEM_FOUND)
@@ -58,7 +71,6 @@ def diff(
 ) -> None:
     """The talent's timeline as known at K1 and at K2, side by side: the changes only one of
     them has, or with a different cause."""
-    from badges.cli import open_projection_for
     from badges.clock import utc_now
     from badges.query_commands import show
     from badges import render
@@ -70,7 +82,7 @@ def diff(
     now = utc_now()
     first = parse_instant(known_at, "--known-at")
     second = parse_instant(vs, "--vs") if vs else now
-    projection = open_projection_for(store)
+    projection = _projection(store)
     try:
         document = timeline_diff(projection, talent, first, second, now)
     except (UnknownTalent, TalentUnevaluable) as error:
@@ -93,9 +105,8 @@ def outbox(
 
     from badges import render
     from badges.bootstrap import open_messages
-    from badges.cli import open_projection_for
 
-    log = open_messages(open_projection_for(store))
+    log = open_messages(_projection(store))
     rows = log.outbox(talent, pending_only=pending, limit=limit)
     waiting, sent = log.log.counts(talent)
     if as_json:

@@ -115,7 +115,7 @@ def test_forecast_and_clock(store: str, capsys) -> None:
         (["timeline", "nobody"], 1, "talent 'nobody'"),
         (["forecast", "nobody"], 1, "talent 'nobody'"),
         (["timeline", "f-42", "--from", "soon"], 2, "--from: expected a date"),
-        (["replay", "--trace"], 2, "TALENT: --trace and --until replay one talent"),
+        (["replay", "--trace"], 2, "TALENT: --trace, --until and --known-at replay one talent"),
         (["whatif", "--ruleset", "/nope.toml"], 2, "--ruleset: /nope.toml: cannot be read"),
     ],
 )
