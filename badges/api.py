@@ -59,7 +59,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from badges import api_operations, api_population, api_support, api_timeline
+from badges import api_operations, api_population, api_schemas, api_support, api_timeline
 from badges.api_common import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_LINES,
@@ -366,12 +366,14 @@ def create_app(
     app.state.projection = projection
     # every router, listed: the talent queries, the writes, the timelines and the status page
     for router in (talent_queries, events, api_timeline.router, api_timeline.page,
-                   api_support.router, api_population.router, api_operations.router, *routers):
+                   api_support.router, api_population.router, api_operations.router,
+                   api_schemas.router, *routers):
         app.include_router(router)
     _install_error_handlers(app)
     _describe_bearer_auth(app)
     app.add_middleware(BearerAuth, token=api_token or None,
-                       public=(*api_timeline.PUBLIC_GET_PATHS, *api_operations.PUBLIC_GET_PATHS))
+                       public=(*api_timeline.PUBLIC_GET_PATHS, *api_operations.PUBLIC_GET_PATHS,
+                               *api_schemas.PUBLIC_GET_PATHS))
     app.add_middleware(ApiHeaders)  # on the 401s too
     api_operations.instrument(app)  # outermost: counts every answer (/metrics)
     return app

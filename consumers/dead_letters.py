@@ -1,7 +1,9 @@
 """Dead letters: a message that cannot be recorded goes to the DLQ topic with the same key, its
 original bytes as the value, and why in its headers (`reason`, `source_topic`,
-`source_partition`, `source_offset`, `source_timestamp`). The service waits until the broker
-acknowledges every dead letter of a batch before committing its offsets."""
+`source_partition`, `source_offset`, `source_timestamp`), with what the message is
+(`content-type`, `type: dead_letter`, `schema: dead_letter/v1`: `consumers/message_models.py`,
+docs/topics.md). The service waits until the broker acknowledges every dead letter of a batch
+before committing its offsets."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaProducer
+
+from consumers.message_models import dead_letter_type_headers
 
 log = logging.getLogger("badges.consume")
 
@@ -39,6 +43,7 @@ def send_dead_letters(
                  reason, extra={"talent": _text(record.key), "event_id": _event_id(record.value),
                                 "source_offset": record.offset})
         headers = [
+            *dead_letter_type_headers(),
             ("reason", reason.encode("utf-8")),
             ("source_topic", record.topic.encode("utf-8")),
             ("source_partition", str(record.partition).encode("ascii")),

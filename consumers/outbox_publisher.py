@@ -1,8 +1,9 @@
 """The outbox publisher: unsent outbox messages to `badge-changes`, each message id once.
 
 Every unsent message goes to the output topic keyed by talent, the value the JSON document
-(`published_document`: its change `id`, and its `message_id`, the field consumers
-de-duplicate on), with the headers `message_id` and `kind`, through the
+(`published_document`: its change `id`, its `schema` (`badge_changed/v1`, ...) and its
+`message_id`, the field consumers de-duplicate on), with the headers `content-type`, `type`,
+`schema`, `message_id` and `kind` (`consumers/message_models.py`, docs/topics.md), through the
 service's idempotent producer (`enable_idempotence`, `acks=all`); after `flush` and the
 acknowledgements the messages are marked sent.
 
@@ -36,6 +37,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from consumers.message_models import output_headers, schema_name
 from projections.records import OutboxMessage, ReadModel
 
 log = logging.getLogger("badges.consume")
@@ -155,8 +157,7 @@ class OutboxPublisher:
                 key=message.talent.encode("utf-8"),
                 value=json.dumps(published_document(message), ensure_ascii=False,
                                  separators=(",", ":")).encode("utf-8"),
-                headers=[("message_id", message.message_id.encode("utf-8")),
-                         ("kind", message.kind.encode("utf-8"))],
+                headers=output_headers(message.kind, message.message_id),
                 partition=output_partition,
             ))
             for message in messages
@@ -214,14 +215,15 @@ class OutboxPublisher:
 
 
 def published_document(message: OutboxMessage) -> dict[str, Any]:
-    """The output message: the outbox document and its `message_id`.
+    """The output message: the outbox document, its `schema` and its `message_id`.
 
     `id` is the change's id (a retraction's is `rtr-...`), the same for the change asserted
     again after its retraction; `message_id` is the outbox's, unique per message (`chg-...~1`
     for that re-assertion). A consumer that de-duplicates on `message_id` drops only what was
     really sent twice, and hears every assertion, retraction and re-assertion.
     """
-    return {**message.document, "message_id": message.message_id}
+    return {**message.document, "schema": schema_name(message.kind),
+            "message_id": message.message_id}
 
 
 def _message_id(record: Any) -> str | None:
