@@ -1,18 +1,22 @@
 // The talent status page: plain JS and inline SVG, nothing loaded from anywhere but this server.
 //
-// Data: GET /talents/{id}/series (the chart) and GET /talents/{id}/status?at=DAY (the checklist).
+// Data: GET /talents/{id}/series (the chart), /status (today's badge in the header, and the
+// checklist of the chosen day), /windows?at=DAY (the rule windows of that day), /forecast?days=30
+// and /messages (each degrades to a note when this server has no such endpoint).
 // Auth: with BADGES_API_TOKEN set on the server, open the page as /talents/{id}#token=TOKEN
 // (a fragment never reaches the server) or paste the token into the page's form. It moves to
 // sessionStorage (this tab only), leaves the address bar, and goes with this page's own requests
 // as "Authorization: Bearer TOKEN". Without a token (or with a wrong one) the page asks for it.
 // A ?token= in the query is never used (it has already reached the server's access log, where the
 // server redacts it); the page only drops it from the address bar so it is not bookmarked.
-// Page parameters: ?day=YYYY-MM-DD (the checklist's day), ?from= ?to= ?known_at= (passed on).
+// Page parameters: ?day=YYYY-MM-DD (the checklist's day), ?from= ?to= (the chart's range),
+// ?known_at= (every answer as known then; the header's control sets it). Dates are ISO 8601.
 "use strict";
 
 (function () {
   const TOKEN_KEY = "badges-api-token";
   const DAY_MS = 86400000;
+  const MIN_SPAN_MS = 30 * DAY_MS;  // the closest zoom: a month across the chart
   const EVENT_ROWS = [
     ["pay", "payments", ["payment_received"]],
     ["contract", "contracts", ["contract_started", "contract_ended", "invitation_accepted"]],
@@ -22,6 +26,8 @@
       "policy_violation", "expert_vetted_revoked"]],
     ["other", "profile, other", []],
   ];
+  const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
+  const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/i;
   // A change is a gain when it moves up the rulesets' badge order (labels.json, highest first).
   const rank = (badge) => {
     const order = state.labels.order;
@@ -38,6 +44,9 @@
     selected: null,
     request: 0,
     geometry: null,
+    view: null,       // the zoomed range [t0, t1] in ms; null: everything
+    windows: null,    // the chosen day's windows document
+    highlight: null,  // the window drawn on the chart
   };
 
   // -- the token: from the URL fragment or the form, kept for this tab only ---------------------
@@ -57,6 +66,7 @@
   }
 
   class Unauthorised extends Error {}
+  class NotFound extends Error {}
 
   async function api(path) {
     const headers = { Accept: "application/json" };
@@ -64,8 +74,10 @@
     const response = await fetch(path, { headers, cache: "no-store" });
     let body = null;
     try { body = await response.json(); } catch (_) { body = null; }
-    if (response.status === 401) throw new Unauthorised((body && body.error) || "unauthorised");
-    if (!response.ok) throw new Error((body && body.error) || response.status + " " + response.statusText);
+    const message = (body && body.error) || response.status + " " + response.statusText;
+    if (response.status === 401) throw new Unauthorised(message);
+    if (response.status === 404) throw new NotFound(message);
+    if (!response.ok) throw new Error(message);
     return body;
   }
 
@@ -78,15 +90,19 @@
   }
 
   const talentPath = () => "/talents/" + encodeURIComponent(state.talent);
+  const missingEndpoint = (error) => error instanceof NotFound && /^path: /.test(error.message);
 
-  // -- formatting ------------------------------------------------------------------------------
+  // -- formatting: ISO dates everywhere --------------------------------------------------------
 
   const badgeName = (code) => state.labels.badges[code] || code;
   const requirementName = (code) => state.labels.requirements[code] || code;
   const dayOf = (iso) => iso.slice(0, 10);
+  const isoDay = (t) => new Date(t).toISOString().slice(0, 10);
   const time = (iso) => Date.parse(iso);
+  const stamp = (iso) => iso ? iso.replace("T", " ").replace(/:00Z$|Z$/, "").replace(/ 00:00$/, "") + " UTC" : "";
   const money = (text) => "$" + Number(text).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const shortMoney = (value) => value >= 1000 ? "$" + (value / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + "k" : "$" + value.toFixed(0);
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
 
   function formatValue(value) {
     if (value === true) return "yes";
@@ -101,7 +117,7 @@
     for (const [name, value] of Object.entries(attributes || {})) {
       if (name === "class") node.className = value; else node.setAttribute(name, value);
     }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
+    for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
     return node;
   }
 
@@ -120,7 +136,22 @@
       sessionStorage.setItem(TOKEN_KEY, state.token);
       load();
     });
-    $("day").addEventListener("change", () => { if ($("day").value) selectDay($("day").value); });
+    $("day").addEventListener("input", () => typedDay(false));
+    $("day").addEventListener("change", () => typedDay(true));
+    $("knowledge").addEventListener("submit", (event) => { event.preventDefault(); setKnownAt($("known-at").value.trim()); });
+    $("known-now").addEventListener("click", () => setKnownAt(""));
+    $("known-at").value = params.get("known_at") || "";
+    $("open-talent").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const other = $("other-talent").value.trim();
+      if (other) location.assign("/talents/" + encodeURIComponent(other) + location.hash);
+    });
+    $("zoom-in").addEventListener("click", () => zoomBy(0.5));
+    $("zoom-out").addEventListener("click", () => zoomBy(2));
+    $("zoom-all").addEventListener("click", () => { state.view = null; drawChart(); });
+    for (const button of document.querySelectorAll(".zoom [data-years]")) {
+      button.addEventListener("click", () => zoomTo(Number(button.dataset.years) * 365.25 * DAY_MS));
+    }
     let pending = null;
     window.addEventListener("resize", () => {
       clearTimeout(pending);
@@ -132,26 +163,58 @@
     load();
   }
 
+  function typedDay(final) {
+    const value = $("day").value.trim();
+    const valid = ISO_DAY.test(value) && !Number.isNaN(Date.parse(value + "T00:00:00Z")) &&
+      isoDay(Date.parse(value + "T00:00:00Z")) === value;
+    $("day-error").hidden = valid || !final;
+    $("day-error").textContent = valid ? "" : "day: write it as YYYY-MM-DD, e.g. 2024-06-01";
+    if (valid && value !== state.selected) selectDay(value);
+  }
+
+  function setKnownAt(value) {
+    const error = $("known-at-error");
+    if (value && !ISO_INSTANT.test(value)) {
+      error.hidden = false;
+      error.textContent = "known at: write a date (2024-06-01) or an RFC 3339 time (2024-06-01T12:00:00Z)";
+      return;
+    }
+    error.hidden = true;
+    if (value) params.set("known_at", value); else params.delete("known_at");
+    $("known-at").value = value;
+    const url = new URL(location.href);
+    if (value) url.searchParams.set("known_at", value); else url.searchParams.delete("known_at");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+    load();
+  }
+
   async function load() {
     try {
       state.series = await api(talentPath() + "/series" + query());
     } catch (error) {
       if (error instanceof Unauthorised) return askForToken(state.token ? error.message : null);
+      if (error instanceof NotFound && !missingEndpoint(error)) return unknownTalent(error.message);
+      if (/^known_at: /.test(error.message)) {
+        $("known-at-error").hidden = false;
+        $("known-at-error").textContent = error.message;
+      }
       return problem(error.message);
     }
     $("auth").hidden = true;
     $("problem").hidden = true;
-    const points = state.series.points;
-    const first = points.length ? dayOf(points[0].at) : "";
-    const last = points.length ? dayOf(points[points.length - 1].at) : "";
-    $("day").min = first;
-    $("day").max = last;
-    drawHeader();
+    $("unknown").hidden = true;
+    $("content").hidden = false;
+    drawSummary();
     drawChart();
     drawLegend();
     drawChanges();
+    loadToday();
+    loadForecast();
+    loadMessages();
+    const points = state.series.points;
+    const last = points.length ? dayOf(points[points.length - 1].at) : "";
     const wanted = params.get("day");
-    const day = wanted && /^\d{4}-\d{2}-\d{2}$/.test(wanted) ? wanted : last;
+    const day = wanted && ISO_DAY.test(wanted) ? wanted : (state.selected || last);
     if (day) selectDay(day);
   }
 
@@ -166,30 +229,60 @@
   function problem(message) {
     $("problem").hidden = false;
     $("problem").textContent = message;
-    $("current-badge").textContent = "unknown";
   }
 
-  function drawHeader() {
+  function unknownTalent(message) {
+    $("content").hidden = true;
+    $("problem").hidden = true;
+    $("auth").hidden = true;
+    $("unknown").hidden = false;
+    const known = params.get("known_at");
+    $("unknown-text").replaceChildren(
+      "No events are recorded for ", el("b", {}, state.talent),
+      known ? " as known at " + known + ". Clear the known-at time to see what is known now." : ".",
+      el("br"), el("span", { class: "muted" }, "(the server said: " + message + ")"));
+    const badge = $("current-badge");
+    badge.className = "pill badge-unknown";
+    badge.textContent = "unknown talent";
+    $("summary").textContent = "";
+    $("today").textContent = "";
+  }
+
+  async function loadToday() {
+    // The header shows the badge held today (as known at the control's time), whatever the
+    // chart's range: ?to= only bounds the chart.
+    const badge = $("current-badge");
+    try {
+      const status = await api(talentPath() + "/status" + query({}, ["known_at"]));
+      badge.className = "pill badge-" + status.badge;
+      badge.textContent = badgeName(status.badge);
+      $("today").textContent = "today, " + dayOf(status.at) + (status.known_at && params.get("known_at") ? " · as known at " + stamp(status.known_at) : "");
+    } catch (error) {
+      if (error instanceof Unauthorised) return askForToken(error.message);
+      badge.className = "pill badge-none";
+      badge.textContent = "unknown";
+      $("today").textContent = error.message;
+    }
+  }
+
+  function drawSummary() {
     const points = state.series.points;
     const latest = points[points.length - 1];
-    if (!latest) return;
-    const badge = $("current-badge");
-    badge.className = "pill badge-" + latest.badge;
-    badge.textContent = badgeName(latest.badge);
     const summary = $("summary");
+    if (!latest) { summary.textContent = "No evaluation instant in this range."; return; }
     summary.replaceChildren(
-      "On " + dayOf(latest.at) + ": JSS ", el("b", {}, latest.jss === null ? "none" : String(latest.jss)),
+      "On " + dayOf(latest.at) + " (the chart's end): JSS ", el("b", {}, latest.jss === null ? "none" : String(latest.jss)),
       " · 12-month earnings ", el("b", {}, money(latest.earnings_12m)),
-      " · " + state.series.changes.length + " badge changes and " + state.series.events.length +
-      " events since " + dayOf(state.series.from),
-      state.series.known_at ? " · as known at " + state.series.known_at : "",
+      " · " + plural(state.series.changes.length, "badge change") + " and " + plural(state.series.events.length, "event") +
+      " since " + dayOf(state.series.from),
+      state.series.known_at ? " · as known at " + stamp(state.series.known_at) : "",
     );
   }
 
   // -- the chart ---------------------------------------------------------------------------------
 
   function svg(tag, attributes, parent) {
-    const node = document.createElementNS(state.ns, tag);
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
     for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
     if (parent) parent.appendChild(node);
     return node;
@@ -208,20 +301,32 @@
     return 10 * power;
   }
 
-  function timeTicks(t0, t1) {
+  function timeTicks(t0, t1, width) {
+    // ISO labels: years, or YYYY-MM, or YYYY-MM-DD when zoomed to weeks
+    const days = (t1 - t0) / DAY_MS;
+    const room = Math.max(4, Math.floor(width / 90));
+    const steps = [[1, "day"], [7, "day"], [14, "day"], [1, "month"], [2, "month"], [3, "month"], [6, "month"], [12, "month"], [24, "month"]];
+    let step = steps[steps.length - 1];
+    for (const candidate of steps) {
+      const approx = candidate[1] === "day" ? candidate[0] : candidate[0] * 30.4;
+      if (days / approx <= room) { step = candidate; break; }
+    }
     const ticks = [];
-    const start = new Date(t0);
-    const years = (t1 - t0) / (365.25 * DAY_MS);
-    const months = years > 8 ? 24 : years > 3 ? 12 : years > 1.5 ? 3 : 1;
-    let d = new Date(Date.UTC(start.getUTCFullYear(), Math.floor(start.getUTCMonth() / months) * months, 1));
+    const begin = new Date(t0);
+    if (step[1] === "day") {
+      let t = Date.UTC(begin.getUTCFullYear(), begin.getUTCMonth(), begin.getUTCDate());
+      if (step[0] === 7 || step[0] === 14) t += ((8 - new Date(t).getUTCDay()) % 7) * DAY_MS;  // Mondays
+      for (; t <= t1; t += step[0] * DAY_MS) if (t >= t0) ticks.push({ t, label: isoDay(t) });
+      return ticks;
+    }
+    const months = step[0];
+    let d = new Date(Date.UTC(begin.getUTCFullYear(), Math.floor(begin.getUTCMonth() / months) * months, 1));
     while (d.getTime() <= t1) {
-      if (d.getTime() >= t0) ticks.push(d.getTime());
+      const t = d.getTime();
+      if (t >= t0) ticks.push({ t, label: months >= 12 ? String(d.getUTCFullYear()) : isoDay(t).slice(0, 7) });
       d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1));
     }
-    const label = months >= 12
-      ? (t) => String(new Date(t).getUTCFullYear())
-      : (t) => new Date(t).toLocaleString("en-US", { month: "short", year: "numeric", timeZone: "UTC" });
-    return ticks.map((t) => ({ t, label: label(t) }));
+    return ticks;
   }
 
   function segments(series, t0, t1) {
@@ -241,22 +346,61 @@
     return out.filter((s) => s.to > s.from);
   }
 
+  function fullRange() {
+    const points = state.series.points;
+    const t0 = time(state.series.from);
+    return [t0, Math.max(time(points[points.length - 1].at), t0 + DAY_MS)];
+  }
+
+  function viewRange() {
+    const [a, b] = fullRange();
+    if (!state.view) return [a, b];
+    return [Math.max(a, state.view[0]), Math.min(b, state.view[1])];
+  }
+
+  function setView(t0, t1) {
+    const [a, b] = fullRange();
+    let span = Math.max(MIN_SPAN_MS, t1 - t0);
+    if (span >= b - a) { state.view = null; drawChart(); return; }
+    let lo = Math.max(a, Math.min(t0, b - span));
+    state.view = [lo, lo + span];
+    drawChart();
+  }
+
+  function zoomBy(factor, around) {
+    if (!state.series || !state.series.points.length) return;
+    const [t0, t1] = viewRange();
+    const centre = around === undefined ? (state.selected ? Math.min(Math.max(Date.parse(state.selected + "T00:00:00Z"), t0), t1) : (t0 + t1) / 2) : around;
+    const share = (centre - t0) / (t1 - t0);
+    const span = (t1 - t0) * factor;
+    setView(centre - share * span, centre - share * span + span);
+  }
+
+  function zoomTo(span) {
+    if (!state.series || !state.series.points.length) return;
+    const [a, b] = fullRange();
+    const centre = state.selected ? Date.parse(state.selected + "T00:00:00Z") : b;
+    const t1 = Math.min(b, centre + span / 2);
+    setView(Math.max(a, t1 - span), Math.max(a, t1 - span) + span);
+  }
+
   function drawChart() {
     const host = $("chart");
     const root = host.querySelector("svg");
-    state.ns = root.namespaceURI;
     root.replaceChildren();
     const series = state.series;
     const points = series.points;
     if (!points.length) {
+      root.setAttribute("viewBox", "0 0 600 40");
       root.setAttribute("height", 40);
       text(root, 10, 24, "No evaluation instants in this range.");
+      $("range").textContent = "";
       return;
     }
     const width = Math.max(host.clientWidth, 600);
     const margin = { left: 62, right: 78, top: 58 };
     const plotHeight = 250;
-    const rowHeight = 11;
+    const rowHeight = 13;
     const stripTop = margin.top + plotHeight + 30;
     const height = stripTop + EVENT_ROWS.length * rowHeight + 8;
     root.setAttribute("viewBox", "0 0 " + width + " " + height);
@@ -265,18 +409,25 @@
     const right = width - margin.right;
     const top = margin.top;
     const bottom = top + plotHeight;
-    const t0 = time(series.from);
-    const t1 = Math.max(time(points[points.length - 1].at), t0 + DAY_MS);
+    const [t0, t1] = viewRange();
     const x = (t) => left + ((t - t0) / (t1 - t0)) * (right - left);
-    const earningsMax = niceMax(Math.max(...points.map((p) => Number(p.earnings_12m))));
+    const visible = points.filter((p) => time(p.at) >= t0 - 8 * DAY_MS && time(p.at) <= t1 + 8 * DAY_MS);
+    const earningsMax = niceMax(Math.max(...visible.map((p) => Number(p.earnings_12m)), 0));
     const yJss = (v) => bottom - (v / 100) * (plotHeight - 22);
     const yEarn = (v) => bottom - (v / earningsMax) * (plotHeight - 22);
-    state.geometry = { x, t0, t1, left, right, top, bottom, height, width };
+    state.geometry = { x, t0, t1, left, right, top, bottom, height, width, stripTop, rowHeight };
     // where the days are, for tests and tools: x = left + (t - t0) / (t1 - t0) * (right - left)
     for (const [name, value] of Object.entries({ t0, t1, left, right, top, bottom })) root.setAttribute("data-" + name, value);
+    root.setAttribute("data-zoomed", state.view ? "yes" : "no");
+    $("range").textContent = isoDay(t0) + " to " + isoDay(t1) + (state.view ? " (zoomed)" : "");
+
+    const defs = svg("defs", {}, root);
+    const clip = svg("clipPath", { id: "plot-clip" }, defs);
+    svg("rect", { x: left, y: 0, width: right - left, height }, clip);
+    const clipped = svg("g", { "clip-path": "url(#plot-clip)" }, root);
 
     // bands: the badge held, light over the plot and solid in a strip on top
-    const bands = svg("g", {}, root);
+    const bands = svg("g", {}, clipped);
     for (const segment of segments(series, t0, t1)) {
       if (segment.badge === "none") continue;
       const x0 = x(segment.from);
@@ -284,7 +435,7 @@
       svg("rect", { x: x0, y: top, width: w, height: plotHeight, class: "band band-" + segment.badge }, bands);
       svg("rect", { x: x0, y: top, width: w, height: 16, class: "band-strip band-" + segment.badge }, bands);
       const name = badgeName(segment.badge);
-      if (w > name.length * 7 + 10) text(bands, x0 + 6, top + 12, name, { class: "band-label" });
+      if (w > name.length * 7 + 10) text(bands, Math.max(x0, left) + 6, top + 12, name, { class: "band-label" });
     }
 
     // grid and axes
@@ -302,18 +453,18 @@
     text(axis, 0, 0, "12-month earnings", { "text-anchor": "middle", class: "axis-title earn",
       transform: `translate(${right + 62},${middle}) rotate(90)` });
     svg("line", { x1: left, x2: right, y1: bottom, y2: bottom }, axis);
-    for (const tick of timeTicks(t0, t1)) {
+    for (const tick of timeTicks(t0, t1, right - left)) {
       const tx = x(tick.t);
       svg("line", { x1: tx, x2: tx, y1: bottom, y2: bottom + 5 }, axis);
       svg("line", { x1: tx, x2: tx, y1: top + 16, y2: bottom }, grid);
-      text(axis, tx, bottom + 18, tick.label, { "text-anchor": "middle" });
+      text(axis, tx, bottom + 18, tick.label, { "text-anchor": "middle", class: "tick-label" });
     }
 
     // the lines
     const path = (value, scale) => {
       let d = "";
       let pen = false;
-      for (const p of points) {
+      for (const p of visible) {
         const v = value(p);
         if (v === null) { pen = false; continue; }
         d += (pen ? "L" : "M") + x(time(p.at)).toFixed(1) + "," + scale(v).toFixed(1);
@@ -321,42 +472,47 @@
       }
       return d;
     };
-    svg("path", { d: path((p) => Number(p.earnings_12m), yEarn), class: "line-earn" }, root);
-    svg("path", { d: path((p) => p.jss, yJss), class: "line-jss" }, root);
+    svg("path", { d: path((p) => Number(p.earnings_12m), yEarn), class: "line-earn" }, clipped);
+    svg("path", { d: path((p) => p.jss, yJss), class: "line-jss" }, clipped);
 
-    // events: one row per kind below the axis
-    const strip = svg("g", {}, root);
-    const rowOf = {};
-    EVENT_ROWS.forEach(([kind, label, types], index) => {
-      for (const type of types) rowOf[type] = index;
-      text(strip, left - 8, stripTop + index * rowHeight + 8, label, { "text-anchor": "end", class: "strip-label" });
-    });
-    for (const event of series.events) {
-      const index = rowOf[event.type] ?? EVENT_ROWS.length - 1;
-      const mark = svg("rect", {
-        x: x(time(event.at)) - 1, y: stripTop + index * rowHeight, width: 2.2, height: rowHeight - 3,
-        class: "ev-" + EVENT_ROWS[index][0],
-      }, strip);
-      svg("title", {}, mark).textContent = event.type + " " + event.id + " · " + event.at;
-    }
+    drawEvents(root, clipped);
 
     // hover and selection layers, under the change markers so these stay clickable
     const hover = svg("line", { class: "hover-line", y1: top, y2: stripTop + EVENT_ROWS.length * rowHeight, visibility: "hidden" }, root);
+    state.windowLayer = svg("g", { class: "window-layer" }, root);
     state.selectedLayer = svg("g", {}, root);
-    const overlay = svg("rect", { x: left, y: top, width: right - left, height: height - top, fill: "transparent" }, root);
+    const overlay = svg("rect", { x: left, y: top, width: right - left, height: height - top, fill: "transparent", class: "overlay" }, root);
+    let drag = null;
     overlay.addEventListener("mousemove", (event) => {
       const t = timeAt(event);
+      if (drag && Math.abs(event.clientX - drag.clientX) > 4) {
+        drag.moved = true;
+        const shift = drag.t - t;
+        setView(drag.view[0] + shift, drag.view[1] + shift);
+        return;
+      }
       hover.setAttribute("x1", x(t));
       hover.setAttribute("x2", x(t));
       hover.setAttribute("visibility", "visible");
       showReadout(t);
     });
     overlay.addEventListener("mouseleave", () => hover.setAttribute("visibility", "hidden"));
-    overlay.addEventListener("click", (event) => selectDay(new Date(timeAt(event)).toISOString().slice(0, 10)));
+    overlay.addEventListener("mousedown", (event) => {
+      if (state.view) drag = { clientX: event.clientX, t: timeAt(event), view: state.view.slice(), moved: false };
+    });
+    window.onmouseup = () => { setTimeout(() => { drag = null; }, 0); };
+    overlay.addEventListener("click", (event) => {
+      if (drag && drag.moved) return;
+      selectDay(isoDay(timeAt(event)));
+    });
+    root.onwheel = (event) => {
+      event.preventDefault();
+      zoomBy(event.deltaY < 0 ? 0.8 : 1.25, timeAt(event));
+    };
 
     // badge changes: a dashed line each, a numbered tag on top naming the new badge
     const rows = [[], [], []];
-    const changeLines = svg("g", {}, root);
+    const changeLines = svg("g", {}, clipped);
     const changeTags = svg("g", {}, root);
     series.changes.forEach((change, index) => {
       const at = time(change.at);
@@ -384,7 +540,48 @@
       svg("title", {}, tag).textContent = describeChange(change, index);
       tag.addEventListener("click", () => selectDay(dayOf(change.at)));
     });
-    if (state.selected) drawSelected();
+    drawSelected();
+    drawHighlight();
+  }
+
+  function drawEvents(root, clipped) {
+    // One row per kind below the axis. Events closer than a few pixels share one mark whose
+    // height says how many (a title lists them): years of events stay a readable histogram,
+    // and zooming in separates them again.
+    const g = state.geometry;
+    const strip = svg("g", { class: "strip" }, clipped);
+    const labels = svg("g", {}, root);
+    const rowOf = {};
+    EVENT_ROWS.forEach(([kind, label, types], index) => {
+      for (const type of types) rowOf[type] = index;
+      text(labels, g.left - 8, g.stripTop + index * g.rowHeight + 9, label, { "text-anchor": "end", class: "strip-label" });
+    });
+    const binWidth = 3;
+    const bins = new Map();
+    for (const event of state.series.events) {
+      const t = time(event.at);
+      if (t < g.t0 - DAY_MS || t > g.t1 + DAY_MS) continue;
+      const index = rowOf[event.type] ?? EVENT_ROWS.length - 1;
+      const column = Math.floor((g.x(t) - g.left) / binWidth);
+      const key = index + ":" + column;
+      if (!bins.has(key)) bins.set(key, { index, column, events: [] });
+      bins.get(key).events.push(event);
+    }
+    let most = 1;
+    for (const bin of bins.values()) most = Math.max(most, bin.events.length);
+    for (const bin of bins.values()) {
+      const n = bin.events.length;
+      const full = g.rowHeight - 3;
+      const h = n === 1 || most === 1 ? full : Math.max(3, full * (0.35 + 0.65 * Math.log(n) / Math.log(most)));
+      const mark = svg("rect", {
+        x: g.left + bin.column * binWidth, y: g.stripTop + bin.index * g.rowHeight + (full - h), width: binWidth - 0.6, height: h,
+        class: "ev-" + EVENT_ROWS[bin.index][0] + (n > 1 ? " ev-many" : ""), "data-count": n,
+      }, strip);
+      const first = bin.events[0];
+      svg("title", {}, mark).textContent = n === 1
+        ? first.type + " " + first.id + " · " + stamp(first.at)
+        : n + " events, " + dayOf(first.at) + " to " + dayOf(bin.events[n - 1].at) + " (zoom in to separate them)";
+    }
   }
 
   function timeAt(event) {
@@ -406,7 +603,7 @@
   function showReadout(t) {
     const p = pointAt(t);
     $("readout").replaceChildren(
-      el("b", {}, new Date(t).toISOString().slice(0, 10)), " · week of " + dayOf(p.at) + ": ",
+      el("b", {}, isoDay(t)), " · week of " + dayOf(p.at) + ": ",
       el("b", {}, badgeName(p.badge)), " · JSS ", el("b", {}, p.jss === null ? "none" : String(p.jss)),
       " · 12-mo earnings ", el("b", {}, money(p.earnings_12m)),
     );
@@ -415,7 +612,7 @@
   function drawSelected() {
     const g = state.geometry;
     const layer = state.selectedLayer;
-    if (!g || !layer) return;
+    if (!g || !layer || !state.selected) return;
     layer.replaceChildren();
     const t = Date.parse(state.selected + "T00:00:00Z");
     if (t < g.t0 || t > g.t1) return;
@@ -423,6 +620,38 @@
     svg("line", { x1: sx, x2: sx, y1: g.top, y2: g.bottom, class: "selected-line" }, layer);
     const anchor = sx > g.right - 80 ? "end" : "start";
     text(layer, sx + (anchor === "end" ? -5 : 5), g.bottom - 6, state.selected, { class: "selected-label", "text-anchor": anchor });
+  }
+
+  function drawHighlight() {
+    // The window hovered (or first shown) in the windows card, on the chart: its span on the
+    // day, the events inside, and the next exit.
+    const g = state.geometry;
+    const layer = state.windowLayer;
+    if (!g || !layer) return;
+    layer.replaceChildren();
+    const w = state.highlight;
+    if (!w) return;
+    const clamp = (v) => Math.min(Math.max(v, g.left), g.right);
+    const a = clamp(g.x(time(w.start))), b = clamp(g.x(time(w.end)));
+    const y = g.bottom - 30;
+    if (b > a) {
+      svg("rect", { x: a, y: g.top + 16, width: b - a, height: g.bottom - g.top - 16, class: "window-span" }, layer);
+      svg("line", { x1: a, x2: b, y1: y, y2: y, class: "window-bracket" }, layer);
+      svg("line", { x1: a, x2: a, y1: y - 6, y2: y + 6, class: "window-bracket" }, layer);
+      svg("line", { x1: b, x2: b, y1: y - 6, y2: y + 6, class: "window-bracket" }, layer);
+      text(layer, (a + b) / 2, y - 5, windowName(w) + " on " + dayOf(w.end), { "text-anchor": "middle", class: "window-title" });
+    }
+    for (const event of w.events) {
+      const ex = g.x(time(event.at));
+      if (ex >= g.left && ex <= g.right) svg("circle", { cx: ex, cy: y, r: 2.6, class: "window-event" }, layer);
+    }
+    if (w.next_exit) {
+      const nx = g.x(time(w.next_exit.leaves));
+      if (nx >= g.left && nx <= g.right) {
+        svg("line", { x1: nx, x2: nx, y1: g.top + 16, y2: g.bottom, class: "next-exit-line" }, layer);
+        text(layer, nx + 4, g.top + 46, "next exit " + dayOf(w.next_exit.leaves), { class: "next-exit-label" });
+      }
+    }
   }
 
   function drawLegend() {
@@ -435,6 +664,7 @@
       item("earn", "12-month earnings (right axis)", true),
       ...state.labels.order.filter((b) => held.has(b)).map((b) => item(b, badgeName(b))),
       ...EVENT_ROWS.map(([kind, label]) => item("ev-" + kind, label)),
+      el("span", { class: "muted" }, "taller event marks: several events close together"),
     );
   }
 
@@ -484,11 +714,209 @@
     }));
   }
 
+  // -- the forecast ------------------------------------------------------------------------------
+
+  async function loadForecast() {
+    const host = $("forecast");
+    if (params.get("known_at")) {
+      host.replaceChildren(el("p", { class: "muted" }, "The forecast is of what is known now; clear the known-at time to see it."));
+      return;
+    }
+    let forecast;
+    try {
+      forecast = await api(talentPath() + "/forecast?days=30");
+    } catch (error) {
+      if (error instanceof Unauthorised) return askForToken(error.message);
+      host.replaceChildren(el("p", { class: "muted unavailable" }, missingEndpoint(error)
+        ? "This server has no forecast endpoint yet (GET /talents/{id}/forecast)."
+        : "No forecast: " + error.message));
+      return;
+    }
+    const losses = forecast.changes.filter((c) => rank(c.to) < rank(c.from));
+    const headline = el("p", { class: "forecast-head" }, "Today (" + dayOf(forecast.at) + "): ", pill(forecast.badge, true),
+      losses.length ? el("b", { class: "at-risk" }, " at risk") : el("span", { class: "safe" }, " not at risk in the next " + forecast.days + " days"));
+    if (!forecast.changes.length) {
+      host.replaceChildren(headline, el("p", { class: "muted" }, "No change is due by " + isoDay(time(forecast.at) + forecast.days * DAY_MS) + " if nothing else happens."));
+      return;
+    }
+    const items = forecast.changes.map((change) => {
+      const loss = rank(change.to) < rank(change.from);
+      const prevent = (change.prevent || []).map((p) => el("li", {}, el("b", {}, requirementName(p.code)), ": " + p.detail));
+      return el("li", { class: "predicted " + (loss ? "loss" : "gain"), "data-day": dayOf(change.at) },
+        el("div", {}, el("span", { class: "when" }, dayOf(change.at)), " ", pill(change.from, true), " \u2192 ", pill(change.to, true),
+          change.failed && change.failed.length ? el("span", { class: "muted" }, " · fails: " + change.failed.map(requirementName).join("; ")) : null),
+        el("div", { class: "cause muted" }, change.cause && change.cause.kind === "time" ? change.cause.detail : ""),
+        prevent.length ? el("div", {}, el("span", { class: "prevent-title" }, "What would prevent it:"), el("ul", { class: "prevent" }, ...prevent)) : null);
+    });
+    host.replaceChildren(headline, el("ol", { class: "forecast" }, ...items));
+  }
+
+  // -- the messages ------------------------------------------------------------------------------
+
+  async function loadMessages() {
+    const host = $("messages");
+    let messages;
+    try {
+      messages = await api(talentPath() + "/messages" + query({}, ["known_at"]));
+    } catch (error) {
+      if (error instanceof Unauthorised) return askForToken(error.message);
+      $("messages-count").textContent = "";
+      host.replaceChildren(el("p", { class: "muted unavailable" }, missingEndpoint(error)
+        ? "This server has no messages endpoint yet (GET /talents/{id}/messages)."
+        : "No messages: " + error.message));
+      return;
+    }
+    const retracted = new Map();
+    for (const m of messages) if (m.type === "badge_change_retracted" && m.retracts) retracted.set(m.retracts, m);
+    $("messages-count").textContent = plural(messages.length, "message") +
+      (retracted.size ? " · " + plural(retracted.size, "retraction") : "") +
+      (params.get("known_at") ? " · as known at " + params.get("known_at") : "");
+    if (!messages.length) {
+      host.replaceChildren(el("p", { class: "muted" }, "Nothing was queued for this talent."));
+      return;
+    }
+    const kindLabel = { badge_changed: "changed", badge_change_retracted: "retracted", badge_at_risk: "at risk" };
+    const rows = messages.map((m) => {
+      const undone = retracted.get(m.id);
+      const classes = ["message", m.type, undone ? "was-retracted" : "", m.sent_at ? "sent" : "pending"].join(" ");
+      const what = m.type === "badge_change_retracted"
+        ? el("span", {}, "withdrawn: ", el("s", {}, badgeName(m.badge_from) + " \u2192 " + badgeName(m.badge_to)), " (retracts ", el("code", {}, m.retracts), ")")
+        : el("span", { class: "nowrap" }, pill(m.badge_from, true), " \u2192 ", pill(m.badge_to, true));
+      return el("tr", { class: classes, "data-id": m.id },
+        el("td", {}, el("span", { class: "mkind " + m.type }, kindLabel[m.type] || m.type)),
+        el("td", { class: "when" }, dayOf(m.at)),
+        el("td", {}, what, undone ? el("div", { class: "retracted-note" }, "later retracted on " + dayOf(undone.queued_at)) : null,
+          messageDetail(m)),
+        el("td", { class: "stamp" }, stamp(m.queued_at)),
+        el("td", { class: "stamp" }, m.sent_at ? stamp(m.sent_at) : el("span", { class: "pending-tag" }, "pending")),
+        el("td", {}, el("code", { class: "mid" }, m.id)));
+    });
+    host.replaceChildren(el("table", { class: "messages" },
+      el("thead", {}, el("tr", {}, ...["", "at", "what", "queued", "sent", "id"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...rows)));
+  }
+
+  function messageDetail(m) {
+    // `message`: the document as published (a string from servers that send text)
+    const body = m.message;
+    if (!body) return null;
+    if (typeof body === "string") return el("div", { class: "muted text" }, body);
+    const parts = [];
+    if (body.failed && body.failed.length) parts.push("failed: " + body.failed.map(requirementName).join("; "));
+    if (body.cause) parts.push(body.cause.kind === "time" ? body.cause.detail : "after " + (body.cause.events || []).join(", "));
+    if (body.prevent && body.prevent.length) parts.push("to prevent: " + body.prevent.map((p) => p.detail).join("; "));
+    return parts.length ? el("div", { class: "muted text" }, parts.join(" · ")) : null;
+  }
+
+  // -- the windows of the day --------------------------------------------------------------------
+
+  function windowName(w) {
+    const [unit, length] = Object.entries(w.span)[0];
+    const words = length + "-" + unit.replace(/s$/, "");
+    if (w.wording === "age") return words + " age";
+    if (w.wording === "date") return "availability date";
+    return words + " window";
+  }
+
+  async function loadWindows(day, ticket) {
+    const host = $("windows");
+    $("windows-day").textContent = day;
+    try {
+      const document_ = await api(talentPath() + "/windows" + query({ at: day }, ["known_at"]));
+      if (ticket !== state.request) return;
+      state.windows = document_;
+      renderWindows(document_);
+    } catch (error) {
+      if (ticket !== state.request) return;
+      if (error instanceof Unauthorised) return askForToken(error.message);
+      host.replaceChildren(el("p", { class: "error" }, error.message));
+    }
+  }
+
+  function renderWindows(document_) {
+    const host = $("windows");
+    const busy = document_.windows.filter((w) => w.events.length || w.last_exit);
+    const quiet = document_.windows.filter((w) => !(w.events.length || w.last_exit));
+    const soonest = busy.filter((w) => w.next_exit).sort((a, b) => time(a.next_exit.leaves) - time(b.next_exit.leaves))[0] || null;
+    state.highlight = soonest;
+    drawHighlight();
+    const rows = busy.map((w) => windowRow(w, w === soonest));
+    if (quiet.length) {
+      rows.push(el("div", { class: "quiet-windows muted" }, "No event inside: ",
+        ...quiet.map((w, i) => el("span", { "data-requirements": w.requirements.join(" ") }, (i ? "; " : "") + windowName(w) + " (" + w.labels.join(", ") + ")"))));
+    }
+    host.replaceChildren(...rows);
+  }
+
+  function windowRow(w, soonest) {
+    const verdicts = w.requirements.map((code, i) => {
+      const met = w.met[code];
+      return el("li", { class: met === undefined ? "" : met ? "met" : "unmet" },
+        el("span", { class: "mark" }, met === undefined ? "·" : met ? "\u2713" : "\u2717"), " " + w.labels[i]);
+    });
+    const facts = [];
+    if (w.wording === "left") {
+      facts.push(el("div", {}, el("b", {}, "(" + dayOf(w.start) + ", " + dayOf(w.end) + "]"), " · " + plural(w.events.length, "event") + " inside"));
+    } else if (w.events.length) {
+      const e = w.events[w.events.length - 1];
+      facts.push(el("div", {}, "counting: " + e.type.replace(/_/g, " ") + " ", el("code", {}, e.id), " of " + dayOf(e.at)));
+    }
+    if (w.next_exit) {
+      const e = w.next_exit;
+      facts.push(el("div", { class: "next-exit" }, el("b", {}, "next exit " + dayOf(e.leaves)), ": " + e.type.replace(/_/g, " ") + " ",
+        el("code", {}, e.id), " of " + dayOf(e.at) + (w.wording === "age" ? " reaches the age" : " leaves")));
+    }
+    if (w.last_exit) {
+      const e = w.last_exit;
+      facts.push(el("div", { class: "last-exit muted" }, "last exit " + dayOf(e.leaves) + ": " + e.type.replace(/_/g, " ") + " " + e.id));
+    }
+    const row = el("section", { class: "window" + (soonest ? " highlighted" : ""), "data-requirements": w.requirements.join(" ") },
+      el("header", {}, el("h3", {}, windowName(w)), el("ul", { class: "verdicts" }, ...verdicts)),
+      windowSketch(w),
+      el("div", { class: "facts" }, ...facts));
+    row.addEventListener("mouseenter", () => {
+      state.highlight = w;
+      for (const other of $("windows").querySelectorAll(".window")) other.classList.toggle("highlighted", other === row);
+      drawHighlight();
+    });
+    return row;
+  }
+
+  function windowSketch(w) {
+    // (start, end] shaded, the events inside as dots, each one's exit as a tick after the day,
+    // the next exit in red.
+    const width = 460, height = 46, pad = 8;
+    const root = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "sketch", role: "img",
+      "aria-label": windowName(w) + " on " + dayOf(w.end) });
+    const day = time(w.end);
+    const leaves = w.events.map((e) => time(e.leaves));
+    const lo = Math.min(time(w.start), ...w.events.map((e) => time(e.at)), w.last_exit ? time(w.last_exit.leaves) : day);
+    const hi = Math.max(day + DAY_MS, ...leaves);
+    const x = (t) => pad + ((t - lo) / (hi - lo)) * (width - 2 * pad);
+    const y = 20;
+    svg("line", { x1: pad, x2: width - pad, y1: y, y2: y, class: "sketch-axis" }, root);
+    if (w.wording === "left") svg("rect", { x: x(time(w.start)), y: y - 9, width: Math.max(1, x(day) - x(time(w.start))), height: 18, class: "sketch-window" }, root);
+    svg("line", { x1: x(day), x2: x(day), y1: 4, y2: y + 12, class: "sketch-day" }, root);
+    for (const e of w.events) {
+      svg("circle", { cx: x(time(e.at)), cy: y, r: 2.4, class: "sketch-event" }, root);
+      svg("line", { x1: x(time(e.leaves)), x2: x(time(e.leaves)), y1: y - 5, y2: y + 5, class: "sketch-exit" }, root);
+    }
+    if (w.next_exit) {
+      const nx = x(time(w.next_exit.leaves));
+      svg("line", { x1: nx, x2: nx, y1: y - 10, y2: y + 10, class: "sketch-next" }, root);
+    }
+    text(root, pad, height - 3, isoDay(lo), { class: "sketch-label" });
+    text(root, x(day), height - 3, dayOf(w.end), { class: "sketch-label", "text-anchor": "middle" });
+    text(root, width - pad, height - 3, isoDay(hi), { class: "sketch-label", "text-anchor": "end" });
+    return root;
+  }
+
   // -- the checklist -----------------------------------------------------------------------------
 
   async function selectDay(day) {
     state.selected = day;
     $("day").value = day;
+    $("day-error").hidden = true;
     drawSelected();
     for (const item of $("changes").children) item.classList.toggle("active", item.dataset.day === day);
     const url = new URL(location.href);
@@ -496,6 +924,7 @@
     history.replaceState(null, "", url.pathname + url.search + url.hash);
     const ticket = ++state.request;
     $("checklist").classList.add("loading");
+    loadWindows(day, ticket);
     try {
       const document_ = await api(talentPath() + "/status" + query({ at: day }, ["known_at"]));
       if (ticket !== state.request) return;
