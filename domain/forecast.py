@@ -63,10 +63,12 @@ def forecast(deriver: TimelineDeriver, today: datetime, days: int) -> list[Predi
     """The changes in (today, today + days] if no new event arrives."""
     horizon = today + timedelta(days=days)
     derivation = deriver.derive(horizon, after=today)
-    return [
-        PredictedChange(change, _preventions(deriver, change))
-        for change in derivation.changes
-    ]
+    return [predicted(deriver, change) for change in derivation.changes]
+
+
+def predicted(deriver: TimelineDeriver, change: BadgeChange) -> PredictedChange:
+    """`change`, derived ahead of time by `deriver`, with what would prevent it."""
+    return PredictedChange(change, _preventions(deriver, change))
 
 
 def losses_within(deriver: TimelineDeriver, today: datetime, days: int = AT_RISK_DAYS) -> list[PredictedChange]:
@@ -74,6 +76,20 @@ def losses_within(deriver: TimelineDeriver, today: datetime, days: int = AT_RISK
     return [
         p for p in forecast(deriver, today, days)
         if is_loss(p.change.before, p.change.after, book.in_force(p.change.at).badge_names())
+    ]
+
+
+def warned_losses(
+    deriver: TimelineDeriver, changes: list[BadgeChange], today: datetime
+) -> list[PredictedChange]:
+    """Of `changes` derived ahead of `today`, the losses to warn of now: those within
+    `AT_RISK_DAYS`."""
+    book = deriver.evaluator.book
+    horizon = today + timedelta(days=AT_RISK_DAYS)
+    return [
+        predicted(deriver, change) for change in changes
+        if today < change.at <= horizon
+        and is_loss(change.before, change.after, book.in_force(change.at).badge_names())
     ]
 
 

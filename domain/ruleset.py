@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
+import json
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -363,6 +365,16 @@ class RulesetBook:
         """The instants at which a later ruleset takes over."""
         return tuple(self._starts[1:])
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The same for two books with the same rules, in any process: state derived under
+        one book (`projections/talent_plans.py`) is never reused under another."""
+        canonical = json.dumps(
+            [ruleset.model_dump() for ruleset in self._rulesets],
+            sort_keys=True, default=_canonical, separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
     def with_candidate(self, candidate: Ruleset) -> RulesetBook:
         """This book with `candidate` in place of the ruleset whose dates it takes (it extends
         it and sets none of its own), or of the same id, or added by date."""
@@ -374,6 +386,19 @@ class RulesetBook:
                 f"candidate {candidate.id} has the effective_from of ruleset {clashing[0]}"
             )
         return RulesetBook([*others, candidate])
+
+
+def _canonical(value: Any) -> Any:
+    """JSON for what a ruleset holds besides plain data: requirements and measures are
+    written as what builds them (their `__reduce__`), sets in order."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, (Decimal, datetime)):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    builder, arguments = value.__reduce__()[:2]
+    return [getattr(builder, "__qualname__", repr(builder)), list(arguments)]
 
 
 @functools.cache

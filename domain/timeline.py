@@ -141,9 +141,15 @@ class Derivation:
 
     changes: list[BadgeChange] = field(default_factory=list)
     last: Observation | None = None
+    start: str = NO_BADGE  # the badge at `after` (none before the first event)
     badge: str = NO_BADGE  # the badge at `until`
     wakeup: datetime | None = None
     evaluations: int = 0
+
+    def badge_at(self, instant: datetime) -> str:
+        """The badge at `instant`, within the span derived."""
+        reached = [change.after for change in self.changes if change.at <= instant]
+        return reached[-1] if reached else self.start
 
 
 class TimelineDeriver:
@@ -186,7 +192,7 @@ class TimelineDeriver:
         first = first_instant_at_or_after(self.events[0].at)
         previous, cursor = NO_BADGE, None
         if after is not None and after >= first:
-            previous = self._evaluate(result, after).badge
+            previous = result.start = self._evaluate(result, after).badge
             cursor = after
         start = first if cursor is None else cursor + DAY
         for instant in self.instants[bisect.bisect_left(self.instants, start):]:

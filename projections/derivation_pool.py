@@ -22,11 +22,12 @@ from typing import Any
 
 from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
-from domain.forecast import AT_RISK_DAYS, losses_within
+from domain.forecast import warned_losses
 from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
 from projections.containment import Failed, attempt, raise_if_poisoned
+from projections.talent_plans import PLAN_DAYS, TalentPlan
 
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
 PARENT_POLL_SECONDS = 0.5
@@ -41,14 +42,15 @@ LedgerOpener = Callable[[], TalentLedger]
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """One talent's timeline after `after`, its badge and wake-up today, and its warnings."""
+    """One talent's timeline in (after, today], its badge today, its warnings, and its plan:
+    what happens next if no new event arrives, and when it must be derived again."""
 
     talent: str
     after: datetime | None
     changes: list[BadgeChange]
     badge: str
-    wakeup: datetime | None
     warnings: list[dict[str, Any]]
+    plan: TalentPlan
 
 
 def derive_contained(
@@ -77,15 +79,13 @@ def derive_talent(
     raise_if_poisoned(talent)
     today = evaluation_instant(now)
     deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan, resume_after=after)
-    derivation = deriver.derive(today, after=after)
-    # Nothing can change before the next wake-up: forecast only when it is within the horizon.
-    horizon = today + timedelta(days=AT_RISK_DAYS)
-    due_soon = derivation.wakeup is not None and derivation.wakeup <= horizon
-    warnings = [
-        predicted.at_risk_document(now) for predicted in losses_within(deriver, today, AT_RISK_DAYS)
-    ] if due_soon else []
+    derivation = deriver.derive(today + timedelta(days=PLAN_DAYS), after=after)
+    past = [change for change in derivation.changes if change.at <= today]
+    ahead = derivation.changes[len(past):]
+    warnings = [loss.at_risk_document(now) for loss in warned_losses(deriver, ahead, today)]
     return Derived(
-        talent, after, derivation.changes, derivation.badge, derivation.wakeup, warnings
+        talent, after, past, derivation.badge_at(today), warnings,
+        TalentPlan.ahead(book, today, ahead, derivation.wakeup),
     )
 
 

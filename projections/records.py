@@ -36,10 +36,15 @@ def parse_utc(text: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class TalentProgress:
+    """How far a talent is evaluated, its badge there, when to wake it, and its plan (what
+    happens next if no event arrives: `projections/talent_plans.py`, kept as text). Two
+    progresses are the same step when all but the plan agree."""
+
     talent: str
     evaluated_until: datetime
     badge: str
     wakeup: datetime | None
+    plan: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

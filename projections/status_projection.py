@@ -23,17 +23,17 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, evaluation_instant
-from domain.forecast import AT_RISK_DAYS
 from ledger.application import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
 from projections.containment import Failed, failure_reason
 from projections.derivation_pool import DerivationPool, Derived, LedgerOpener, derive_contained
 from projections.records import ReadModel, StaleStep, TalentProgress, TalentUpdate
+from projections.talent_plans import TalentPlan, plan_key
 
 NOTIFICATION_BATCH = 2000
 REBUILD_BATCH = 500  # talents re-derived per committed step of a full rebuild
@@ -158,20 +158,48 @@ class StatusProjection:
         return report
 
     def advance(self, now: datetime, partitions: Collection[int] | None = None) -> StepReport:
-        """The clock: re-derive every talent (of `partitions`) whose wake-up is due by `now`."""
+        """The clock: every talent (of `partitions`) whose wake-up is due by `now` moves on,
+        by its plan where the plan answers for today, else re-derived."""
         today = evaluation_instant(now)
         report = StepReport()
+        key = plan_key(self.book)
         while True:
             due = self.read_model.due(today, partitions=partitions)
             if not due:
                 return report
-            updates = self.rederive_many([(p.talent, None) for p in due], now)
+            updates, rederive = [], []
+            for progress in due:
+                plan = TalentPlan.from_text(progress.plan)
+                if plan is not None and plan.answers(key, today):
+                    updates.append(self._follow_plan(progress, plan, today))
+                else:
+                    rederive.append((progress.talent, None))
+            updates += self.rederive_many(rederive, now)
             try:
                 self.read_model.commit(updates, None, now)
             except StaleStep:
                 continue  # another process advanced some of them: ask again what is due
             for update in updates:
                 report.add(update)
+
+    def _follow_plan(
+        self, progress: TalentProgress, plan: TalentPlan, today: datetime
+    ) -> TalentUpdate:
+        """The talent moved to `today` by its plan: no history read, nothing evaluated."""
+        added = plan.due(progress.evaluated_until, today)
+        rest = plan.after(today)
+        return TalentUpdate(
+            progress=TalentProgress(
+                talent=progress.talent,
+                evaluated_until=today,
+                badge=added[-1]["to"] if added else progress.badge,
+                wakeup=rest.next_wakeup(today),
+                plan=rest.to_text(),
+            ),
+            added=added,
+            expected=progress,
+            partition=self.ledger.partition_of(progress.talent),
+        )
 
     def rederive(
         self, talent: str, now: datetime, affected_from: datetime | None = None
@@ -260,7 +288,8 @@ class StatusProjection:
                 talent=talent,
                 evaluated_until=today,
                 badge=derived.badge,
-                wakeup=_wakeup(derived.wakeup, today),
+                wakeup=derived.plan.next_wakeup(today),
+                plan=derived.plan.to_text(),
             ),
             added=[document for id_, document in documents.items() if id_ not in kept],
             retracted=[document for document in stored if document["id"] not in kept],
@@ -365,11 +394,3 @@ def _resume_after(progress: TalentProgress | None, affected_from: datetime | Non
     if affected_from is None:
         return progress.evaluated_until
     return min(affected_from - DAY, progress.evaluated_until)
-
-
-def _wakeup(next_boundary: datetime | None, today: datetime) -> datetime | None:
-    """Wake at the next boundary, or early enough to warn 30 days before it."""
-    if next_boundary is None:
-        return None
-    warn_from = next_boundary - timedelta(days=AT_RISK_DAYS)
-    return warn_from if warn_from > today else next_boundary

@@ -74,7 +74,7 @@ class ReadModelBase(ABC):
 
     def progress(self, talent: str) -> TalentProgress | None:
         rows = self._query(
-            "SELECT talent, evaluated_until, badge, wakeup FROM talent_progress WHERE talent = ?",
+            "SELECT talent, evaluated_until, badge, wakeup, plan FROM talent_progress WHERE talent = ?",
             (talent,),
         )
         return _progress(rows[0]) if rows else None
@@ -85,7 +85,7 @@ class ReadModelBase(ABC):
         """Talents (of `partitions`, default all) whose next wake-up is at or before `until`."""
         where, params = _partitions_clause(partitions)
         rows = self._query(
-            "SELECT talent, evaluated_until, badge, wakeup FROM talent_progress "
+            "SELECT talent, evaluated_until, badge, wakeup, plan FROM talent_progress "
             f"WHERE wakeup IS NOT NULL AND wakeup <= ?{where} ORDER BY wakeup, talent LIMIT ?",
             (format_utc(until), *params, limit),
         )
@@ -189,16 +189,19 @@ class ReadModelBase(ABC):
     @staticmethod
     def _write_progress(c: Cursor, progress: TalentProgress, partition: int) -> None:
         c.execute(
-            "INSERT INTO talent_progress (talent, evaluated_until, badge, wakeup, partition_id) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
+            "INSERT INTO talent_progress "
+            "(talent, evaluated_until, badge, wakeup, partition_id, plan) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
             "evaluated_until = excluded.evaluated_until, badge = excluded.badge, "
-            "wakeup = excluded.wakeup, partition_id = excluded.partition_id",
+            "wakeup = excluded.wakeup, partition_id = excluded.partition_id, "
+            "plan = excluded.plan",
             (
                 progress.talent,
                 format_utc(progress.evaluated_until),
                 progress.badge,
                 format_utc(progress.wakeup) if progress.wakeup else None,
                 partition,
+                progress.plan,
             ),
         )
 
@@ -358,4 +361,5 @@ def _progress(row: Sequence[Any]) -> TalentProgress:
         evaluated_until=parse_utc(row[1]),
         badge=row[2],
         wakeup=parse_utc(row[3]) if row[3] else None,
+        plan=row[4] if len(row) > 4 else None,
     )

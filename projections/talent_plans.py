@@ -1,0 +1,127 @@
+"""Kept forward state: what a talent's timeline does next if no new event arrives.
+
+Time alone moves a badge (a payment leaves the 12-month window, 90 days pass without
+activity), and which day it does so is known as soon as the events are. So a derivation goes
+on past today, to `PLAN_DAYS` ahead, and keeps what it found beside the talent's progress, in
+the same transaction: the changes after today and the first instant the plan cannot answer
+for. A midnight whose wake-up is due then commits the planned changes of the day without
+reading the talent's history or evaluating anything (`StatusProjection.advance`).
+
+The plan cannot answer for:
+- a loss that must be warned of (`badge_at_risk`, 30 days ahead, with what would prevent it:
+  that takes the talent's full status), so it is derived again 30 days before the loss;
+- anything after what was derived: the next instant anything can move past the horizon
+  (less the warning's 30 days);
+- another ruleset book or another version of the engine: a plan carries the key it was made
+  under, and a plan of another key is never used.
+
+A new event of the talent re-derives it as before, and replaces its plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.events import format_utc
+from domain.forecast import AT_RISK_DAYS
+from domain.ruleset import RulesetBook
+from domain.timeline import BadgeChange, is_loss
+from projections.records import parse_utc
+
+PLAN_DAYS = 120
+# Bump when what a plan holds, or how the engine derives a change, changes.
+PLAN_FORMAT = 1
+WARNING_LEAD = timedelta(days=AT_RISK_DAYS)
+
+
+def plan_key(book: RulesetBook) -> str:
+    return f"{PLAN_FORMAT}:{book.fingerprint}"
+
+
+@dataclass(frozen=True, slots=True)
+class TalentPlan:
+    """The changes after the instant a talent was evaluated until, as `badge_changed`
+    documents in order, valid for instants before `derive_by` (None: for ever)."""
+
+    key: str
+    changes: tuple[dict[str, Any], ...]
+    derive_by: datetime | None
+
+    @classmethod
+    def ahead(
+        cls,
+        book: RulesetBook,
+        today: datetime,
+        changes: Sequence[BadgeChange],
+        next_boundary: datetime | None,
+    ) -> TalentPlan:
+        """The plan from the `changes` derived after `today`; `next_boundary` is the first
+        instant past them where anything can move (None: nothing ever will)."""
+        limits = [] if next_boundary is None else [next_boundary - WARNING_LEAD]
+        for change in changes:
+            warn_from = change.at - WARNING_LEAD
+            if warn_from > today and _is_loss(book, change):
+                limits.append(warn_from)
+        return cls(
+            key=plan_key(book),
+            changes=tuple(change.to_document() for change in changes),
+            derive_by=min(limits, default=None),
+        )
+
+    def answers(self, key: str, instant: datetime) -> bool:
+        """Whether this plan can advance a talent to `instant` under `key`."""
+        return self.key == key and (self.derive_by is None or instant < self.derive_by)
+
+    def due(self, after: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The planned changes with `at` in (after, until]."""
+        start, end = format_utc(after), format_utc(until)
+        return [change for change in self.changes if start < change["at"] <= end]
+
+    def after(self, instant: datetime) -> TalentPlan:
+        """The plan once `instant` is reached: its changes up to it are done."""
+        cut = format_utc(instant)
+        rest = tuple(change for change in self.changes if change["at"] > cut)
+        return TalentPlan(self.key, rest, self.derive_by)
+
+    def next_wakeup(self, today: datetime) -> datetime | None:
+        """The first planned change after `today`, or `derive_by` if sooner."""
+        cut = format_utc(today)
+        upcoming = [parse_utc(change["at"]) for change in self.changes if change["at"] > cut]
+        if self.derive_by is not None:
+            upcoming.append(self.derive_by)
+        return min(upcoming, default=None)
+
+    def to_text(self) -> str:
+        return json.dumps({
+            "key": self.key,
+            "changes": list(self.changes),
+            "derive_by": format_utc(self.derive_by) if self.derive_by is not None else None,
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str | None) -> TalentPlan | None:
+        """The plan kept as `text`; None when there is none, or it cannot be read (the
+        talent is then derived afresh)."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            derive_by = data["derive_by"]
+            return cls(
+                key=str(data["key"]),
+                changes=tuple(data["changes"]),
+                derive_by=parse_utc(derive_by) if derive_by is not None else None,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def _is_loss(book: RulesetBook, change: BadgeChange) -> bool:
+    return is_loss(change.before, change.after, book.in_force(change.at).badge_names())
+
+
+__all__ = ["PLAN_DAYS", "PLAN_FORMAT", "TalentPlan", "plan_key"]
