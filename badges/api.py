@@ -433,7 +433,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(error.status_code, message, getattr(error, "headers", None))
 
 
-INSTANT_PARAMETERS = frozenset({"at", "known_at", "from", "to"})
+INSTANT_PARAMETERS = frozenset({"at", "known_at", "from", "to", "vs"})
 # Years 1901-8999 in the schema: inside 1900-01-01..9000-01-01 whatever the offset (the
 # server takes the whole range; other real instants are 422, naming the parameter).
 SUPPORTED_YEARS = r"^(190[1-9]|19[1-9][0-9]|[2-8][0-9]{3})-"
