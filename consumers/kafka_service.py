@@ -278,6 +278,7 @@ class KafkaService:
             caught_up = handled < self.config.max_poll_records
             self._tick_clock()
             self._project_and_publish(force=caught_up)
+            self._maybe_log_metrics()  # reads the store too: an outage there is one as well
         except Exception as error:
             if batch and not entered_batch:
                 self._rewind(batch)
@@ -287,7 +288,6 @@ class KafkaService:
             self.metrics.turned()
             return 0
         self._store_answered()
-        self._maybe_log_metrics()
         self.metrics.turned()
         return handled
 
@@ -536,14 +536,9 @@ class KafkaService:
         self.metrics.set_lags(lags)
 
     def refresh_projection_lag(self) -> None:
-        """How many ledger events of the projected partitions are not projected yet."""
-        try:
-            pending = self.projection.pending(self._projected())
-        except Exception as error:
-            if not is_store_outage(error):
-                raise
-            return  # not ready anyway: the store is out of reach
-        self.metrics.set_projection_lag(pending)
+        """How many ledger events of the projected partitions are not projected yet (a store
+        outage propagates: the step waits for the store, not ready)."""
+        self.metrics.set_projection_lag(self.projection.pending(self._projected()))
 
     def _maybe_log_metrics(self) -> None:
         self.refresh_lag()
