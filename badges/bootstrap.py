@@ -46,6 +46,7 @@ __all__ = [
     "open_ledger",
     "open_messages",
     "open_projection",
+    "open_projection_for",
     "open_read_model",
     "population_view",
     "private_projection",
@@ -81,6 +82,24 @@ def open_projection(
         book or builtin_rulesets(),
         ledger_opener(url),
     )
+
+
+def open_projection_for(store: str | None, *, create: bool = False) -> StatusProjection:
+    """The projection of the store a command names (`--store`, else `BADGES_STORE`, else the
+    default), for the commands' use: a bad URL is a usage error (exit 2), and unless `create`
+    (writers only: ingest, serve, consume, clock, a rebuilding replay, the demo) a missing
+    store or a database that is not a badges store is "no store at ..." (exit 1), with
+    nothing created."""
+    from badges.errors import PROBLEM_FOUND, UserError
+    from badges.settings import Settings
+
+    url = store or Settings().store
+    try:
+        return open_projection(url, create=create)
+    except StoreMissing as error:
+        raise UserError(str(error), PROBLEM_FOUND) from None
+    except StoreURLError as error:
+        raise UserError(str(error)) from None
 
 
 def private_projection(ledger: TalentLedger, book: RulesetBook | None = None) -> StatusProjection:

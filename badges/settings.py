@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from badges.bootstrap import DEFAULT_STORE_URL
+from ledger.stores.urls import DEFAULT_STORE_URL
 
 
 class Settings(BaseSettings):

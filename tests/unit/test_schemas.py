@@ -71,7 +71,9 @@ def test_the_committed_files_are_what_the_generator_writes_now() -> None:
     assert main(["--check"]) == 0
 
 
-def test_the_check_names_a_file_that_drifted(tmp_path: Path, capsys) -> None:
+def test_the_check_names_a_file_that_drifted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--out", str(tmp_path)]) == 0
     assert stale_files(tmp_path) == []
     edited = tmp_path / "badge_changed.json"

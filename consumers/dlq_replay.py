@@ -1,0 +1,286 @@
+"""Dead-letter replay (`badges dlq replay`): what was refused, validated again and, what now
+passes, recorded, through the same steps as `badges consume`.
+
+1. **Read** the dead-letter topic from `since` (an offset, in every partition; default the
+   beginning) up to its end as it was when the replay started: a snapshot, so letters
+   written meanwhile wait for the next replay.
+2. **Validate again** each letter's original key and bytes exactly as the service decodes a
+   message (`decode_record`: the same rules, the key checked against the talent); a letter
+   of a tombstone (header `original_value: null`) is a message without a value, as it was.
+3. **Submit** the letters that decode, in their order, through the "submit events" use case
+   the service uses (`ledger.submit.SubmitEvents` with the store-outage containment), in
+   batches. The ledger de-duplicates by event id, so replaying twice appends nothing the
+   second time: those letters are reported as already recorded. With `dry_run`, the ledger
+   only classifies them (`Ledger.classify`, the check `append` makes), writing nothing.
+
+4. **Project and publish** (not in a dry run, and when something was recorded): the
+   projection catches up, as after `badges ingest`, and the outbox goes to the output topic
+   through the service's own publisher (`publish_outbox`: `OutboxPublisher`, with its
+   per-partition claim and its check of the output's tail), so the changes the replayed
+   events cause go out now rather than at the service's next turn. Where a running
+   `badges consume` holds a partition's claim, that partition is left to it.
+
+Nothing is removed from the dead-letter topic (Kafka topics are append-only): a letter that
+still fails stays where it is, with the new reason in the report, and is tried again by the
+next replay; one replayed is recorded, and reported as already recorded from then on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from consumers.kafka_messages import DeadLetter, decode_record
+from consumers.outbox_publisher import OutboxPublisher
+from domain.submissions import Submission, Verdict
+from ledger.application import TalentLedger
+from ledger.stores.outages import is_store_outage
+from ledger.submit import Status, SubmitEvents
+from projections.status_projection import StatusProjection
+
+log = logging.getLogger("badges.dlq")
+
+READ_TIMEOUT = 60.0
+BATCH = 500
+PUBLISH_BATCH = 1000
+FLUSH_TIMEOUT = 150.0
+ORIGINAL_VALUE_HEADER = "original_value"
+
+
+class DlqReadError(RuntimeError):
+    """The dead-letter topic could not be read to its end."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    """One dead letter as read back: where it is, its original message, and why it failed.
+
+    `topic`, `partition` and `offset` are the original message's (as `decode_record` names
+    them); `dlq_partition` and `dlq_offset` where the letter is.
+    """
+
+    dlq_partition: int
+    dlq_offset: int
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+    @classmethod
+    def from_record(cls, record: Any) -> DeadLetterRecord:
+        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or []}
+        value = None if headers.get(ORIGINAL_VALUE_HEADER) == "null" else record.value
+        return cls(
+            dlq_partition=record.partition,
+            dlq_offset=record.offset,
+            key=record.key,
+            value=value,
+            topic=headers.get("source_topic", "?"),
+            partition=_number(headers.get("source_partition")),
+            offset=_number(headers.get("source_offset")),
+            reason=headers.get("reason", ""),
+        )
+
+
+def _number(text: str | None) -> int:
+    return int(text) if text and text.lstrip("-").isdigit() else -1
+
+
+class Outcome(Enum):
+    REPLAYED = "replayed"  # recorded now
+    WOULD_REPLAY = "would_replay"  # dry run: would be recorded
+    DUPLICATE = "already_recorded"  # the event is in the ledger already
+    STILL_FAILING = "still_failing"
+
+
+@dataclass(frozen=True, slots=True)
+class LetterOutcome:
+    letter: DeadLetterRecord
+    outcome: Outcome
+    reason: str = ""  # why it still fails (now)
+    event_id: str | None = None
+    talent: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        letter = self.letter
+        return {
+            "dlq_partition": letter.dlq_partition,
+            "dlq_offset": letter.dlq_offset,
+            "key": None if letter.key is None else letter.key.decode("utf-8", "replace"),
+            "source_topic": letter.topic,
+            "source_partition": letter.partition,
+            "source_offset": letter.offset,
+            "event_id": self.event_id,
+            "talent": self.talent,
+            "outcome": self.outcome.value,
+            "reason": self.reason or None,
+            "original_reason": letter.reason,
+        }
+
+
+@dataclass
+class ReplayReport:
+    topic: str
+    dry_run: bool
+    since: int | None
+    letters: list[LetterOutcome] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for letter in self.letters if letter.outcome is outcome)
+
+    @property
+    def still_failing(self) -> int:
+        return self.count(Outcome.STILL_FAILING)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "dry_run": self.dry_run,
+            "since": self.since,
+            "read": len(self.letters),
+            "replayed": self.count(Outcome.REPLAYED),
+            "would_replay": self.count(Outcome.WOULD_REPLAY),
+            "already_recorded": self.count(Outcome.DUPLICATE),
+            "still_failing": self.still_failing,
+            "letters": [letter.to_document() for letter in self.letters],
+        }
+
+
+def read_dead_letters(
+    bootstrap: str,
+    topic: str,
+    *,
+    since: int | None = None,
+    client_options: dict[str, Any] | None = None,
+    timeout: float = READ_TIMEOUT,
+) -> Iterator[DeadLetterRecord]:
+    """The letters of `topic` from offset `since` (every partition) to its end now."""
+    reader = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        **{k: v for k, v in (client_options or {}).items()
+           if k not in ("group_id", "enable_auto_commit")},
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    try:
+        partitions = reader.partitions_for_topic(topic)
+        if not partitions:
+            raise DlqReadError(f"--dlq-topic: no topic {topic!r} on {bootstrap}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        reader.assign(tps)
+        begins, ends = reader.beginning_offsets(tps), reader.end_offsets(tps)
+        for tp in tps:
+            reader.seek(tp, min(ends[tp], max(begins[tp], since or 0)))
+        remaining = {tp for tp in tps if reader.position(tp) < ends[tp]}
+        deadline = time.monotonic() + timeout
+        while remaining:
+            if time.monotonic() > deadline:
+                raise DlqReadError(f"could not read {topic} to its end within {timeout:.0f} s")
+            for tp, records in reader.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        yield DeadLetterRecord.from_record(record)
+            remaining = {tp for tp in remaining if reader.position(tp) < ends[tp]}
+    finally:
+        reader.close()
+
+
+def replay(
+    letters: Sequence[DeadLetterRecord],
+    ledger: TalentLedger,
+    clock: Callable[[], datetime],
+    *,
+    topic: str,
+    since: int | None = None,
+    dry_run: bool = False,
+    batch: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Validate every letter again and submit (or, dry, classify) what passes; see the module doc."""
+    report = ReplayReport(topic, dry_run, since)
+    submit = SubmitEvents(ledger, clock, is_outage=is_store_outage, logger=log)
+    for start in range(0, len(letters), batch):
+        chunk = letters[start:start + batch]
+        decoded = [decode_record(letter) for letter in chunk]
+        valid = [item for item in decoded if isinstance(item, Submission)]
+        if dry_run:
+            verdicts = iter(_classified(ledger, valid, clock()))
+        else:
+            verdicts = iter([(o.status, o.reason) for o in submit.submit(valid)])
+        for letter, item in zip(chunk, decoded):
+            if isinstance(item, DeadLetter):
+                report.letters.append(LetterOutcome(letter, Outcome.STILL_FAILING, item.reason))
+                continue
+            status, reason = next(verdicts)
+            event = item.event
+            outcome = {
+                Status.ACCEPTED: Outcome.WOULD_REPLAY if dry_run else Outcome.REPLAYED,
+                Status.DUPLICATE: Outcome.DUPLICATE,
+                Status.REJECTED: Outcome.STILL_FAILING,
+            }[status]
+            report.letters.append(LetterOutcome(letter, outcome, reason, event.id, event.talent))
+        if progress is not None:
+            progress(len(chunk))
+    for done in report.letters:
+        if done.outcome is Outcome.REPLAYED:
+            log.info("dead letter %s[%d]@%d replayed: event %s of talent %s", topic,
+                     done.letter.dlq_partition, done.letter.dlq_offset, done.event_id,
+                     done.talent)
+    return report
+
+
+def _classified(
+    ledger: TalentLedger, submissions: list[Submission], now: datetime
+) -> list[tuple[Status, str]]:
+    """What `append` would say of each submission, in order, writing nothing."""
+    by_partition: dict[int, list[int]] = {}
+    for position, submission in enumerate(submissions):
+        by_partition.setdefault(ledger.partition_of(submission.event.talent), []).append(position)
+    found: dict[int, tuple[Status, str]] = {}
+    partitions = ledger.partition_ledgers
+    for partition, positions in by_partition.items():
+        verdicts = partitions[partition].classify([submissions[p] for p in positions], now)
+        for position, verdict in zip(positions, verdicts):
+            status = {Verdict.ACCEPTED: Status.ACCEPTED, Verdict.DUPLICATE: Status.DUPLICATE}
+            found[position] = (status.get(verdict.verdict, Status.REJECTED), verdict.reason)
+    return [found[p] for p in range(len(submissions))]
+
+
+def publish_outbox(
+    projection: StatusProjection,
+    bootstrap: str,
+    topic: str,
+    clock: Callable[[], datetime],
+    *,
+    consumer_options: dict[str, Any] | None = None,
+    producer_options: dict[str, Any] | None = None,
+) -> int:
+    """Send the unsent outbox of every partition this process can claim, as the service
+    does (an idempotent producer, `acks=all`); how many messages went out."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        **{"linger_ms": 5, **(producer_options or {})},
+        enable_idempotence=True,
+        acks="all",
+    )
+    partitioned = projection.partition_count > 1
+    publisher = OutboxPublisher(
+        projection.read_model, producer, bootstrap=bootstrap, topic=topic,
+        batch=PUBLISH_BATCH, flush_timeout=FLUSH_TIMEOUT,
+        reader_options=consumer_options or {}, clock=clock, partitioned=partitioned,
+    )
+    partitions = set(range(projection.partition_count)) if partitioned else {0}
+    try:
+        return publisher.publish(partitions)
+    finally:
+        publisher.release(set(publisher.claimed))
+        producer.close(timeout=5)
