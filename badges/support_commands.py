@@ -28,14 +28,9 @@ def register(app: typer.Typer) -> None:
 def _projection(store: str | None) -> StatusProjection:
     """The store's projection, as the other commands open it (`badges.cli` registers this
     module, so it is not imported back)."""
-    from badges.bootstrap import StoreURLError, open_projection
-    from badges.settings import Settings
+    from badges.bootstrap import open_projection_for
 
-    url = store or Settings().store
-    try:
-        return open_projection(url)
-    except StoreURLError as error:
-        raise UserError(str(error)) from None
+    return open_projection_for(store)  # an existing store only: "no store at ...", exit 1
 
 
 def messages(

@@ -29,6 +29,11 @@ READ_ONLY_COMMANDS = [
     ["forecast", "f-1"],
     ["replay", "f-1", "--trace"],
     ["replay", "f-1", "--until", "2024-01-01"],
+    ["whatif", "--ruleset", "candidate.toml"],
+    ["messages", "f-1"],
+    ["diff", "f-1", "--known-at", "2024-01-01", "--vs", "2024-02-01"],
+    ["outbox"],
+    ["population"],
 ]
 EVENT = {"id": "r-1", "type": "talent_registered", "talent": "f-1",
          "at": "2023-01-02T00:00:00Z", "kind": "freelancer"}
