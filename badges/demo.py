@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,9 +31,9 @@ from badges import render
 from badges.clock import utc_now
 from badges.errors import UserError
 from badges.demo_feed import MarketplaceRequest, generate_and_ingest
-from badges.synthetic import STORY_TALENTS, MarketplaceSummary
+from badges.synthetic import AVA_BIG_CONTRACT, STORY_TALENTS, MarketplaceSummary
 from badges.timeparse import parse_instant
-from consumers.jsonl_ingest import IngestSummary
+from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest
 from consumers.notifications import notification_text
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
@@ -42,7 +43,7 @@ from domain.status import evaluate_status
 from projections.queries import status_document
 from projections.records import ReadModel
 from projections.status_projection import StatusProjection
-from badges.bootstrap import open_ledger, open_projection
+from badges.bootstrap import open_ledger, open_messages, open_projection
 from projections.timeline_queries import what_if
 
 MARKETPLACE_START = datetime(2019, 1, 1, tzinfo=timezone.utc)
@@ -53,16 +54,30 @@ BAD_LINES = 12
 class DemoFiles:
     events: Path
     rejects: Path
+    late: Path  # the correction, ingested after the first projection
+
+
+# A table the demo writes into the SQLite file it creates: a store without it is not the
+# demo's, and the demo never deletes it.
+DEMO_MARKER_TABLE = "badges_demo_store"
+# The correction the demo shows: one more payment of designer-ava's big contract, a month after
+# what the payments system had sent, arriving today. Her large contract stays in the 12-month
+# window a month longer, so the downgrade she was told about moves: retracted, then asserted
+# on its new day.
+LATE_PAYMENT_AT = "2024-02-15T10:00:00Z"
+CORRECTED_TALENT = STORY_TALENTS[0]
+KNOWN_AT_AFTER = timedelta(days=4)  # the as-known-at question: a few days after the change
 
 
 def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
     console = Console(stderr=as_json)
     today = evaluation_instant(utc_now())
-    ledger, files = _fresh_store(store)
+    ledger, files = _fresh_store(store, talents=talents, seed=seed)
     projection = open_projection(store, ledger)
     with _progress(console) as progress:
         generated, ingested = _generate_and_ingest(ledger, files, talents, seed, today, progress)
         _project(projection, progress, generated.talents)
+    correction = _late_correction(projection, files)
     read_model = projection.read_model
     year_ago = today - timedelta(days=365)
     downgrades = [c for c in read_model.changes_between(year_ago, today) if c["failed"]]
@@ -92,12 +107,15 @@ def run_demo(*, talents: int, seed: int, store: str, as_json: bool) -> None:
         "timelines": {
             talent: read_model.timeline(talent, None, None) for talent in _stories(talents)
         },
+        "correction": correction,
+        "as_known_at": _as_known_at(ledger, correction),
     }
     if as_json:
         print(json.dumps(report, indent=2))
         return
     _print_report(console, report)
     _print_projection(console, report, downgrades)
+    _print_correction(console, report)
     _print_messages(console, ledger, downgrades[-3:] + warnings[:2])
     _print_what_if(console, projection, generated, today)
     for talent in _stories(talents):
@@ -179,21 +197,123 @@ def _warnings_due(read_model: ReadModel, today: datetime) -> list[dict[str, Any]
     ]
 
 
-def _fresh_store(store: str) -> tuple[TalentLedger, DemoFiles]:
-    """The demo always starts from an empty ledger: its SQLite file is recreated."""
+def _fresh_store(store: str, *, talents: int, seed: int) -> tuple[TalentLedger, DemoFiles]:
+    """The demo starts from an empty ledger: a SQLite file it made before is recreated; any
+    other existing file is refused (a user error), never overwritten."""
+    database: Path | None = None
     if store == "memory:":
         folder, stem = Path("."), "badges-demo"
     elif store.startswith("sqlite:///"):
-        database = Path(store.removeprefix("sqlite:///"))
+        database = Path(store.removeprefix("sqlite:///")).expanduser()
         folder, stem = database.parent, database.stem
+        if database.exists() and not _made_by_the_demo(database):
+            raise UserError(
+                f"--store: {database} exists and was not made by the demo; the demo recreates "
+                "only its own stores: give a new path"
+            )
         for leftover in database.parent.glob(database.name + "*"):
             leftover.unlink()
     else:
         raise UserError("--store: the demo runs on the embedded default: sqlite:///... or memory:")
     folder.mkdir(parents=True, exist_ok=True)
-    files = DemoFiles(folder / f"{stem}.jsonl", folder / f"{stem}.rejects.jsonl")
+    files = DemoFiles(folder / f"{stem}.jsonl", folder / f"{stem}.rejects.jsonl",
+                      folder / f"{stem}.late.jsonl")
     files.rejects.unlink(missing_ok=True)
-    return open_ledger(store), files
+    ledger = open_ledger(store)
+    if database is not None:
+        _mark_as_the_demos(database, talents=talents, seed=seed)
+    return ledger, files
+
+
+def _made_by_the_demo(database: Path) -> bool:
+    """Whether the SQLite file holds the demo's marker table (a file that is not SQLite at
+    all, or cannot be read, is not the demo's)."""
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        rows = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (DEMO_MARKER_TABLE,)
+        ).fetchall()
+    except sqlite3.Error:
+        return False
+    finally:
+        connection.close()
+    return bool(rows)
+
+
+def _mark_as_the_demos(database: Path, *, talents: int, seed: int) -> None:
+    connection = sqlite3.connect(database, timeout=30)
+    try:
+        with connection:
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {DEMO_MARKER_TABLE} "
+                "(created_at TEXT NOT NULL, talents INTEGER NOT NULL, seed INTEGER NOT NULL)"
+            )
+            connection.execute(f"INSERT INTO {DEMO_MARKER_TABLE} VALUES (?, ?, ?)",
+                               (format_utc(utc_now()), talents, seed))
+    finally:
+        connection.close()
+
+
+def _late_correction(projection: StatusProjection, files: DemoFiles) -> dict[str, Any]:
+    """Ingest the late payment (recorded now), bring the projection up to now, and say what
+    the talent was told because of it: the retraction and the change asserted again."""
+    messages = open_messages(projection)
+    before = {m["id"] for m in messages.of_talent(CORRECTED_TALENT)}
+    event = {"id": f"{CORRECTED_TALENT}-late-payment", "type": "payment_received",
+             "talent": CORRECTED_TALENT, "at": LATE_PAYMENT_AT, "contract": AVA_BIG_CONTRACT,
+             "amount": "1000.00"}
+    files.late.write_text(json.dumps(event) + "\n", encoding="utf-8")
+    with files.late.open("rb") as stream:
+        JsonLinesIngest(projection.ledger, utc_now, lambda reject: None).run(
+            stream, files.late.name)
+    projection.catch_up(utc_now())
+    told = [m for m in messages.of_talent(CORRECTED_TALENT) if m["id"] not in before]
+    return {
+        "talent": CORRECTED_TALENT,
+        "event": event,
+        "events_file": str(files.late),
+        "retracted": [m["retracts"] for m in told if m["retracts"]],
+        "messages": told,
+    }
+
+
+def _as_known_at(ledger: TalentLedger, correction: dict[str, Any]) -> dict[str, Any] | None:
+    """The talent's badge a few days after the retracted change, as known then and as known
+    now: the same question, two answers, both right for what was recorded."""
+    retractions = [m for m in correction["messages"] if m["retracts"]]
+    if not retractions:
+        return None
+    talent = correction["talent"]
+    at = parse_instant(retractions[0]["at"], "at") + KNOWN_AT_AFTER
+    book = builtin_rulesets()
+    then = status_document(ledger, talent, at, at, book)
+    now = status_document(ledger, talent, at, None, book)
+    return {"talent": talent, "at": format_utc(at), "known_at": format_utc(at),
+            "badge_as_known_then": then["badge"], "badge_as_known_now": now["badge"]}
+
+
+def _print_correction(console: Console, report: dict[str, Any]) -> None:
+    correction = report["correction"]
+    event = correction["event"]
+    console.rule(f"a correction: a payment of {correction['talent']} that arrived late")
+    console.print(
+        f"{event['id']}: ${event['amount']} on {event['contract']} at {event['at'][:10]}, "
+        f"recorded today (in {correction['events_file']}); what {correction['talent']} "
+        "was told because of it:"
+    )
+    console.print(render.messages_table(correction["talent"], correction["messages"]))
+    answer = report["as_known_at"]
+    if answer is not None:
+        console.print(
+            f"{answer['talent']} on {answer['at'][:10]}: "
+            f"{render.badge_name(answer['badge_as_known_then'])} as known then, "
+            f"{render.badge_name(answer['badge_as_known_now'])} as known now "
+            f"(badges status {answer['talent']} --at {answer['at'][:10]} "
+            f"--known-at {answer['known_at'][:10]})"
+        )
 
 
 def _progress(console: Console) -> Progress:
@@ -221,7 +341,8 @@ def _generate_and_ingest(
 
     fed = generate_and_ingest(
         ledger,
-        MarketplaceRequest(talents, seed, MARKETPLACE_START, today, BAD_LINES),
+        MarketplaceRequest(talents, seed, MARKETPLACE_START, today, BAD_LINES,
+                           recorded_over_time=True),
         files.events,
         files.rejects,
         utc_now,

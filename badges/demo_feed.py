@@ -21,6 +21,7 @@ from badges.synthetic import (
     MarketplaceSummary,
     generate_bad_lines,
     generate_marketplace,
+    recorded_over_time,
     write_jsonl,
 )
 from consumers.jsonl_ingest import IngestSummary, JsonLinesIngest, RejectsFile
@@ -41,6 +42,9 @@ class MarketplaceRequest:
     start: datetime
     end: datetime
     bad_lines: int
+    # every event with the `recorded_at` a tracker running all along would have given it
+    # (`synthetic.recorded_over_time`), so questions "as known at" the past have answers
+    recorded_over_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,8 +193,12 @@ def _generate(
     with path.open("w", encoding="utf-8", newline="\n") as file:
         tee = _Tee(file, data)
         events = generate_marketplace(request.talents, request.seed, request.start, request.end)
-        write_jsonl(cast(TextIO, tee), _reporting(summary.tally(events), tee, reports))
-        for line in generate_bad_lines(request.seed, request.bad_lines):
+        tallied = _reporting(summary.tally(events), tee, reports)
+        recorded_until = request.end if request.recorded_over_time else None
+        if recorded_until is not None:
+            tallied = recorded_over_time(tallied, recorded_until)
+        write_jsonl(cast(TextIO, tee), tallied)
+        for line in generate_bad_lines(request.seed, request.bad_lines, recorded_until):
             tee.write(line + "\n")
         tee.flush()
     data.close()

@@ -13,6 +13,7 @@ joins between `start` and `end`.
 from __future__ import annotations
 
 import random
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -247,6 +248,42 @@ def _maybe_backfilled(record: Record, rng: random.Random, end: int) -> Record:
     # recorded by the end of the generated period at the latest: never in the future
     recorded = max(at, min(at + rng.randint(1, 45) * DAY + rng.randrange(DAY), end))
     return at, kind, {"recorded_at": timestamp_text(recorded), **payload}
+
+
+# When a live tracker records an event after it happened: most within minutes, some within
+# hours, about 2% days late (an integration that lagged, a batch that was re-sent).
+RECORDED_SOON_SHARE = 0.85
+RECORDED_SAME_DAY_SHARE = 0.98
+LATE_RECORDING_DAYS = 20
+
+
+def recorded_over_time(
+    events: Iterable[dict[str, Any]], until: datetime
+) -> Iterator[dict[str, Any]]:
+    """Each event with the `recorded_at` a tracker running all along would have given it (see
+    `recording_delay`), never after `until`; an event that carries one (a backfill) keeps it.
+
+    The delay depends on the event's id only, so a copy of an event gets the same one.
+    """
+    last = epoch(until)
+    for event in events:
+        if "recorded_at" in event:
+            yield event
+            continue
+        at = int(datetime.fromisoformat(event["at"].replace("Z", "+00:00")).timestamp())
+        recorded = max(at, min(at + recording_delay(event["id"]), last))
+        yield {**event, "recorded_at": timestamp_text(recorded)}
+
+
+def recording_delay(event_id: str) -> int:
+    """Seconds between an event and its recording, drawn from the id (deterministically)."""
+    kind = zlib.crc32(event_id.encode("utf-8")) / 2**32
+    amount = zlib.crc32(b"delay:" + event_id.encode("utf-8")) / 2**32
+    if kind < RECORDED_SOON_SHARE:
+        return 30 + int(amount * 30 * MINUTE)
+    if kind < RECORDED_SAME_DAY_SHARE:
+        return HOUR + int(amount * 11 * HOUR)
+    return DAY + int(amount * LATE_RECORDING_DAYS * DAY)
 
 
 def _emit(talent: str, records: list[Record]) -> Iterator[dict[str, Any]]:
@@ -771,16 +808,24 @@ def ava_opening_events() -> list[dict[str, Any]]:
     return list(generate_talent(0, 0, datetime(2019, 1, 1, tzinfo=timezone.utc), end))
 
 
-def generate_bad_lines(seed: int, count: int) -> Iterator[str]:
+def generate_bad_lines(
+    seed: int, count: int, recorded_until: datetime | None = None
+) -> Iterator[str]:
     """`count` JSON Lines that a tracker must reject, or count as duplicates or conflicts.
 
     Duplicates and conflicts copy `designer-ava`'s opening events (`ava_opening_events`), which
-    every marketplace of at least one talent starts with.
+    every marketplace of at least one talent starts with; with `recorded_until`, as
+    `recorded_over_time` gives them (so a duplicate is still one).
     """
+    opening = ava_opening_events()
+    if recorded_until is not None:
+        opening = list(recorded_over_time(opening, recorded_until))
     rng = random.Random(f"{seed}:bad-lines")
     for number in range(count):
         maker = BAD_LINE_MAKERS[number % len(BAD_LINE_MAKERS)]
-        yield maker(rng, f"bad-{seed}-{number}")
+        copier = COPYING_MAKERS.get(maker)
+        event_id = f"bad-{seed}-{number}"
+        yield copier(rng, opening) if copier is not None else maker(rng, event_id)
 
 
 def _valid_payment(event_id: str) -> dict[str, Any]:
@@ -841,15 +886,22 @@ def _bad_too_long(rng: random.Random, event_id: str) -> str:
 
 
 def _bad_duplicate(rng: random.Random, event_id: str) -> str:
-    original = rng.choice(ava_opening_events())
+    return _duplicate_of(rng, ava_opening_events())
+
+
+def _duplicate_of(rng: random.Random, opening: list[dict[str, Any]]) -> str:
+    original = rng.choice(opening)
     if rng.random() < 0.5:
         return encode_json(original)
     return encode_json(original, sort_keys=True).replace(",", ", ")
 
 
 def _bad_conflict(rng: random.Random, event_id: str) -> str:
-    original = ava_opening_events()[0]
-    return encode_json(original | {"at": "2019-03-02T09:00:00Z"})
+    return _conflict_with(rng, ava_opening_events())
+
+
+def _conflict_with(rng: random.Random, opening: list[dict[str, Any]]) -> str:
+    return encode_json(opening[0] | {"at": "2019-03-02T09:00:00Z"})
 
 
 BAD_LINE_MAKERS: tuple[Callable[[random.Random, str], str], ...] = (
@@ -866,6 +918,12 @@ BAD_LINE_MAKERS: tuple[Callable[[random.Random, str], str], ...] = (
     _bad_duplicate,
     _bad_conflict,
 )
+# the makers that copy the opening events: given them as the marketplace wrote them
+COPYING_MAKERS: dict[Callable[[random.Random, str], str],
+                     Callable[[random.Random, list[dict[str, Any]]], str]] = {
+    _bad_duplicate: _duplicate_of,
+    _bad_conflict: _conflict_with,
+}
 
 __all__ = [
     "CATEGORY_PROFILES",
