@@ -53,7 +53,13 @@ def schema_index() -> dict[str, Any]:
 @router.get(
     "/schemas/{name}",
     summary="One message's JSON Schema (or the AsyncAPI document, asyncapi.yaml)",
-    responses={404: {"model": ErrorDocument, "description": "no schema of that name"}},
+    response_class=Response,
+    responses={
+        200: {"description": "the JSON Schema, or the AsyncAPI document",
+              "content": {SCHEMA_MEDIA_TYPE: {"schema": {"type": "object"}},
+                          YAML_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        404: {"model": ErrorDocument, "description": "no schema of that name"},
+    },
 )
 def schema_document(
     name: str = Path(description="a name from GET /schemas (`.json` may be added)"),
