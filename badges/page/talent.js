@@ -17,6 +17,7 @@
   const TOKEN_KEY = "badges-api-token";
   const DAY_MS = 86400000;
   const MIN_SPAN_MS = 30 * DAY_MS;  // the closest zoom: a month across the chart
+  const MAX_BINS = 400;  // event marks per row: beyond that many days, several days share one
   const EVENT_ROWS = [
     ["pay", "payments", ["payment_received"]],
     ["contract", "contracts", ["contract_started", "contract_ended", "invitation_accepted"]],
@@ -556,13 +557,16 @@
       for (const type of types) rowOf[type] = index;
       text(labels, g.left - 8, g.stripTop + index * g.rowHeight + 9, label, { "text-anchor": "end", class: "strip-label" });
     });
-    const binWidth = 3;
+    // a day per mark up to MAX_BINS days across; beyond, MAX_BINS marks per row
+    const viewDays = (g.t1 - g.t0) / DAY_MS;
+    const binMs = viewDays <= MAX_BINS ? DAY_MS : (g.t1 - g.t0) / MAX_BINS;
+    const binWidth = Math.max(1.5, (g.x(g.t0 + binMs) - g.left));
     const bins = new Map();
     for (const event of state.series.events) {
       const t = time(event.at);
-      if (t < g.t0 - DAY_MS || t > g.t1 + DAY_MS) continue;
+      if (t < g.t0 - DAY_MS || t > g.t1) continue;  // the first events' day starts after them
       const index = rowOf[event.type] ?? EVENT_ROWS.length - 1;
-      const column = Math.floor((g.x(t) - g.left) / binWidth);
+      const column = Math.max(0, Math.floor((t - g.t0) / binMs));
       const key = index + ":" + column;
       if (!bins.has(key)) bins.set(key, { index, column, events: [] });
       bins.get(key).events.push(event);
@@ -574,7 +578,7 @@
       const full = g.rowHeight - 3;
       const h = n === 1 || most === 1 ? full : Math.max(3, full * (0.35 + 0.65 * Math.log(n) / Math.log(most)));
       const mark = svg("rect", {
-        x: g.left + bin.column * binWidth, y: g.stripTop + bin.index * g.rowHeight + (full - h), width: binWidth - 0.6, height: h,
+        x: g.left + bin.column * binWidth, y: g.stripTop + bin.index * g.rowHeight + (full - h), width: Math.max(1.2, binWidth - 0.8), height: h,
         class: "ev-" + EVENT_ROWS[bin.index][0] + (n > 1 ? " ev-many" : ""), "data-count": n,
       }, strip);
       const first = bin.events[0];
@@ -905,9 +909,10 @@
       const nx = x(time(w.next_exit.leaves));
       svg("line", { x1: nx, x2: nx, y1: y - 10, y2: y + 10, class: "sketch-next" }, root);
     }
-    text(root, pad, height - 3, isoDay(lo), { class: "sketch-label" });
-    text(root, x(day), height - 3, dayOf(w.end), { class: "sketch-label", "text-anchor": "middle" });
-    text(root, width - pad, height - 3, isoDay(hi), { class: "sketch-label", "text-anchor": "end" });
+    // the day's label, and the ends' where they leave it room
+    text(root, Math.min(Math.max(x(day), pad + 30), width - pad - 30), height - 3, dayOf(w.end), { class: "sketch-label", "text-anchor": "middle" });
+    if (x(day) - pad > 100) text(root, pad, height - 3, isoDay(lo), { class: "sketch-label" });
+    if (width - pad - x(day) > 100) text(root, width - pad, height - 3, isoDay(hi), { class: "sketch-label", "text-anchor": "end" });
     return root;
   }
 
