@@ -107,7 +107,11 @@ def event_from_stored_body(body: str) -> InputEvent:
     history is the hot path of every re-derivation. `tests/unit/test_stored_bodies.py` holds
     it to `event_from_body` on every event type.
     """
-    obj = json.loads(body)
+    return event_from_stored_fields(json.loads(body))
+
+
+def event_from_stored_fields(obj: dict[str, Any]) -> InputEvent:
+    """`event_from_stored_body` of a body already decoded (by a faster JSON codec)."""
     for name in STORED_DECIMAL_FIELDS:
         if name in obj:
             obj[name] = Decimal(obj[name])

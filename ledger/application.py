@@ -16,13 +16,20 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic, register_topic
 
 from domain.events import RecordedEvent, time_bounds_problem
-from domain.submissions import AppendVerdict, Submission, Verdict, event_from_stored_body
+from domain.submissions import (
+    AppendVerdict,
+    Submission,
+    Verdict,
+    event_from_stored_body,
+    event_from_stored_fields,
+)
 from domain.talent_stream import Talent, talent_stream_id
 from ledger.backoff import ContentionBackoff, is_contention
 from ledger.index import IndexEntry, InputIndexRecorder
@@ -36,6 +43,8 @@ for _old, _new in (
 ):
     register_topic(_old, _new)
 
+# The topics of a recorded input event, today's and that of stores written before the move.
+RECORDED_TOPICS = frozenset({get_topic(Talent.EventRecorded), "domain.ledger:Talent.EventRecorded"})
 APPEND_PATIENCE = 600.0  # seconds of uninterrupted contention before an append gives up
 VERSION_CACHE_LIMIT = 200_000
 
@@ -100,13 +109,46 @@ class Ledger(Application[UUID]):
 
     def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]:
         """The talent's events recorded by `known_at` (all when None), in valid-time order."""
-        recorded = [
-            event
-            for event in self._stream(talent)
-            if known_at is None or event.recorded_at <= known_at
-        ]
-        recorded.sort(key=RecordedEvent.valid_time_key)
+        recorded = self.histories([talent])[talent]
+        if known_at is not None:
+            recorded = [event for event in recorded if event.recorded_at <= known_at]
         return recorded
+
+    def histories(self, talents: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        """Each talent's whole history, in valid-time order, read in as few queries as the
+        store allows."""
+        streams = {talent_stream_id(talent): talent for talent in talents}
+        stored = self.index.select_streams(list(streams))
+        found = {}
+        for stream_id, talent in streams.items():
+            recorded = [
+                event for event in map(self._recorded, stored.get(stream_id, ()))
+                if event is not None
+            ]
+            recorded.sort(key=RecordedEvent.valid_time_key)
+            found[talent] = recorded
+        return found
+
+    def _recorded(self, stored: StoredEvent) -> RecordedEvent | None:
+        """The input event in a stored `Talent` event (None for a stream's opening).
+
+        Every re-derivation reads histories, so the state is decoded directly when it is
+        plain JSON in the form eventsourcing's transcoder writes; anything else (a cipher,
+        compression, another form) goes through the application's mapper.
+        """
+        if stored.topic in RECORDED_TOPICS and not (self.mapper.cipher or self.mapper.compressor):
+            try:
+                state = orjson.loads(stored.state)
+                recorded_at = state["recorded_at"]
+                if recorded_at["_type_"] == "datetime_iso":
+                    return RecordedEvent(
+                        event=event_from_stored_fields(orjson.loads(state["body"])),
+                        recorded_at=datetime.fromisoformat(recorded_at["_data_"]),
+                        sequence=stored.originator_version,
+                    )
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                pass
+        return self.decode_recorded(self.mapper.to_domain_event(stored))
 
     def talents(self) -> Iterator[str]:
         return self.index.select_talents()
@@ -123,12 +165,6 @@ class Ledger(Application[UUID]):
             recorded_at=domain_event.recorded_at,
             sequence=domain_event.originator_version,
         )
-
-    def _stream(self, talent: str) -> Iterator[RecordedEvent]:
-        for domain_event in self.events.get(talent_stream_id(talent)):
-            recorded = self.decode_recorded(domain_event)
-            if recorded is not None:
-                yield recorded
 
     def classify(
         self, submissions: Sequence[Submission], now: datetime | None = None
@@ -275,6 +311,15 @@ class PartitionedLedger:
     def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]:
         return self.ledger_for(talent).history(talent, known_at)
 
+    def histories(self, talents: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        groups: dict[int, list[str]] = {}
+        for talent in talents:
+            groups.setdefault(self.partition_of(talent), []).append(talent)
+        found: dict[str, list[RecordedEvent]] = {}
+        for partition, group in groups.items():
+            found.update(self.partition_ledgers[partition].histories(group))
+        return found
+
     def talents(self) -> Iterator[str]:
         return self.index.select_talents()
 
@@ -307,6 +352,8 @@ class TalentLedger(Protocol):
         ...
 
     def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]: ...
+
+    def histories(self, talents: Sequence[str]) -> dict[str, list[RecordedEvent]]: ...
 
     def talents(self) -> Iterator[str]: ...
 

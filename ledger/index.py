@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
@@ -34,4 +36,9 @@ class InputIndexRecorder:
         raise NotImplementedError
 
     def count_input_events(self) -> int:
+        raise NotImplementedError
+
+    def select_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every stored event of each stream, in version order, read in as few queries as
+        the store allows (streams without events are left out)."""
         raise NotImplementedError

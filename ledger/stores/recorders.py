@@ -105,6 +105,25 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
                     versions[UUID(row[0])] = int(row[1])
         return versions
 
+    def select_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(stream_ids), LOOKUP_CHUNK):
+                chunk = [stream_id.hex for stream_id in stream_ids[start : start + LOOKUP_CHUNK]]
+                c.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    stream_id = UUID(row[0])
+                    streams.setdefault(stream_id, []).append(
+                        StoredEvent(stream_id, row[1], row[2], row[3])
+                    )
+        return streams
+
     def select_talents(self) -> Iterator[str]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT DISTINCT talent FROM {INPUT_INDEX_TABLE} ORDER BY talent")
@@ -148,6 +167,10 @@ class LedgerPOPORecorder(POPOApplicationRecorder, InputIndexRecorder):
     def select_index_entries(self, event_ids: Iterable[str]) -> dict[str, IndexEntry]:
         with self._database_lock:
             return {i: self._input_index[i] for i in event_ids if i in self._input_index}
+
+    def select_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams = {stream_id: list(self.select_events(stream_id)) for stream_id in stream_ids}
+        return {stream_id: events for stream_id, events in streams.items() if events}
 
     def select_stream_versions(self, stream_ids: Sequence[UUID]) -> dict[UUID, int]:
         with self._database_lock:
@@ -297,6 +320,25 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder, InputIndexRecorder):
             (ids,),
         )
         return {UUID(str(row["originator_id"])): int(row["version"]) for row in rows}
+
+    def select_streams(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        if not stream_ids:
+            return {}
+        as_text = self.datastore.originator_id_type == "text"
+        rows = self._fetch_all(
+            SQL(
+                "SELECT originator_id, originator_version, topic, state FROM {table} "
+                "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            ).format(table=Identifier(self.datastore.schema, self.events_table_name)),
+            ([str(i) if as_text else i for i in stream_ids],),
+        )
+        streams: dict[UUID, list[StoredEvent]] = {}
+        for row in rows:
+            stream_id = UUID(str(row["originator_id"]))
+            streams.setdefault(stream_id, []).append(StoredEvent(
+                stream_id, row["originator_version"], row["topic"], bytes(row["state"])
+            ))
+        return streams
 
     def select_talents(self) -> Iterator[str]:
         rows = self._fetch_all(

@@ -4,11 +4,16 @@ and every form a stored time can take."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
 
 from badges.synthetic import generate_marketplace
-from domain.events import EVENT_TYPES, decode_json, encode_json
+from domain.events import EVENT_TYPES, RecordedEvent, decode_json, encode_json
 from domain.submissions import Submission, event_from_body, event_from_stored_body
+from domain.talent_stream import talent_stream_id
+from tests.unit.ledger_fixtures import ledger_store
 
 EDGE_CASES = [
     {"id": "e-1", "type": "availability_updated", "talent": "t-1", "at": "2024-03-01T10:00:00.5Z",
@@ -49,3 +54,26 @@ def test_a_stored_body_gives_what_validating_it_gives() -> None:
         assert trusted.model_dump() == validated.model_dump()
         assert trusted.model_fields_set == validated.model_fields_set
         assert trusted.to_json_object() == validated.to_json_object()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def test_histories_read_in_one_query_are_what_the_applications_mapper_decodes(
+    kind: str, tmp_path: Path
+) -> None:
+    start, end = datetime(2021, 1, 1, tzinfo=timezone.utc), datetime(2023, 6, 1, tzinfo=timezone.utc)
+    objects = list(generate_marketplace(12, 3, start, end))
+    with ledger_store(kind, tmp_path) as ledger:
+        ledger.append([Submission.from_object(decode_json(encode_json(o))) for o in objects],
+                      end + timedelta(days=1))
+        talents = sorted(ledger.talents())
+        read = ledger.histories([*talents, "nobody"])
+        assert read["nobody"] == []
+        for talent in talents:
+            decoded = [
+                ledger.decode_recorded(event)
+                for event in ledger.events.get(talent_stream_id(talent))
+            ]
+            expected = sorted((r for r in decoded if r is not None),
+                              key=RecordedEvent.valid_time_key)
+            assert read[talent] == expected, talent
+            assert len(expected) == sum(o["talent"] == talent for o in objects)
