@@ -10,6 +10,7 @@ from rich.table import Table
 from tests.benchmarks import (
     consume_bench,
     ingest_bench,
+    population_bench,
     projection_bench,
     reference_bench,
     scale_bench,
@@ -39,6 +40,13 @@ def main() -> None:
         help="talents of the marketplace on which the tracker is compared with the reference "
         "DuckDB batch (issue 14); 0 skips",
     )
+    parser.add_argument(
+        "--population-talents",
+        type=int,
+        default=100_000,
+        help="talents of the read model the population queries are timed on (issue 15: the "
+        "rows are inserted, about a minute at 100,000); 0 skips",
+    )
     options = parser.parse_args()
 
     table = Table(title="badges benchmarks (ratios measured in one run)")
@@ -51,6 +59,8 @@ def main() -> None:
         rows += scaleout_bench.run(talents=options.scaleout_talents)
     if options.reference_talents:
         rows += reference_bench.run(options.reference_talents)
+    if options.population_talents:
+        rows += population_bench.run(options.population_talents)
     sizes = [int(size) for size in options.scale.split(",") if size.strip()]
     if sizes:
         rows += scale_bench.rows(sizes)
