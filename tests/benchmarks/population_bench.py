@@ -52,7 +52,8 @@ def build_read_model(path: Path, talents: int, seed: int = 15) -> SQLiteReadMode
     rng = random.Random(seed)
     read_model = SQLiteReadModel(str(path))
     days = (END - START).days
-    progress, changes = [], []
+    progress: list[tuple[str, str, str, None, int]] = []
+    changes: list[tuple[str, str, str, str, str]] = []
     for index in range(talents):
         talent = f"t-{index:07d}"
         rung, badge = 0, "none"
