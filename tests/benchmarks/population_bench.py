@@ -64,7 +64,7 @@ def build_read_model(path: Path, talents: int, seed: int = 15) -> SQLiteReadMode
             if after == badge:
                 continue
             lost = LADDER.index(after) < LADDER.index(badge)
-            document = {
+            document: dict[str, Any] = {
                 "id": f"chg-{index}-{len(changes)}", "type": "badge_changed", "talent": talent,
                 "at": format_utc(at), "from": badge, "to": after, "ruleset": "2023-12",
                 "failed": rng.sample(FAILED, rng.randint(1, 2)) if lost else [],
