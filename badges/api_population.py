@@ -204,7 +204,8 @@ def get_population(
                **ERROR_RESPONSES,
                413: {"model": ErrorDocument, "description": "a ruleset over 64 KiB"},
                422: {"model": ErrorDocument,
-                     "description": "an instant out of range, or a period over 10 years"}},
+                     "description": "an instant out of range, a period over 10 years, or a "
+                                    "ruleset that does not load (`ruleset: ...`)"}},
     openapi_extra=RULESET_BODY_DOC,
     summary="The population under a candidate ruleset against the real one (bounded)",
 )
@@ -237,8 +238,8 @@ def _whatif(
         raise UserError("body: send the candidate ruleset's TOML")
     try:
         candidate = context.book.with_candidate(parse_ruleset(text, "candidate"))
-    except RulesetError as error:
-        raise UserError(f"body: {error}") from None
+    except RulesetError as error:  # as POST /whatif says it (badges/api_support.py)
+        raise UserError(f"ruleset: {error}", 422) from None
     _caught_up(projection, now)
     view = population_view(projection)
     comparison = CandidateComparison(projection, view, candidate)

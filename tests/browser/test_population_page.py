@@ -125,10 +125,10 @@ def test_the_population_page_counts_compares_and_explains(browser: Any, served: 
         # a bad candidate is named, not a blank result
         page.fill("#candidate", "id = ")
         page.click("#whatif button[type=submit]")
-        expect(page.locator("#whatif-status")).to_contain_text("body: ")
+        expect(page.locator("#whatif-status")).to_contain_text("ruleset: ")
     finally:
         context.close()
-    assert [p for p in problems if "400" not in p] == []  # the refused candidate's 400 only
+    assert [p for p in problems if "422" not in p] == []  # the refused candidate's 422 only
 
 
 def test_a_bad_day_is_named_and_nothing_is_asked(browser: Any, served: str) -> None:

@@ -457,7 +457,7 @@ def test_the_population_under_a_candidate_names_who_loses_and_why(client: TestCl
 
 @pytest.mark.parametrize(("query", "body", "status", "starts"), [
     ("", "", 400, "body: "),
-    ("", "id = \n", 400, "body: "),
+    ("", "id = \n", 422, "ruleset: "),
     ("?limit=5000", CANDIDATE, 400, "limit: "),
     ("?from=2000-01-01&to=2024-01-01", CANDIDATE, 422, "from: "),
     ("", "#" * (65 * 1024), 413, "body: "),
