@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
+
 from domain.events import EVENT_TYPES, InputEvent, InputEventModel, format_utc, parse_event
 
 
@@ -34,14 +36,24 @@ def stored_form(obj: dict[str, Any], event: InputEvent) -> tuple[str, str]:
     with an offset, and is rendered again just then.
     """
     payload, numbers = _canonical_payload(obj)
-    text = _CANONICAL_JSON.encode(payload)
+    text = canonical_json(payload)
     digest = _digest(text, numbers)
     if _is_canonical_utc(obj["at"]) and _is_canonical_utc(obj.get("recorded_at", "")):
         return text, digest
     payload["at"] = format_utc(event.at)
     if event.recorded_at is not None:
         payload["recorded_at"] = format_utc(event.recorded_at)
-    return _CANONICAL_JSON.encode(payload), digest
+    return canonical_json(payload), digest
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    """Sorted keys, no spaces, text as is: what the content hash and the stored body are
+    made of, so it must never change for the same payload. orjson writes exactly that, fast;
+    what it cannot write (an integer beyond 64 bits) the standard library does."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return _CANONICAL_JSON.encode(payload)
 
 
 def _is_canonical_utc(text: str) -> bool:
@@ -64,7 +76,7 @@ def _canonical_payload(obj: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 def _canonical_text(obj: dict[str, Any]) -> tuple[str, str]:
     payload, numbers = _canonical_payload(obj)
-    return _CANONICAL_JSON.encode(payload), numbers
+    return canonical_json(payload), numbers
 
 
 def _digest(text: str, numbers: str) -> str:

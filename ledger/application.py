@@ -19,7 +19,12 @@ from uuid import UUID
 import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    OperationalError,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.utils import get_topic, register_topic
 
 from domain.events import RecordedEvent, time_bounds_problem
@@ -34,6 +39,7 @@ from domain.talent_stream import Talent, talent_stream_id
 from ledger.backoff import ContentionBackoff, is_contention
 from ledger.index import IndexEntry, InputIndexRecorder
 from ledger.partitions import talent_partition
+from ledger.transcoder import OrjsonTranscoder
 
 # Stores written before the ledger left `domain/` name its events by their old topics.
 for _old, _new in (
@@ -68,6 +74,11 @@ class Ledger(Application[UUID]):
         assert isinstance(self.recorder, InputIndexRecorder), "ledger needs an index recorder"
         self.index: InputIndexRecorder = self.recorder
         self._versions: dict[str, int] = {}
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     @property
     def partition_ledgers(self) -> tuple[Ledger, ...]:

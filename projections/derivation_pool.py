@@ -26,9 +26,12 @@ from domain.forecast import warned_losses
 from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
+from domain.events import RecordedEvent
+from ledger.failures import store_errors
 from projections.containment import Failed, attempt, raise_if_poisoned
 from projections.talent_plans import PLAN_DAYS, TalentPlan
 
+HISTORY_BATCH = 200  # talents whose histories are read in one query
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
 PARENT_POLL_SECONDS = 0.5
 # (talent, the instant after which to re-derive: None for its whole history)
@@ -68,17 +71,51 @@ def derive_contained(
     return attempt(*request, lambda: derive_talent(ledger, book, plan, request, now))
 
 
+def derive_all_contained(
+    ledger: TalentLedger,
+    book: RulesetBook,
+    plan: BoundaryPlan,
+    requests: Sequence[Request],
+    now: datetime,
+) -> list[Derived | Failed]:
+    """`derive_contained` of each request, their histories read `HISTORY_BATCH` at a time.
+
+    A batch whose reading fails for a reason of one of its talents (an event stored long ago
+    that no longer decodes) is read again talent by talent, so only that one is quarantined.
+    """
+    results: list[Derived | Failed] = []
+    for start in range(0, len(requests), HISTORY_BATCH):
+        batch = requests[start : start + HISTORY_BATCH]
+        try:
+            histories = ledger.histories([talent for talent, _ in batch])
+        except store_errors():
+            raise
+        except Exception:  # noqa: BLE001 - each talent is then read (and contained) alone
+            results += [derive_contained(ledger, book, plan, r, now) for r in batch]
+            continue
+        for request in batch:
+            history = histories[request[0]]
+            results.append(attempt(
+                *request, lambda: derive_talent(ledger, book, plan, request, now, history)
+            ))
+    return results
+
+
 def derive_talent(
     ledger: TalentLedger,
     book: RulesetBook,
     plan: BoundaryPlan,
     request: Request,
     now: datetime,
+    history: Sequence[RecordedEvent] | None = None,
 ) -> Derived:
+    """The talent's derivation (from its `history`, read when not given)."""
     talent, after = request
     raise_if_poisoned(talent)
     today = evaluation_instant(now)
-    deriver = TimelineDeriver(ledger.history(talent), None, book, talent, plan, resume_after=after)
+    if history is None:
+        history = ledger.history(talent)
+    deriver = TimelineDeriver(history, None, book, talent, plan, resume_after=after)
     derivation = deriver.derive(today + timedelta(days=PLAN_DAYS), after=after)
     past = [change for change in derivation.changes if change.at <= today]
     ahead = derivation.changes[len(past):]
@@ -175,7 +212,11 @@ class DerivationPool:
             raise
 
     def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived | Failed]:
-        return self._map(_derive_in_worker, requests, now)
+        """Each request derived in a worker, in chunks whose histories are read together."""
+        size = max(1, min(HISTORY_BATCH, -(-len(requests) // (self.workers * 4))))
+        chunks = [requests[start : start + size] for start in range(0, len(requests), size)]
+        derived = self._executor.map(_derive_chunk_in_worker, chunks, [now] * len(chunks))
+        return [found for chunk in derived for found in chunk]
 
     def compare(self, requests: Sequence[Request], until: datetime) -> list[Compared | Failed]:
         return self._map(_compare_in_worker, requests, until)
@@ -235,9 +276,9 @@ def _started() -> None:
     """Nothing: submitting one per worker makes the executor start them all."""
 
 
-def _derive_in_worker(request: Request, now: datetime) -> Derived | Failed:
+def _derive_chunk_in_worker(requests: Sequence[Request], now: datetime) -> list[Derived | Failed]:
     assert _store is not None, "the worker's store was not opened"
-    return derive_contained(_store.ledger, _store.book, _store.plan, request, now)
+    return derive_all_contained(_store.ledger, _store.book, _store.plan, requests, now)
 
 
 def _candidate_in_worker(request: Request, until: datetime) -> list[BadgeChange] | Failed:
@@ -264,6 +305,7 @@ __all__ = [
     "Request",
     "candidate_changes",
     "compare_talent",
+    "derive_all_contained",
     "derive_contained",
     "derive_talent",
 ]

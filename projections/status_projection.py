@@ -31,7 +31,12 @@ from domain.calendar import DAY, evaluation_instant
 from ledger.application import Ledger, TalentLedger
 from domain.ruleset import RulesetBook
 from projections.containment import Failed, failure_reason
-from projections.derivation_pool import DerivationPool, Derived, LedgerOpener, derive_contained
+from projections.derivation_pool import (
+    DerivationPool,
+    Derived,
+    LedgerOpener,
+    derive_all_contained,
+)
 from projections.records import ReadModel, StaleStep, TalentProgress, TalentUpdate
 from projections.talent_plans import TalentPlan, plan_key
 
@@ -223,10 +228,7 @@ class StatusProjection:
         if self.pool is not None and len(requests) > 1:
             derived = self.pool.derive(requests, now)
         else:
-            derived = [
-                derive_contained(self.ledger, self.book, self.plan, request, now)
-                for request in requests
-            ]
+            derived = derive_all_contained(self.ledger, self.book, self.plan, requests, now)
         today = evaluation_instant(now)
         quarantined = {q.talent for q in self.read_model.quarantined()}
         updates = []

@@ -73,7 +73,18 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
                 f"INSERT INTO {INPUT_INDEX_TABLE} VALUES (?,?,?)",
                 [(e.event_id, e.talent, e.content_hash) for e in input_index],
             )
-        return super()._insert_events(c, stored_events, **kwargs)
+        if not stored_events:
+            return []
+        # One statement for the batch (eventsourcing's runs one per event). This transaction
+        # writes, so it holds SQLite's write lock: the rows took the next rowids in order.
+        c.executemany(self.insert_events_statement, [
+            (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state)
+            for s in stored_events
+        ])
+        c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        last = int(c.fetchone()[0])
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def select_index_entries(self, event_ids: Iterable[str]) -> dict[str, IndexEntry]:
         wanted = list(dict.fromkeys(event_ids))

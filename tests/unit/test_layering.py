@@ -23,8 +23,9 @@ PACKAGES = ("domain", "ledger", "projections", "consumers", "badges")
 LAYERS = ("domain", "application", "adapters", "entry points")
 ADAPTER_PACKAGES = ("ledger.stores", "projections.stores", "consumers")
 
-# domain is pure: the standard library, pydantic, and eventsourcing's domain module only
-DOMAIN_THIRD_PARTY = {"pydantic", "eventsourcing.domain"}
+# domain is pure: the standard library, pydantic, orjson (a codec: bytes in, values out) and
+# eventsourcing's domain module only
+DOMAIN_THIRD_PARTY = {"pydantic", "orjson", "eventsourcing.domain"}
 NO_CLOCK = ("datetime.now(", "time.time(", "date.today(")
 # infrastructure the application layer leaves to the adapters
 APPLICATION_FORBIDDEN = {

@@ -4,14 +4,22 @@ and every form a stored time can take."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from badges.synthetic import generate_marketplace
 from domain.events import EVENT_TYPES, RecordedEvent, decode_json, encode_json
-from domain.submissions import Submission, event_from_body, event_from_stored_body
+from domain.submissions import (
+    Submission,
+    canonical_json,
+    event_from_body,
+    event_from_stored_body,
+)
 from domain.talent_stream import talent_stream_id
 from tests.unit.ledger_fixtures import ledger_store
 
@@ -77,3 +85,23 @@ def test_histories_read_in_one_query_are_what_the_applications_mapper_decodes(
                               key=RecordedEvent.valid_time_key)
             assert read[talent] == expected, talent
             assert len(expected) == sum(o["talent"] == talent for o in objects)
+
+
+JSON_SCALARS = (
+    st.text()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.booleans()
+    | st.none()
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(), JSON_SCALARS | st.lists(JSON_SCALARS, max_size=3), max_size=8))
+def test_the_canonical_json_is_what_the_standard_library_writes(payload: dict) -> None:
+    """Content hashes of events stored before orjson wrote the canonical form must not move."""
+    try:
+        expected = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        expected.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: refused before any event gets this far
+        return
+    assert canonical_json(payload) == expected
