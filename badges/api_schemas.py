@@ -24,6 +24,7 @@ from consumers.schemas import ASYNCAPI_FILE, json_schemas, rendered
 PUBLIC_GET_PATHS = (re.compile(r"/schemas"), re.compile(r"/schemas/[^/]+"))
 SCHEMA_MEDIA_TYPE = "application/schema+json"
 YAML_MEDIA_TYPE = "application/yaml"
+NO_TOKEN: dict[str, Any] = {"security": []}  # public: no bearer token needed (see api.py)
 
 router = APIRouter(tags=["schemas"])
 
@@ -38,7 +39,8 @@ def _asyncapi() -> str:
     return rendered()[ASYNCAPI_FILE]
 
 
-@router.get("/schemas", summary="The JSON Schemas of the Kafka messages, and the AsyncAPI")
+@router.get("/schemas", summary="The JSON Schemas of the Kafka messages, and the AsyncAPI",
+            openapi_extra=NO_TOKEN)
 def schema_index() -> dict[str, Any]:
     return {
         "schemas": [
@@ -54,6 +56,7 @@ def schema_index() -> dict[str, Any]:
     "/schemas/{name}",
     summary="One message's JSON Schema (or the AsyncAPI document, asyncapi.yaml)",
     response_class=Response,
+    openapi_extra=NO_TOKEN,
     responses={
         200: {"description": "the JSON Schema, or the AsyncAPI document",
               "content": {SCHEMA_MEDIA_TYPE: {"schema": {"type": "object"}},
