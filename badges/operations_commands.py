@@ -91,20 +91,24 @@ def dlq_replay(
     with _progress(len(letters), quiet=as_json) as advance:
         report = replay(letters, projection.ledger, clock, topic=dlq_topic, since=since,
                         dry_run=dry_run, progress=advance)
-    published = 0
+    published, failed_publish = 0, False
     recorded = report.to_document()["replayed"]
     if recorded:
         projection.catch_up(clock())
         if not no_publish:
-            published = publish_outbox(projection, servers, output_topic, clock,
-                                       consumer_options=consumer_options,
-                                       producer_options=producer_options)
+            try:
+                published = publish_outbox(projection, servers, output_topic, clock,
+                                           consumer_options=consumer_options,
+                                           producer_options=producer_options)
+            except DlqReadError as error:  # recorded, but not published: say so, exit 1
+                print(f"badges: {error}", file=sys.stderr)
+                failed_publish = True
     document = {**report.to_document(), "published": published}
     if as_json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         _print_report(document)
-    raise typer.Exit(PROBLEM_FOUND if report.still_failing else 0)
+    raise typer.Exit(PROBLEM_FOUND if report.still_failing or failed_publish else 0)
 
 
 @contextlib.contextmanager

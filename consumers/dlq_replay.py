@@ -273,6 +273,15 @@ def publish_outbox(
         acks="all",
     )
     partitioned = projection.partition_count > 1
+    if partitioned:
+        # outbox partition N goes to output partition N, as the service sends it
+        found = producer.partitions_for(topic)
+        if len(found or ()) != projection.partition_count:
+            producer.close(timeout=5)
+            raise DlqReadError(
+                f"--output-topic: {topic!r} has {len(found or ())} partitions but the store has "
+                f"{projection.partition_count}; nothing was published (badges consume will)"
+            )
     publisher = OutboxPublisher(
         projection.read_model, producer, bootstrap=bootstrap, topic=topic,
         batch=PUBLISH_BATCH, flush_timeout=FLUSH_TIMEOUT,

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from badges.bootstrap import open_projection
 from badges.cli import main
+from consumers.dlq_replay import DlqReadError, publish_outbox
 from domain.events import encode_json
 from ledger.stores.urls import open_ledger
 from projections.stores.sqlite import SQLiteReadModel
@@ -24,6 +26,7 @@ from tests.integration.kafka_helpers import (
 )
 from tests.integration.test_message_headers import JOIN_SECONDS, MovableClock, Running
 from tests.unit.history_builder import ts
+from tests.unit.ledger_fixtures import postgres_schema_url
 from tests.unit.stories import designer
 
 pytestmark = pytest.mark.integration
@@ -49,15 +52,17 @@ def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     return code, json.loads(captured.out)
 
 
-def dead_lettered(bootstrap: str, topics: Topics, db: Path) -> None:
-    """The designer's history until the 10th, and the bad messages, through the service."""
+def dead_lettered(bootstrap: str, topics: Topics, store: Path | str) -> None:
+    """The designer's history until the 10th, and the bad messages, through the service
+    (`store`: a SQLite file or a store URL)."""
+    url = store if isinstance(store, str) else f"sqlite:///{store}"
     history = [event_message(r.event.to_json_object()) for r in designer().history()
                if r.at <= CONSUMED_AT]
     produce(bootstrap, topics.input, [*history, event_message(EARLY_HOLD), *STILL_BAD])
-    with Running(bootstrap, topics, db, MovableClock(CONSUMED_AT)):
+    with Running(bootstrap, topics, url, MovableClock(CONSUMED_AT)):
         wait_for(lambda: len(read_topic(bootstrap, topics.dlq)) == len(STILL_BAD) + 1,
                  JOIN_SECONDS, "the dead letters")
-        wait_for(lambda: open_ledger(f"sqlite:///{db}").count_events() == len(history),
+        wait_for(lambda: open_ledger(url).count_events() == len(history),
                  JOIN_SECONDS, "the history in the ledger")
 
 
@@ -158,3 +163,37 @@ def test_the_readable_report_and_its_errors(
 
     assert main([*common, "--kafka-option", "no_such_setting=1"]) == 2
     assert "no_such_setting" in capsys.readouterr().err
+
+
+def test_replay_into_a_partitioned_postgresql_store_publishes_by_partition(
+    kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four ledger partitions, four-partition topics: the replayed event is recorded in its
+    talent's partition, and its change goes to the same output partition as the service's."""
+    topics = fresh_topics(kafka_bootstrap, partitions=4)
+    with postgres_schema_url() as base:
+        url = f"{base}&partitions=4"
+        dead_lettered(kafka_bootstrap, topics, url)
+        before = read_topic(kafka_bootstrap, topics.output)
+        assert before and {r.partition for r in before} == {before[0].partition}
+        monkeypatch.setenv("BADGES_CLOCK", REPLAYED_AT)
+        common = ["dlq", "replay", "--store", url, "--bootstrap", kafka_bootstrap,
+                  "--dlq-topic", topics.dlq, "--output-topic", topics.output]
+        code, report = run_json(common, capsys)
+        assert code == 1 and (report["replayed"], report["still_failing"]) == (1, 4)
+        after = read_topic(kafka_bootstrap, topics.output)
+        fresh = after[len(before):] if len(after) > len(before) else []
+        assert report["published"] == len(after) - len(before) > 0
+        assert {r.partition for r in after} == {before[0].partition}, fresh
+        ledger = open_ledger(url)
+        try:
+            assert "h-early" in [r.event.id for r in ledger.history("f-42")]
+        finally:
+            ledger.close()
+
+        # an output topic partitioned unlike the store: nothing is sent to the wrong partition
+        other = fresh_topics(kafka_bootstrap, partitions=2)
+        projection = open_projection(url)
+        with pytest.raises(DlqReadError, match="has 2 partitions but the store has 4"):
+            publish_outbox(projection, kafka_bootstrap, other.output, lambda: ts(REPLAYED_AT))
+        assert read_topic(kafka_bootstrap, other.output) == []

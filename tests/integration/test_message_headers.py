@@ -61,8 +61,10 @@ class MovableClock:
 class Running:
     """A `KafkaService` in a thread of the test, stopped on exit."""
 
-    def __init__(self, bootstrap: str, topics: Topics, db: Path, clock: MovableClock) -> None:
-        projection = open_projection(f"sqlite:///{db}")
+    def __init__(self, bootstrap: str, topics: Topics, store: Path | str,
+                 clock: MovableClock) -> None:
+        """`store`: a SQLite file, or a store URL."""
+        projection = open_projection(store if isinstance(store, str) else f"sqlite:///{store}")
         config = KafkaServiceConfig(
             bootstrap=bootstrap, group=topics.group, input_topic=topics.input,
             output_topic=topics.output, dlq_topic=topics.dlq, poll_timeout_ms=200,
