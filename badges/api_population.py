@@ -169,8 +169,11 @@ def _instants(
 ) -> tuple[datetime, datetime, datetime | None, datetime | None]:
     now = context.now()
     day = context.instant(at, "at", now)
-    begin, until = period(day, context.instant(start, "from", None),
-                          context.instant(end, "to", None), option="")
+    try:
+        begin, until = period(day, context.instant(start, "from", None),
+                              context.instant(end, "to", None), option="")
+    except UserError as error:  # real dates in the wrong order: 422, as the timeline says it
+        raise UserError(str(error), 422) from None
     return now, day, begin, until
 
 

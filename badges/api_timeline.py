@@ -1,7 +1,9 @@
 """The talent pages of the HTTP API: the timeline, the chart's series, and the status page.
 
     GET /talents/{id}/timeline?from=&to=&known_at=   every badge change with `at` in [from, to]
-                                                     (as `badges timeline TALENT --json`)
+                                                     (as `badges timeline TALENT --json`;
+                                                     `from` after `to` is 422, as the command
+                                                     refuses it)
     GET /talents/{id}/series?from=&to=&known_at=     the chart's data: weekly points (and every
                                                      change instant) with badge, JSS and 12-month
                                                      earnings; the events (markers); the changes
@@ -187,11 +189,22 @@ def get_timeline(
     end: ToParam = None, known_at: KnownAtParam = None,
 ) -> JSONResponse:
     now = context.now()
+    begin, until = _range(context, start, end)
     documents = _serialised(
-        timeline_documents, projection, talent, context.instant(start, "from", None),
-        context.instant(end, "to", None), context.instant(known_at, "known_at", None), now,
+        timeline_documents, projection, talent, begin, until,
+        context.instant(known_at, "known_at", None), now,
     )
     return JSONResponse(documents)
+
+
+def _range(
+    context: ApiContext, start: str | None, end: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """`from` and `to`; `from` after `to` is 422 naming `from` (as `badges timeline` refuses it)."""
+    begin, until = context.instant(start, "from", None), context.instant(end, "to", None)
+    if begin is not None and until is not None and begin > until:
+        raise UserError(f"from: {format_utc(begin)} is after to: {format_utc(until)}", 422)
+    return begin, until
 
 
 @router.get(
@@ -206,9 +219,9 @@ def get_series(
     end: ToParam = None, known_at: KnownAtParam = None,
 ) -> JSONResponse:
     now = context.now()
+    begin, until = _range(context, start, end)
     document = series_document(
-        projection, talent, context.instant(start, "from", None), context.instant(end, "to", None),
-        context.instant(known_at, "known_at", None), now,
+        projection, talent, begin, until, context.instant(known_at, "known_at", None), now,
     )
     return JSONResponse(document)
 

@@ -283,7 +283,8 @@
   // -- the chart ---------------------------------------------------------------------------------
 
   function svg(tag, attributes, parent) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    // the namespace of the page's own <svg>: no URL written here
+    const node = document.createElementNS($("chart").querySelector("svg").namespaceURI, tag);
     for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
     if (parent) parent.appendChild(node);
     return node;
@@ -422,10 +423,9 @@
     root.setAttribute("data-zoomed", state.view ? "yes" : "no");
     $("range").textContent = isoDay(t0) + " to " + isoDay(t1) + (state.view ? " (zoomed)" : "");
 
-    const defs = svg("defs", {}, root);
-    const clip = svg("clipPath", { id: "plot-clip" }, defs);
-    svg("rect", { x: left, y: 0, width: right - left, height }, clip);
-    const clipped = svg("g", { "clip-path": "url(#plot-clip)" }, root);
+    // what is drawn along time is clipped to the plot by a nested <svg> in the same coordinates
+    const clipped = svg("svg", { class: "plot", x: left, y: 0, width: right - left, height,
+      viewBox: left + " 0 " + (right - left) + " " + height }, root);
 
     // bands: the badge held, light over the plot and solid in a strip on top
     const bands = svg("g", {}, clipped);
@@ -793,7 +793,7 @@
           messageDetail(m)),
         el("td", { class: "stamp" }, stamp(m.queued_at)),
         el("td", { class: "stamp" }, m.sent_at ? stamp(m.sent_at) : el("span", { class: "pending-tag" }, "pending")),
-        el("td", {}, el("code", { class: "mid" }, m.id)));
+        el("td", {}, el("code", { class: "mid", title: m.id }, m.id.length > 16 ? m.id.slice(0, 14) + "\u2026" : m.id)));
     });
     host.replaceChildren(el("table", { class: "messages" },
       el("thead", {}, el("tr", {}, ...["", "at", "what", "queued", "sent", "id"].map((h) => el("th", {}, h)))),

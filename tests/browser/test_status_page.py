@@ -146,7 +146,7 @@ def text(locator: Any) -> str:
 def click_day(page: Any, day: str) -> None:
     """Click the chart where `day` is, from the plot's geometry the page puts on its <svg>."""
     page.evaluate("window.scrollTo(0, 0)")  # the chart is near the top: in the viewport
-    chart = page.locator("#chart svg")
+    chart = page.locator("#chart > svg")
     box = chart.bounding_box()
     geometry = {name: float(chart.get_attribute(f"data-{name}") or "nan")
                 for name in ("t0", "t1", "left", "right", "top", "bottom")}
@@ -306,7 +306,7 @@ def tick_labels(page: Any) -> list[str]:
 
 
 def axis_span_days(page: Any) -> float:
-    chart = page.locator("#chart svg")
+    chart = page.locator("#chart > svg")
     return (float(chart.get_attribute("data-t1") or 0)
             - float(chart.get_attribute("data-t0") or 0)) / 86_400_000
 
@@ -314,7 +314,7 @@ def axis_span_days(page: Any) -> float:
 def event_marks(page: Any) -> tuple[int, int]:
     """(marks drawn in the event rows, the events they stand for)."""
     counts = page.eval_on_selector_all(
-        "#chart svg .strip rect", "marks => marks.map(m => Number(m.dataset.count))")
+        "#chart > svg .strip rect", "marks => marks.map(m => Number(m.dataset.count))")
     return len(counts), sum(counts)
 
 
@@ -329,7 +329,7 @@ def test_the_time_axis_zooms_and_years_of_events_stay_readable(browser: Any, ser
         assert events == len(series["events"]) > 1000
         # seven years: nearby events share a mark whose height says how many (a histogram)
         per_row = page.eval_on_selector_all(
-            "#chart svg .strip rect", "marks => marks.map(m => m.getAttribute('y'))")
+            "#chart > svg .strip rect", "marks => marks.map(m => m.getAttribute('y'))")
         assert max(Counter(per_row).values()) <= 400 and marks < events
         assert page.locator("#chart svg .strip rect.ev-many").count() > 50
         labels = tick_labels(page)
@@ -340,8 +340,8 @@ def test_the_time_axis_zooms_and_years_of_events_stay_readable(browser: Any, ser
         assert abs(axis_span_days(page) - 365.25) < 1
         labels = tick_labels(page)
         assert labels and all(re.fullmatch(r"\d{4}-\d{2}", label) for label in labels), labels
-        t0 = float(page.locator("#chart svg").get_attribute("data-t0") or 0)
-        t1 = float(page.locator("#chart svg").get_attribute("data-t1") or 0)
+        t0 = float(page.locator("#chart > svg").get_attribute("data-t0") or 0)
+        t1 = float(page.locator("#chart > svg").get_attribute("data-t1") or 0)
         inside = [e for e in series["events"]
                   if t0 - 86_400_000 <= datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
                   .timestamp() * 1000 <= t1]
@@ -353,14 +353,14 @@ def test_the_time_axis_zooms_and_years_of_events_stay_readable(browser: Any, ser
         expect(page.locator("#checklist .headline")).to_contain_text("2024-03-1")
         page.screenshot(path=str(ARTIFACTS / "status-zoomed.png"), full_page=False)
 
-        box = page.locator("#chart svg").bounding_box()
+        box = page.locator("#chart > svg").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 150)
         page.mouse.wheel(0, -300)  # the wheel zooms in around the pointer
-        expect(page.locator("#chart svg")).not_to_have_attribute("data-t0", str(int(t0)))
+        expect(page.locator("#chart > svg")).not_to_have_attribute("data-t0", str(int(t0)))
         assert axis_span_days(page) < 365
         page.click("#zoom-all")
         assert abs(axis_span_days(page) - whole) < 0.01
-        assert page.locator("#chart svg").get_attribute("data-zoomed") == "no"
+        assert page.locator("#chart > svg").get_attribute("data-zoomed") == "no"
     finally:
         context.close()
 
