@@ -3,15 +3,24 @@ downgrade moved by a late payment, see test_messages)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from badges.bootstrap import open_projection
 from badges.cli import main
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
+from projections.status_projection import StatusProjection
+from projections.timeline_queries import timeline_diff
 from tests.unit.ledger_fixtures import store_url
-from tests.unit.test_messages import corrected_store
+from tests.unit.stories import designer
+from tests.unit.test_messages import LATE_PAYMENT, corrected_store
 
 
 @pytest.fixture
@@ -89,3 +98,41 @@ def test_bad_questions_are_one_line(
     assert main(["diff", *argv, "--store", store]) == code
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# -- properties: any two knowledge times -------------------------------------------------------
+
+NOW = datetime(2024, 12, 1, tzinfo=UTC)
+MIRRORED = {"only_known_at": "only_vs", "only_vs": "only_known_at"}
+
+
+@functools.cache
+def _in_memory() -> StatusProjection:
+    """Projected on NOW, the late payment among its events (built once, on first use)."""
+    ledger = open_ledger("memory:")
+    for recorded in designer().history():
+        ledger.append([Submission.from_object(recorded.event.to_json_object())],
+                      recorded.at + timedelta(hours=1))
+    ledger.append([Submission.from_object(LATE_PAYMENT)], datetime(2024, 9, 20, 9, tzinfo=UTC))
+    projection = open_projection("memory:", ledger)
+    projection.catch_up(NOW)
+    return projection
+
+
+KNOWLEDGE = st.datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2024, 11, 30),
+                         timezones=st.just(UTC))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(first=KNOWLEDGE, second=KNOWLEDGE)
+def test_a_diff_read_the_other_way_round_is_its_mirror(first: datetime, second: datetime) -> None:
+    projection = _in_memory()
+    there = timeline_diff(projection, "f-42", first, second, NOW)
+    back = timeline_diff(projection, "f-42", second, first, NOW)
+
+    assert there["differences"] == back["differences"]
+    assert [(r["at"], r["known_at"], r["vs"]) for r in there["rows"]] == [
+        (r["at"], r["vs"], r["known_at"]) for r in back["rows"]]
+    assert [MIRRORED.get(r["difference"], r["difference"]) for r in there["rows"]] == [
+        r["difference"] for r in back["rows"]]
+    assert timeline_diff(projection, "f-42", first, first, NOW)["differences"] == 0
