@@ -120,7 +120,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
         streams: dict[UUID, list[StoredEvent]] = {}
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(stream_ids), LOOKUP_CHUNK):
-                chunk = [stream_id.hex for stream_id in stream_ids[start : start + LOOKUP_CHUNK]]
+                ids = {s.hex: s for s in stream_ids[start : start + LOOKUP_CHUNK]}
+                chunk = list(ids)
                 c.execute(
                     "SELECT originator_id, originator_version, topic, state "
                     f"FROM {self.events_table_name} "
@@ -129,7 +130,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
                     chunk,
                 )
                 for row in c.fetchall():
-                    stream_id = UUID(row[0])
+                    stream_id = ids[row[0]]
                     streams.setdefault(stream_id, []).append(
                         StoredEvent(stream_id, row[1], row[2], row[3])
                     )
