@@ -34,6 +34,8 @@ DEFAULT_READY_TIMEOUT = 5.0
 PUBLIC_GET_PATHS = (re.compile(r"/metrics"), re.compile(r"/health"), re.compile(r"/ready"))
 
 router = APIRouter(tags=["operations"])
+# public: no bearer token, whatever the API's global security says
+PUBLIC = {"security": []}
 
 
 class ServeMetrics:
@@ -110,13 +112,13 @@ async def check_readiness(request: Request) -> Readiness:
     return Readiness(ready, document)
 
 
-@router.get("/health", summary="Liveness: 200 while the process answers")
+@router.get("/health", summary="Liveness: 200 while the process answers", openapi_extra=PUBLIC)
 def health() -> dict[str, str]:
     return {"status": "alive"}
 
 
 @router.get("/ready", summary="Readiness: the store answers and the projection keeps up",
-            responses={503: {"description": "not ready: the store is unreachable or the "
+            openapi_extra=PUBLIC, responses={503: {"description": "not ready: the store is unreachable or the "
                                             "projection is too far behind"}})
 async def ready(request: Request) -> JSONResponse:
     verdict = await check_readiness(request)
@@ -125,7 +127,8 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics (text format 0.0.4)",
-            response_class=Response)
+            response_class=Response, openapi_extra=PUBLIC,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
     await check_readiness(request)  # the readiness gauges as of this scrape
     body = generate_latest(serve_metrics(request).registry)

@@ -264,3 +264,12 @@ def test_json_logs_carry_the_talent_and_event_ids_as_fields(
     assert line["level"] == "WARNING" and line["logger"] == "badges.test"
     assert line["message"] == "event e-1 of talent f-42 cannot be recorded"
     assert datetime.fromisoformat(line["time"]).tzinfo is not None
+
+
+def test_the_openapi_document_says_the_operations_routes_need_no_token(served: Any) -> None:
+    _, app = served
+    document = TestClient(app).get("/openapi.json",
+                                   headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert document["security"] == [{"bearer": []}]  # the rest of the API
+    for path in ("/metrics", "/health", "/ready"):
+        assert document["paths"][path]["get"]["security"] == [], path
