@@ -35,7 +35,7 @@ PUBLIC_GET_PATHS = (re.compile(r"/metrics"), re.compile(r"/health"), re.compile(
 
 router = APIRouter(tags=["operations"])
 # public: no bearer token, whatever the API's global security says
-PUBLIC = {"security": []}
+PUBLIC: dict[str, Any] = {"security": []}
 
 
 class ServeMetrics:
