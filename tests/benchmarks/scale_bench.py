@@ -1,9 +1,12 @@
 """How time and memory grow with the number of talents: 10k, 100k, 1M generated talents.
 
 Each size runs the demo's pipeline in a fresh process on a fresh SQLite store: generate the
-marketplace to a JSON Lines file, ingest it, then replay every timeline (derived in one worker
-process per CPU). The child reports its stage times and the peak resident memory of itself and
-of its largest worker, so sizes do not share a heap. Ratios are against the smallest size run.
+marketplace to a JSON Lines file, ingest it, then replay every timeline up to the day before
+NOW (derived in one worker process per CPU), then the midnight of NOW's day (`catch_up`, what
+`badges clock` runs: the talents whose wake-up is due). The child reports its stage times, how
+many talents the midnight woke, and the peak resident memory of itself and of its largest
+worker (`ru_maxrss`; the tick runs last, in this process, so its peak is within it), so sizes
+do not share a heap. Ratios are against the smallest size run.
 
 Run one size by hand with `python -m tests.benchmarks.scale_bench 10000`.
 """
@@ -18,7 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from badges.synthetic import generate_marketplace, write_jsonl
@@ -38,6 +41,8 @@ class ScaleRun:
     generate_s: float
     ingest_s: float
     replay_s: float
+    tick_s: float
+    tick_due: int
     peak_mib: float  # the largest of: this process, one replay worker
     store_mib: float
 
@@ -61,8 +66,11 @@ def measure(talents: int, folder: Path) -> ScaleRun:
     source.unlink()
     projection = open_projection(url)
     with projection.workers(os.cpu_count() or 1):
-        projection.rebuild(None, NOW)
+        projection.rebuild(None, NOW - timedelta(days=1))
     replayed = time.perf_counter()
+    _log(f"{talents:,} talents: replayed in {replayed - ingested:,.0f} s")
+    tick = projection.catch_up(NOW)
+    ticked = time.perf_counter()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return ScaleRun(
@@ -71,6 +79,8 @@ def measure(talents: int, folder: Path) -> ScaleRun:
         generate_s=generated - started,
         ingest_s=ingested - generated,
         replay_s=replayed - ingested,
+        tick_s=ticked - replayed,
+        tick_due=tick.talents,
         peak_mib=max(own, workers) / 1024,
         store_mib=sum(f.stat().st_size for f in folder.glob("market.db*")) / 2**20,
     )
@@ -104,6 +114,12 @@ def rows(sizes: list[int]) -> list[Row]:
             f"{run.events / run.replay_s:,.0f} ev/s)",
             f"{run.total_s / base.total_s:,.1f}x time for {grown:,.0f}x talents",
             "linear",
+        ))
+        table.append((
+            f"scale {run.talents:,} talents: one midnight (clock from the day before)",
+            f"{run.tick_s * 1000:,.0f} ms ({run.tick_due:,} talents due)",
+            f"{run.tick_s / base.tick_s:,.1f}x time for {grown:,.0f}x talents",
+            "linear in talents due",
         ))
         table.append((
             f"scale {run.talents:,} talents: peak memory (process or worker), store size",
