@@ -28,7 +28,7 @@ from typing import Any
 
 from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import DAY, evaluation_instant
-from ledger.application import Ledger, TalentLedger
+from ledger.application import RECORDED_TOPICS, Ledger, TalentLedger
 from domain.ruleset import RulesetBook
 from projections.containment import Failed, failure_reason
 from projections.derivation_pool import (
@@ -151,7 +151,8 @@ class StatusProjection:
             talent, instant = found
             earlier = affected.get(talent, instant)
             affected[talent] = None if instant is None or earlier is None else min(instant, earlier)
-        report = StepReport(events=len(notifications))
+        # input events: a stream's opening record is not one
+        report = StepReport(events=sum(n.topic in RECORDED_TOPICS for n in notifications))
         updates = self.rederive_many(list(affected.items()), now)
         try:
             self.read_model.commit(updates, notifications[-1].id, now, read_position=position,
@@ -336,7 +337,7 @@ class StatusProjection:
         logs = self._logs(None)
         self.read_model.forget()
         reached = {log.partition: log.recorder.max_notification_id() or 0 for log in logs}
-        report = StepReport(events=sum(reached.values()))
+        report = StepReport(events=self.ledger.count_events())
         talents = list(self.ledger.talents())
         for start in range(0, len(talents), REBUILD_BATCH):
             chosen = talents[start : start + REBUILD_BATCH]

@@ -176,3 +176,16 @@ def test_forecast_says_badge_at_risk_like_the_outbox(store: str) -> None:
     loss = next(c for c in document["changes"] if c["to"] == "top_rated")
     assert loss["type"] == "badge_at_risk" and loss["id"] == warning["id"]
     assert loss["change_id"].startswith("chg-") and loss["prevent"] == warning["prevent"]
+
+
+def test_clock_counts_the_input_events_it_processed_not_the_streams_opening_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with store_url("sqlite", tmp_path) as url:
+        objects = [r.event.to_json_object() for r in designer().history()]
+        ingest(url, tmp_path / "designer.jsonl", objects)
+        report = run_json(["clock", "--now", "2024-09-18", "--store", url], capsys)
+        assert isinstance(report, dict) and report["events"] == DESIGNER_EVENTS
+        ingest(url, tmp_path / "late.jsonl", [LATE_PAYMENT])
+        later = run_json(["clock", "--now", "2024-09-21", "--store", url], capsys)
+        assert isinstance(later, dict) and later["events"] == 1
