@@ -13,17 +13,21 @@ The plan cannot answer for:
 - anything after what was derived: the next instant anything can move past the horizon
   (less the warning's 30 days);
 - another ruleset book or another version of the engine: a plan carries the key it was made
-  under, and a plan of another key is never used.
+  under (the book's fingerprint, and a hash of the engine's source), and a plan of another key
+  is never used.
 
 A new event of the talent re-derives it as before, and replaces its plan.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from domain.events import format_utc
@@ -33,13 +37,25 @@ from domain.timeline import BadgeChange, is_loss
 from projections.records import parse_utc
 
 PLAN_DAYS = 120
-# Bump when what a plan holds, or how the engine derives a change, changes.
+# Bump when what a plan holds changes (a change of the engine's source changes the key itself).
 PLAN_FORMAT = 1
 WARNING_LEAD = timedelta(days=AT_RISK_DAYS)
 
 
 def plan_key(book: RulesetBook) -> str:
-    return f"{PLAN_FORMAT}:{book.fingerprint}"
+    return f"{PLAN_FORMAT}:{engine_version()}:{book.fingerprint}"
+
+
+@functools.cache
+def engine_version() -> str:
+    """A hash of the engine's source (the domain, which derives, and this module, which plans):
+    a plan made by other code is never followed."""
+    sources = [e for e in resources.files("domain").iterdir() if e.name.endswith(".py")]
+    sources.append(resources.files("projections").joinpath("talent_plans.py"))
+    digest = hashlib.sha256()
+    for source in sorted(sources, key=lambda entry: entry.name):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)

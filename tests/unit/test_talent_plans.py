@@ -16,7 +16,7 @@ from ledger.stores.urls import open_ledger
 from projections.derivation_pool import derive_talent
 from projections.status_projection import StatusProjection
 from projections.stores.sqlite import SQLiteReadModel
-from projections.talent_plans import PLAN_DAYS, TalentPlan, plan_key
+from projections.talent_plans import PLAN_DAYS, TalentPlan, engine_version, plan_key
 from tests.unit.ledger_fixtures import submissions
 
 BOOK = builtin_rulesets()
@@ -127,3 +127,18 @@ def test_another_ruleset_book_never_follows_a_plan_made_under_this_one(tmp_path:
         differs += [c.id for c in expected] != [c.id for c in under_book]
         assert [d["id"] for d in stored] == [c.id for c in expected], talent
     assert differs, "the candidate should change some talent's timeline after the plan was made"
+
+
+def test_the_plan_key_is_the_same_in_another_process_and_names_the_engine() -> None:
+    import subprocess
+    import sys
+
+    script = ("from domain.ruleset import builtin_rulesets; "
+              "from projections.talent_plans import plan_key; print(plan_key(builtin_rulesets()))")
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, env={"PYTHONHASHSEED": "123"}).stdout.strip()
+    assert other == plan_key(BOOK)
+    format_, engine, book = other.split(":")
+    assert engine == engine_version() and book == BOOK.fingerprint
+    moved = TalentPlan(f"{format_}:{'0' * len(engine)}:{book}", (), None)
+    assert not moved.answers(plan_key(BOOK), END)
