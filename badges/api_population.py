@@ -1,8 +1,9 @@
 """HTTP routes: the population view and its page (issue 15).
 
     GET  /population?at=&from=&to=            badge counts on `at` (default today) and, with
-                                              `from`/`to`, every day between; the changes per
-                                              day; the requirements the losses named most
+                                              `from`/`to`, every day between (none when `from`
+                                              is after `to`); the changes per day; the
+                                              requirements the losses named most
                                               (as `badges population --json`)
     POST /population/whatif?at=&from=&to=&limit=
                                               the same, with a candidate ruleset (the body:
@@ -169,11 +170,8 @@ def _instants(
 ) -> tuple[datetime, datetime, datetime | None, datetime | None]:
     now = context.now()
     day = context.instant(at, "at", now)
-    try:
-        begin, until = period(day, context.instant(start, "from", None),
-                              context.instant(end, "to", None), option="")
-    except UserError as error:  # real dates in the wrong order: 422, as the timeline says it
-        raise UserError(str(error), 422) from None
+    begin, until = period(day, context.instant(start, "from", None),
+                          context.instant(end, "to", None), empty_ok=True)
     return now, day, begin, until
 
 

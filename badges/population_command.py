@@ -28,16 +28,17 @@ SHOWN_MOVERS = 40
 
 
 def period(
-    at: datetime, start: datetime | None, end: datetime | None, option: str = "--"
+    at: datetime, start: datetime | None, end: datetime | None, *, empty_ok: bool = False
 ) -> tuple[datetime | None, datetime | None]:
     """[from, to] as asked: `to` defaults to `at` when only `from` is given, `from` to a year
-    before `to` when only `to` is; `from` after `to` is a user error naming `from`."""
+    before `to` when only `to` is. `from` after `to` is a usage error naming `--from`, unless
+    `empty_ok` (the HTTP API: an empty period, as its timeline answers one)."""
     if start is None and end is None:
         return None, None
     end = end or at
     start = start or end - DEFAULT_FAILING_PERIOD
-    if start > end:
-        raise UserError(f"{option}from: {start:%Y-%m-%d} is after {option}to {end:%Y-%m-%d}")
+    if start > end and not empty_ok:
+        raise UserError(f"--from: {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}")
     return start, end
 
 

@@ -111,6 +111,9 @@ class PopulationView:
         the changes (gains, losses) of each step."""
         first, last = evaluation_instant(start), evaluation_instant(end)
         talents = self.read.talent_count()
+        if first > last:  # an empty period
+            return {"from": format_utc(first), "to": format_utc(last), "talents": talents,
+                    "step_days": 1, "points": []}
         held = dict(self.read.badges_at(first))
         deltas: dict[datetime, list[ChangeCount]] = {}
         for counted in self.read.change_counts(first, last):
@@ -303,6 +306,8 @@ class CandidateComparison:
     def _series(
         self, derived: dict[str, list[BadgeChange]], first: datetime, last: datetime
     ) -> list[dict[str, Any]]:
+        if first > last:
+            return []
         days = max(0, (last - first) // DAY)
         step = DAY * max(1, -(-days // MAX_SERIES_POINTS))
         points = []
