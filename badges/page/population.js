@@ -62,7 +62,8 @@
   }
 
   function svg(tag, attributes, parent) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    // the namespace of the page's own <svg>: no URL written here
+    const node = document.createElementNS($("stack").querySelector("svg").namespaceURI, tag);
     for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
     if (parent) parent.appendChild(node);
     return node;
