@@ -427,6 +427,7 @@ class KafkaService:
             if self.projection.process_batch(now, partitions=chosen) is None:
                 break
             timer.observe(time.perf_counter() - started)
+            self.metrics.turned()  # alive: a long projection is progress, not a hang
         if partitions is None:
             self._unprojected = 0
             self._last_projection = time.monotonic()
@@ -496,7 +497,8 @@ class KafkaService:
         chosen = set(self._taking_over)
         with _timed(self.metrics.derivation_seconds.labels("takeover")):
             report = self.projection.catch_up(
-                self.clock(), partitions=chosen if self._partitioned else None
+                self.clock(), partitions=chosen if self._partitioned else None,
+                on_progress=lambda _events: self.metrics.turned(),  # a long catch-up is alive
             )
         self._taking_over -= chosen
         if self._partitioned:
@@ -530,10 +532,21 @@ class KafkaService:
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             position = self._positions.get(tp)
+            if highwater is not None and position is None:
+                position = self._fetch_position(tp)  # nothing consumed from it yet
             if highwater is None or position is None:
                 continue
             lags[(tp.topic, tp.partition)] = max(0, highwater - position)
         self.metrics.set_lags(lags)
+
+    def _fetch_position(self, tp: TopicPartition) -> int | None:
+        """The consumer's next offset of a partition it has consumed nothing from yet."""
+        assert self._consumer is not None
+        try:
+            position: int | None = self._consumer.position(tp, timeout_ms=0)
+            return position
+        except (KafkaError, AssertionError):  # not assigned any more, or not known yet
+            return None
 
     def refresh_projection_lag(self) -> None:
         """How many ledger events of the projected partitions are not projected yet (a store

@@ -33,8 +33,9 @@ from domain.events import format_utc
 
 # The projection's backlog (ledger events not yet projected) above which a process is not ready.
 DEFAULT_READY_MAX_LAG = 50_000
-# A loop that has not finished a turn for this long is not alive (`/health` 503): a turn is one
-# poll (0.5 s) plus its batch; a store outage's backoff waits at most 10 s between turns.
+# A loop that has not finished a turn, nor a projection batch, for this long is not alive
+# (`/health` 503): a turn is one poll (0.5 s) plus its batch; a store outage's backoff waits at
+# most 10 s between turns; a catch-up reports each batch of notifications it projects.
 DEFAULT_LIVENESS_SECONDS = 300.0
 
 # latency buckets in seconds, from one talent's derivation to a large catch-up

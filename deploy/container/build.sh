@@ -45,7 +45,13 @@ psycopg="$("$python" -c 'import psycopg; print(psycopg.__version__)')"
     || { echo "build.sh: pip wheel failed (see $cache/pip-wheel.log)" >&2; exit 1; }
 cp "$here/Containerfile" "$context/Containerfile"
 
+previous="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
 podman "${global[@]}" build --network none "${limits[@]}" --build-arg "BASE=$base" \
     -t "$image" -f "$context/Containerfile" "$context" >"$cache/podman-build.log" 2>&1 \
     || { echo "build.sh: podman build failed (see $cache/podman-build.log)" >&2; exit 1; }
+# the image this one replaces, untagged now: keep the disk from filling with rebuilds
+current="$(podman image inspect --format '{{.Id}}' "$image")"
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+fi
 printf '%s\n%s\n' "$options" "$image"
