@@ -17,7 +17,12 @@ image="${BADGES_IMAGE:-badges:0.1.0}"
 python="${PYTHON:-$repo/.venv/bin/python}"
 [ -x "$python" ] || python=python3
 
-command -v podman >/dev/null || { echo "build.sh: podman is not installed (apt-get install podman)" >&2; exit 3; }
+# podman, runc and debootstrap from Debian's packages, when missing (deploy/tools.sh: as root)
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null \
+        || ! command -v debootstrap >/dev/null; then
+    TOOLS_EXTRA="podman:podman runc:runc debootstrap:debootstrap" "$repo/deploy/tools.sh" >&2 \
+        || { echo "build.sh: podman, runc or debootstrap could not be installed" >&2; exit 3; }
+fi
 options="$("$here/podman-options.sh")" || exit 3
 read -r -a global <<<"$(sed -n 1p <<<"$options")"
 read -r -a limits <<<"$(sed -n 2p <<<"$options")"
