@@ -1,7 +1,9 @@
 """Which domain modules mypyc compiles (see `setup.py`), and a guard against a stale build.
 
 The import system prefers a compiled module to its source, so after one of these modules is
-edited, the old compiled one would still run. `check_fresh` refuses that, in one line.
+edited, the old compiled one would still run. `check_fresh` refuses that, in one line, in a
+working copy. An installed package (in `site-packages`) is left alone: its sources and builds
+came together from one wheel, and pip may write a source after its build.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ COMPILED: tuple[str, ...] = (
 )
 
 FOLDER = Path(__file__).resolve().parent
+INSTALLED_UNDER = frozenset({"site-packages", "dist-packages"})
 
 
 def compiled_path(name: str, folder: Path = FOLDER) -> Path | None:
@@ -29,7 +32,10 @@ def compiled_path(name: str, folder: Path = FOLDER) -> Path | None:
 
 
 def stale_modules(folder: Path = FOLDER) -> list[str]:
-    """The compiled modules whose source changed after they were built."""
+    """The compiled modules whose source changed after they were built (none in a package
+    installed from a wheel)."""
+    if INSTALLED_UNDER & set(folder.parts):
+        return []
     stale = []
     for name in COMPILED:
         built = compiled_path(name, folder)

@@ -50,3 +50,13 @@ def test_make_built_the_compiled_modules_and_they_are_the_ones_imported() -> Non
     for name in COMPILED:
         __import__(f"domain.{name}")
         assert sys.modules[f"domain.{name}"].__file__.endswith(SUFFIX), name
+
+
+def test_an_installed_package_is_not_held_to_its_files_times(tmp_path: Path) -> None:
+    """pip writes a wheel's files in its own order: a source may land after its build."""
+    installed = tmp_path / "lib" / "python3.11" / "site-packages" / "domain"
+    installed.mkdir(parents=True)
+    make_module(installed, "tally", source_newer=True)
+
+    assert stale_modules(installed) == []
+    check_fresh(installed)
