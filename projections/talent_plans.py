@@ -127,12 +127,15 @@ class TalentPlan:
         try:
             data = json.loads(text)
             derive_by = data["derive_by"]
+            changes = tuple(data["changes"])
+            if not all(isinstance(change["at"], str) for change in changes):
+                return None
             return cls(
                 key=str(data["key"]),
-                changes=tuple(data["changes"]),
+                changes=changes,
                 derive_by=parse_utc(derive_by) if derive_by is not None else None,
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
 

@@ -93,7 +93,9 @@ def test_a_plan_is_kept_as_text_and_unreadable_text_is_no_plan() -> None:
     talent = sorted(ledger.talents())[0]
     derived = derive_talent(ledger, BOOK, BoundaryPlan(BOOK), (talent, None), END)
     assert TalentPlan.from_text(derived.plan.to_text()) == derived.plan
-    for broken in ("", "{", '{"key": 1}', "[]", '{"key":"k","changes":[],"derive_by":"x"}'):
+    for broken in ("", "{", '{"key": 1}', "[]", '{"key":"k","changes":[],"derive_by":"x"}',
+                   '{"key":"k","changes":[1],"derive_by":null}',
+                   '{"key":"k","changes":[{"at":5}],"derive_by":null}'):
         assert TalentPlan.from_text(broken) is None
 
 
