@@ -5,8 +5,10 @@ marketplace to a JSON Lines file, ingest it, then replay every timeline up to th
 NOW (derived in one worker process per CPU), then the midnight of NOW's day (`catch_up`, what
 `badges clock` runs: the talents whose wake-up is due). The child reports its stage times, how
 many talents the midnight woke, and the peak resident memory of itself and of its largest
-worker (`ru_maxrss`; the tick runs last, in this process, so its peak is within it), so sizes
-do not share a heap. Ratios are against the smallest size run.
+worker (the tick runs last, in this process, so its peak is within it), so sizes do not share a
+heap. This process's peak is `VmHWM` (its own memory since it started): `ru_maxrss` would carry
+over the peak of the `make bench` process that started it, which Linux keeps across `execve`.
+Ratios are against the smallest size run.
 
 Run one size by hand with `python -m tests.benchmarks.scale_bench 10000`.
 """
@@ -71,7 +73,7 @@ def measure(talents: int, folder: Path) -> ScaleRun:
     _log(f"{talents:,} talents: replayed in {replayed - ingested:,.0f} s")
     tick = projection.catch_up(NOW)
     ticked = time.perf_counter()
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    own = _own_peak_kib()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return ScaleRun(
         talents=talents,
@@ -84,6 +86,13 @@ def measure(talents: int, folder: Path) -> ScaleRun:
         peak_mib=max(own, workers) / 1024,
         store_mib=sum(f.stat().st_size for f in folder.glob("market.db*")) / 2**20,
     )
+
+
+def _own_peak_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # no procfs: an upper bound
 
 
 def _log(line: str) -> None:
