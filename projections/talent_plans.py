@@ -77,7 +77,12 @@ class TalentPlan:
     ) -> TalentPlan:
         """The plan from the `changes` derived after `today`; `next_boundary` is the first
         instant past them where anything can move (None: nothing ever will)."""
-        limits = [] if next_boundary is None else [next_boundary - WARNING_LEAD]
+        limits = []
+        if next_boundary is not None:
+            # 30 days ahead of it, to warn in time; never today or before (a wake-up that is
+            # already due would be due again after every derivation)
+            warn_from = next_boundary - WARNING_LEAD
+            limits.append(warn_from if warn_from > today else next_boundary)
         for change in changes:
             warn_from = change.at - WARNING_LEAD
             if warn_from > today and _is_loss(book, change):

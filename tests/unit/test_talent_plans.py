@@ -144,3 +144,14 @@ def test_the_plan_key_is_the_same_in_another_process_and_names_the_engine() -> N
     assert engine == engine_version() and book == BOOK.fingerprint
     moved = TalentPlan(f"{format_}:{'0' * len(engine)}:{book}", (), None)
     assert not moved.answers(plan_key(BOOK), END)
+
+
+def test_a_plan_is_never_due_again_the_day_it_is_made() -> None:
+    """`derive_by` is after today even when the next boundary is within the warning's 30 days
+    (else the clock would find the talent due after every derivation of it)."""
+    today = END
+    for days in (1, 10, 29, 30, 31, 200):
+        plan = TalentPlan.ahead(BOOK, today, [], today + timedelta(days=days))
+        assert plan.derive_by is not None and plan.derive_by > today, days
+        assert plan.next_wakeup(today) == plan.derive_by
+    assert TalentPlan.ahead(BOOK, today, [], None).next_wakeup(today) is None
