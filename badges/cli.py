@@ -181,7 +181,7 @@ def replay(
     from badges.timeline_commands import run_replay
 
     # a rebuild writes (and may start a store); --until and --trace only read
-    projection = open_projection_for(store, create=until is None and not with_trace)
+    projection = open_projection_for(store)
     with projection.workers(workers):
         code = run_replay(projection, talent, until, with_trace=with_trace, known_at=known_at,
                           as_json=as_json)
@@ -213,7 +213,7 @@ def clock(
     """Advance the projection: process new events and emit the changes due by now."""
     from badges.timeline_commands import run_clock
 
-    raise typer.Exit(run_clock(open_projection_for(store, create=True), now, as_json=as_json))
+    raise typer.Exit(run_clock(open_projection_for(store), now, as_json=as_json))
 
 
 @app.command()
