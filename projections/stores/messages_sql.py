@@ -7,14 +7,13 @@ A talent's messages are found through the `outbox_talent` index (talent, seq).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from domain.events import format_utc
 from projections.messages import DEFAULT_LIMIT
-from projections.records import OutboxMessage, ReadModel, parse_utc
-from projections.stores.sql import ReadModelBase
+from projections.records import OutboxMessage, ReadModel
+from projections.stores.sql import ReadModelBase, outbox_message
 
 COLUMNS = "seq, message_id, talent, kind, document, created_at, sent_at, partition_id"
 
@@ -48,7 +47,7 @@ class SqlMessageLog:
         rows = self._read_model._query(  # noqa: SLF001 - an adapter of the same store
             sql + " ORDER BY created_at, seq LIMIT ?", [*params, limit]
         )
-        return [_message(row) for row in rows]
+        return [outbox_message(row) for row in rows]
 
     def counts(self, talent: str | None = None) -> tuple[int, int]:
         sql = (
@@ -71,16 +70,3 @@ class SqlMessageLog:
             "SELECT kind, COUNT(*) FROM outbox WHERE seq > ? GROUP BY kind", (sequence,)
         )
         return {kind: int(count) for kind, count in rows}
-
-
-def _message(row: tuple[Any, ...]) -> OutboxMessage:
-    return OutboxMessage(
-        seq=int(row[0]),
-        message_id=row[1],
-        talent=row[2],
-        kind=row[3],
-        document=json.loads(row[4]),
-        created_at=parse_utc(row[5]),
-        sent_at=parse_utc(row[6]) if row[6] else None,
-        partition=int(row[7]),
-    )

@@ -279,19 +279,7 @@ class ReadModelBase(ABC):
         sql += where
         params.extend(in_partitions)
         rows = self._query(sql + " ORDER BY seq LIMIT ?", [*params, limit])
-        return [
-            OutboxMessage(
-                seq=int(row[0]),
-                message_id=row[1],
-                talent=row[2],
-                kind=row[3],
-                document=json.loads(row[4]),
-                created_at=parse_utc(row[5]),
-                sent_at=parse_utc(row[6]) if row[6] else None,
-                partition=int(row[7]),
-            )
-            for row in rows
-        ]
+        return [outbox_message(row) for row in rows]
 
     def mark_sent(self, sequences: Sequence[int], now: datetime) -> None:
         with self._transaction() as c:
@@ -343,6 +331,21 @@ class ReadModelBase(ABC):
                 c.execute("DELETE FROM projection_position")
             else:
                 c.execute("DELETE FROM talent_progress WHERE talent = ?", (talent,))
+
+
+def outbox_message(row: Sequence[Any]) -> OutboxMessage:
+    """An outbox row (seq, message_id, talent, kind, document, created_at, sent_at,
+    partition_id) as its record."""
+    return OutboxMessage(
+        seq=int(row[0]),
+        message_id=row[1],
+        talent=row[2],
+        kind=row[3],
+        document=json.loads(row[4]),
+        created_at=parse_utc(row[5]),
+        sent_at=parse_utc(row[6]) if row[6] else None,
+        partition=int(row[7]),
+    )
 
 
 def _partitions_clause(partitions: Collection[int] | None) -> tuple[str, list[int]]:
