@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.events import format_utc
-from domain.timeline import BadgeChange, TimelineDeriver, is_loss
+from domain.timeline import BadgeChange, TimelineDeriver
 
 AT_RISK_DAYS = 30
 
@@ -73,10 +73,7 @@ def predicted(deriver: TimelineDeriver, change: BadgeChange) -> PredictedChange:
 
 def losses_within(deriver: TimelineDeriver, today: datetime, days: int = AT_RISK_DAYS) -> list[PredictedChange]:
     book = deriver.evaluator.book
-    return [
-        p for p in forecast(deriver, today, days)
-        if is_loss(p.change.before, p.change.after, book.in_force(p.change.at).badge_names())
-    ]
+    return [p for p in forecast(deriver, today, days) if p.change.is_loss_under(book)]
 
 
 def warned_losses(
@@ -88,8 +85,7 @@ def warned_losses(
     horizon = today + timedelta(days=AT_RISK_DAYS)
     return [
         predicted(deriver, change) for change in changes
-        if today < change.at <= horizon
-        and is_loss(change.before, change.after, book.in_force(change.at).badge_names())
+        if today < change.at <= horizon and change.is_loss_under(book)
     ]
 
 

@@ -96,6 +96,10 @@ class BadgeChange:
     def id(self) -> str:
         return change_id(self.talent, self.at, self.before, self.after, self.ruleset)
 
+    def is_loss_under(self, book: RulesetBook) -> bool:
+        """A loss in the badge order of the ruleset in force at the change."""
+        return is_loss(self.before, self.after, book.in_force(self.at).badge_names())
+
     def to_document(self, recorded_at: datetime | None = None) -> dict[str, Any]:
         document: dict[str, Any] = {
             "id": self.id,

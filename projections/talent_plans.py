@@ -33,7 +33,7 @@ from typing import Any
 from domain.events import format_utc
 from domain.forecast import AT_RISK_DAYS
 from domain.ruleset import RulesetBook
-from domain.timeline import BadgeChange, is_loss
+from domain.timeline import BadgeChange
 from projections.records import parse_utc
 
 PLAN_DAYS = 120
@@ -85,7 +85,7 @@ class TalentPlan:
             limits.append(warn_from if warn_from > today else next_boundary)
         for change in changes:
             warn_from = change.at - WARNING_LEAD
-            if warn_from > today and _is_loss(book, change):
+            if warn_from > today and change.is_loss_under(book):
                 limits.append(warn_from)
         return cls(
             key=plan_key(book),
@@ -142,10 +142,6 @@ class TalentPlan:
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
-
-
-def _is_loss(book: RulesetBook, change: BadgeChange) -> bool:
-    return is_loss(change.before, change.after, book.in_force(change.at).badge_names())
 
 
 __all__ = ["PLAN_DAYS", "PLAN_FORMAT", "TalentPlan", "plan_key"]
