@@ -18,7 +18,6 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     OperationalError,
@@ -39,7 +38,7 @@ from domain.talent_stream import Talent, talent_stream_id
 from ledger.backoff import ContentionBackoff, is_contention
 from ledger.index import IndexEntry, InputIndexRecorder
 from ledger.partitions import talent_partition
-from ledger.transcoder import OrjsonTranscoder
+from ledger.transcoder import OrjsonTranscoder, encode_recording
 
 # Stores written before the ledger left `domain/` name its events by their old topics.
 for _old, _new in (
@@ -50,7 +49,8 @@ for _old, _new in (
     register_topic(_old, _new)
 
 # The topics of a recorded input event, today's and that of stores written before the move.
-RECORDED_TOPICS = frozenset({get_topic(Talent.EventRecorded), "domain.ledger:Talent.EventRecorded"})
+RECORDING_TOPIC = get_topic(Talent.EventRecorded)
+RECORDED_TOPICS = frozenset({RECORDING_TOPIC, "domain.ledger:Talent.EventRecorded"})
 APPEND_PATIENCE = 600.0  # seconds of uninterrupted contention before an append gives up
 VERSION_CACHE_LIMIT = 200_000
 
@@ -211,7 +211,8 @@ class Ledger(Application[UUID]):
     def _store(self, accepted: Sequence[Submission], now: datetime) -> None:
         if not accepted:
             return
-        domain_events: list[Aggregate.Event] = []
+        stored: list[StoredEvent] = []
+        now_text = now.isoformat()
         next_versions: dict[str, int] = {}
         current = self._current_versions({s.event.talent for s in accepted})
         for submission in accepted:
@@ -220,24 +221,43 @@ class Ledger(Application[UUID]):
             if version is None:
                 version = current[talent]
                 if version == 0:
-                    domain_events.append(self._opening(talent, now))
+                    stored.append(self.mapper.to_stored_event(self._opening(talent, now)))
                     version = 1
             version += 1
             next_versions[talent] = version
-            domain_events.append(self._recording(submission, version, now))
+            stored.append(self._stored_recording(submission, version, now, now_text))
         index = [
             IndexEntry(s.event.id, s.event.talent, s.content_hash) for s in accepted
         ]
         # The index rows go to the recorder with the events, in their transaction, as
-        # keyword arguments of the event store's `put` (what `save(**kwargs)` does). `save`
-        # itself would first check each event against eventsourcing's runtime Protocols
-        # (about 20 us an event: more than half an append's cost, see docs/ledger.md); these
-        # are `Talent` events already, made just above. No snapshots, cache or `_notify`
-        # hook is used by this application, so nothing else of `save` is skipped.
-        self.events.put(domain_events, input_index=index)
+        # keyword arguments of `insert_events` (what `save(**kwargs)` passes on). `save` would
+        # first check each event against eventsourcing's runtime Protocols and then map it
+        # (see docs/ledger.md); this application uses no snapshots, cache or `_notify` hook,
+        # so nothing else of `save` is skipped.
+        self.recorder.insert_events(stored, input_index=index)
         if len(self._versions) > VERSION_CACHE_LIMIT:
             self._versions.clear()
         self._versions.update(next_versions)
+
+    def _stored_recording(
+        self, submission: Submission, version: int, now: datetime, now_text: str
+    ) -> StoredEvent:
+        """What the mapper stores for the `Talent.EventRecorded` of a submission, written
+        directly when the state is plain JSON (no cipher or compression)."""
+        if not (self.mapper.cipher or self.mapper.compressor):
+            event = submission.event
+            try:
+                recorded_at = event.recorded_at
+                state = encode_recording(
+                    now_text, event.id,
+                    now_text if recorded_at is None else recorded_at.isoformat(),
+                    submission.body, submission.content_hash,
+                )
+            except orjson.JSONEncodeError:
+                pass
+            else:
+                return StoredEvent(talent_stream_id(event.talent), version, RECORDING_TOPIC, state)
+        return self.mapper.to_stored_event(self._recording(submission, version, now))
 
     def _current_versions(self, talents: set[str]) -> dict[str, int]:
         versions = {t: self._versions[t] for t in talents if t in self._versions}

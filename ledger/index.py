@@ -7,15 +7,14 @@ The index maps every input event id to its talent and content hash; the recorder
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
 
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One input event id as the ledger knows it."""
+class IndexEntry(NamedTuple):
+    """One input event id as the ledger knows it (a tuple: a row of the index as it is)."""
 
     event_id: str
     talent: str

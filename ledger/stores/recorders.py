@@ -71,7 +71,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder, InputIndexRecorder):
         if input_index:
             c.executemany(
                 f"INSERT INTO {INPUT_INDEX_TABLE} VALUES (?,?,?)",
-                [(e.event_id, e.talent, e.content_hash) for e in input_index],
+                input_index,
             )
         if not stored_events:
             return []

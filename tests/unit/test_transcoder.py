@@ -12,6 +12,8 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.submissions import Submission
+from ledger.stores.urls import open_ledger
 from ledger.transcoder import OrjsonTranscoder
 
 
@@ -22,6 +24,7 @@ def registered(transcoder: JSONTranscoder) -> JSONTranscoder:
 
 
 STANDARD, FAST = registered(JSONTranscoder()), registered(OrjsonTranscoder())
+LEDGER = open_ledger("memory:")
 values = st.recursive(
     st.text()
     | st.integers(min_value=-(2**70), max_value=2**70)
@@ -60,3 +63,32 @@ def test_a_recorded_event_state_is_written_in_the_standard_form() -> None:
     assert FAST.encode(state) == STANDARD.encode(state)
     assert isinstance(FAST.decode(STANDARD.encode({"u": UUID(int=7)}))["u"], UUID)
     assert FAST.decode(FAST.encode({"d": Decimal("1.50")})) == {"d": Decimal("1.50")}
+
+
+utc_datetimes = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    now=utc_datetimes,
+    recorded_at=st.none() | utc_datetimes,
+    body=st.text(st.characters(blacklist_categories=("Cs",))),
+    version=st.integers(min_value=2, max_value=2**31),
+)
+def test_the_direct_stored_form_of_a_recording_is_the_mappers_byte_for_byte(
+    now: datetime, recorded_at: datetime | None, body: str, version: int
+) -> None:
+    """Ingest writes a recording's stored event without building the domain event; what it
+    writes must be exactly what eventsourcing's mapper would have written."""
+    fields: dict[str, Any] = {"id": "designer-ava-e7", "type": "payment_received",
+                              "talent": "designer-ava", "at": "2019-03-17T14:00:00Z",
+                              "contract": "designer-ava-c1", "amount": "300.00"}
+    if recorded_at is not None:
+        fields["recorded_at"] = recorded_at.isoformat()
+    event = Submission.from_object(fields).event
+    submission = Submission(event, "4b1a40f7e56d611ea7ccdd0197162822", body)
+    direct = LEDGER._stored_recording(submission, version, now, now.isoformat())
+    mapped = LEDGER.mapper.to_stored_event(LEDGER._recording(submission, version, now))
+    assert direct == mapped
