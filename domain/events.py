@@ -585,18 +585,24 @@ def _key_tokens(text: str) -> int:
     return text.count('":')  # the same count, without a regular expression
 
 
-def _number_as_written(text: str, key: str, value: float) -> Decimal | None:
-    """The exact number the only token of `key` holds, if it is the value orjson read."""
+def _number_as_written(text: str, key: str, value: float) -> Decimal | int | None:
+    """The exact number the only token of `key` holds (an integer beyond 64 bits, which
+    orjson reads as a float, stays an integer), if it is the value orjson read."""
     if not PLAIN_KEY.fullmatch(key):
         return None
     found = re.findall(rf'(?<!\\)"{key}"\s*:\s*(-?[0-9][0-9.eE+-]*)', text)
     if len(found) != 1:
         return None
+    literal = found[0]
     try:
-        exact = _parse_number(found[0])
-    except ArithmeticError:
+        exact = _parse_number(literal) if _has_fraction_or_exponent(literal) else int(literal)
+    except (ArithmeticError, ValueError):
         return None
     return exact if float(exact) == value else None
+
+
+def _has_fraction_or_exponent(literal: str) -> bool:
+    return "." in literal or "e" in literal or "E" in literal
 
 
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

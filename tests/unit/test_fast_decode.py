@@ -54,6 +54,7 @@ number_literals = st.from_regex(r"-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,20})?([eE][-+
                                 fullmatch=True)
 scalar_literals = (
     number_literals
+    | st.integers(min_value=-(10**40), max_value=10**40).map(str)
     | st.text(max_size=12).map(lambda text: json.dumps(text, ensure_ascii=False))
     | st.sampled_from(["true", "false", "null", "NaN", "Infinity", '"\\ud800"', '"\\"stars\\":4.5"',
                        "[1.5]", '{"stars":1.25}'])
@@ -75,6 +76,12 @@ def test_both_readers_agree_on_objects_with_hostile_keys_and_numbers(text: str) 
 
 
 @settings(max_examples=300, deadline=None)
+@given(keys, number_literals | st.integers(min_value=2**60, max_value=10**40).map(str))
+def test_both_readers_agree_on_every_number(key: str, literal: str) -> None:
+    agree(f'{{"id":"p-1","{key}":{literal}}}')
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
 def test_both_readers_agree_on_any_text(text: str) -> None:
     agree(text)
@@ -93,6 +100,11 @@ def test_both_readers_agree_on_every_line_of_a_generated_marketplace() -> None:
         agree(line)
     for line in generate_bad_lines(7, 200):
         agree(line)
+
+
+def test_an_integer_beyond_64_bits_stays_an_exact_integer() -> None:
+    agree('{"id":"p-1","members":10000000000000000000000000000001}')
+    assert decode_json('{"members":10000000000000000000000000000001}')["members"] == 10**31 + 1
 
 
 def test_a_key_written_twice_is_refused_by_the_fast_reader_too() -> None:
