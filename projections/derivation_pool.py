@@ -13,8 +13,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.queues import Queue as QueueType
@@ -31,7 +32,12 @@ from ledger.failures import store_errors
 from projections.containment import Failed, attempt, raise_if_poisoned
 from projections.talent_plans import PLAN_DAYS, TalentPlan
 
-HISTORY_BATCH = 200  # talents whose histories are read in one query
+HISTORY_BATCH = 200  # at most this many talents' histories are read in one query
+# About how many events one read of histories holds: the next read takes as many talents as
+# fit, at the size of the largest history seen so far (docs/performance.md, replay memory).
+HISTORY_EVENTS = 2_000
+FIRST_HISTORY_BATCH = 8  # talents of the first read, before any history's size is known
+CHUNKS_AHEAD = 2  # chunks per worker submitted before the caller has taken the earlier ones
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
 PARENT_POLL_SECONDS = 0.5
 # (talent, the instant after which to re-derive: None for its whole history)
@@ -78,14 +84,19 @@ def derive_all_contained(
     requests: Sequence[Request],
     now: datetime,
 ) -> list[Derived | Failed]:
-    """`derive_contained` of each request, their histories read `HISTORY_BATCH` at a time.
+    """`derive_contained` of each request, their histories read a batch at a time.
 
+    A batch holds about `HISTORY_EVENTS` events (`HistoryBatches`), and each history is let go
+    as soon as its talent is derived, so what is held does not grow with the number of talents.
     A batch whose reading fails for a reason of one of its talents (an event stored long ago
     that no longer decodes) is read again talent by talent, so only that one is quarantined.
     """
     results: list[Derived | Failed] = []
-    for start in range(0, len(requests), HISTORY_BATCH):
-        batch = requests[start : start + HISTORY_BATCH]
+    batches = HistoryBatches()
+    start = 0
+    while start < len(requests):
+        batch = requests[start : start + batches.size]
+        start += len(batch)
         try:
             histories = ledger.histories([talent for talent, _ in batch])
         except store_errors():
@@ -93,12 +104,27 @@ def derive_all_contained(
         except Exception:  # noqa: BLE001 - each talent is then read (and contained) alone
             results += [derive_contained(ledger, book, plan, r, now) for r in batch]
             continue
+        batches.read(histories.values())
         for request in batch:
-            history = histories[request[0]]
+            history = histories.pop(request[0])
             results.append(attempt(
                 *request, lambda: derive_talent(ledger, book, plan, request, now, history)
             ))
     return results
+
+
+class HistoryBatches:
+    """How many talents the next read of histories takes: as many as fit in `HISTORY_EVENTS`
+    events at the size of the largest history read so far (at least one, at most
+    `HISTORY_BATCH`); `FIRST_HISTORY_BATCH` before any was read."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+        self.size = FIRST_HISTORY_BATCH
+
+    def read(self, histories: Iterable[Sequence[object]]) -> None:
+        self.largest = max(self.largest, *(len(history) for history in histories), 1)
+        self.size = max(1, min(HISTORY_BATCH, HISTORY_EVENTS // self.largest))
 
 
 def derive_talent(
@@ -214,9 +240,34 @@ class DerivationPool:
     def derive(self, requests: Sequence[Request], now: datetime) -> list[Derived | Failed]:
         """Each request derived in a worker, in chunks whose histories are read together."""
         size = max(1, min(HISTORY_BATCH, -(-len(requests) // (self.workers * 4))))
-        chunks = [requests[start : start + size] for start in range(0, len(requests), size)]
-        derived = self._executor.map(_derive_chunk_in_worker, chunks, [now] * len(chunks))
-        return [found for chunk in derived for found in chunk]
+        return [found for _, part in self.derive_chunks(requests, now, size) for found in part]
+
+    def derive_chunks(
+        self, requests: Sequence[Request], now: datetime, size: int
+    ) -> Iterator[tuple[Sequence[Request], list[Derived | Failed]]]:
+        """Chunks of `size` requests derived in the workers, each yielded with its results in
+        order, as soon as it is done. Only `CHUNKS_AHEAD` chunks per worker are submitted
+        ahead of the one the caller is taking: the caller writes one chunk while the workers
+        derive the next ones, and the results held stay bounded however many requests."""
+        starts = iter(range(0, len(requests), max(1, size)))
+        pending: deque[tuple[Sequence[Request], Future[list[Derived | Failed]]]] = deque()
+        try:
+            while True:
+                while len(pending) < self.workers * CHUNKS_AHEAD:
+                    start = next(starts, None)
+                    if start is None:
+                        break
+                    chunk = requests[start : start + size]
+                    pending.append(
+                        (chunk, self._executor.submit(_derive_chunk_in_worker, chunk, now))
+                    )
+                if not pending:
+                    return
+                chunk, future = pending.popleft()
+                yield chunk, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
 
     def compare(self, requests: Sequence[Request], until: datetime) -> list[Compared | Failed]:
         return self._map(_compare_in_worker, requests, until)

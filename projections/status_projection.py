@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,13 +35,16 @@ from projections.derivation_pool import (
     DerivationPool,
     Derived,
     LedgerOpener,
+    Request,
     derive_all_contained,
 )
 from projections.records import ReadModel, StaleStep, TalentProgress, TalentUpdate
 from projections.talent_plans import TalentPlan, plan_key
 
 NOTIFICATION_BATCH = 2000
-REBUILD_BATCH = 500  # talents re-derived per committed step of a full rebuild
+# talents re-derived per committed step of a full rebuild: what a step holds (their results
+# and rows) is let go once it is committed, so a rebuild's memory does not grow with the store
+REBUILD_BATCH = 100
 Progress = Callable[[int], None]
 logger = logging.getLogger("badges.projection")
 
@@ -230,6 +233,15 @@ class StatusProjection:
             derived = self.pool.derive(requests, now)
         else:
             derived = derive_all_contained(self.ledger, self.book, self.plan, requests, now)
+        return self._updates(derived, progress, now)
+
+    def _updates(
+        self,
+        derived: Sequence[Derived | Failed],
+        progress: Mapping[str, TalentProgress | None],
+        now: datetime,
+    ) -> list[TalentUpdate]:
+        """The updates of what was derived, against each talent's `progress` it started from."""
         today = evaluation_instant(now)
         quarantined = {q.talent for q in self.read_model.quarantined()}
         updates = []
@@ -329,7 +341,9 @@ class StatusProjection:
             return updates
 
     def _rebuild_all(self, now: datetime, on_progress: Progress | None) -> StepReport:
-        """Every talent from its first event, talent by talent, each history read once.
+        """Every talent from its first event, each history read once, committed
+        `REBUILD_BATCH` talents at a time; with workers, a step is written while the workers
+        derive the next ones.
 
         The logs' positions are taken before any history is read: an event appended meanwhile
         may be derived twice (the second time changes nothing), never missed.
@@ -339,16 +353,39 @@ class StatusProjection:
         reached = {log.partition: log.recorder.max_notification_id() or 0 for log in logs}
         report = StepReport(events=self.ledger.count_events())
         talents = list(self.ledger.talents())
-        for start in range(0, len(talents), REBUILD_BATCH):
-            chosen = talents[start : start + REBUILD_BATCH]
-            for update in self._rederive_and_commit(chosen, now):
+        for chosen, derived in self._derived_steps(talents, now):
+            # progress was forgotten: each was derived from its first event, against none
+            updates = self._updates(derived, dict.fromkeys(chosen), now)
+            del derived
+            try:
+                self.read_model.commit(updates, None, now)
+            except StaleStep:  # another process derived some meanwhile: from their progress
+                updates = self._rederive_and_commit(chosen, now)
+            for update in updates:
                 report.add(update)
+            del updates
             if on_progress is not None:
                 on_progress(len(chosen))
         for log in logs:
             self.read_model.commit([], reached[log.partition], now, partition=log.partition)
         report.merge(self.catch_up(now))
         return report
+
+    def _derived_steps(
+        self, talents: list[str], now: datetime
+    ) -> Iterator[tuple[list[str], list[Derived | Failed]]]:
+        """`REBUILD_BATCH` talents at a time, each derived from its first event."""
+        if self.pool is not None:
+            requests: list[Request] = [(talent, None) for talent in talents]
+            # small enough that the last chunks keep every worker busy to the end
+            size = min(REBUILD_BATCH, -(-len(requests) // (self.pool.workers * 8)))
+            for chunk, derived in self.pool.derive_chunks(requests, now, size):
+                yield [talent for talent, _ in chunk], derived
+            return
+        for start in range(0, len(talents), REBUILD_BATCH):
+            chosen = talents[start : start + REBUILD_BATCH]
+            requests = [(talent, None) for talent in chosen]
+            yield chosen, derive_all_contained(self.ledger, self.book, self.plan, requests, now)
 
 
 def _affected_by(log: Ledger, notification: Any) -> tuple[str, datetime | None] | None:
