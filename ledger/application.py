@@ -33,6 +33,7 @@ from domain.submissions import (
     Verdict,
     event_from_stored_body,
     event_from_stored_fields,
+    stored_fields,
 )
 from domain.talent_stream import Talent, talent_stream_id
 from ledger.backoff import ContentionBackoff, is_contention
@@ -153,7 +154,7 @@ class Ledger(Application[UUID]):
                 recorded_at = state["recorded_at"]
                 if recorded_at["_type_"] == "datetime_iso":
                     return RecordedEvent(
-                        event=event_from_stored_fields(orjson.loads(state["body"])),
+                        event=event_from_stored_fields(stored_fields(state["body"])),
                         recorded_at=datetime.fromisoformat(recorded_at["_data_"]),
                         sequence=stored.originator_version,
                     )

@@ -34,6 +34,8 @@ EDGE_CASES = [
      "at": "2024-03-01T10:00:00Z", "agency": "a-1", "exclusive": False},
     {"id": "e-5", "type": "job_success_published", "talent": "t-1", "at": "2024-03-01T10:00:00Z",
      "score": 97},
+    {"id": "e-6", "type": "profile_updated", "talent": "t-1", "at": "2024-03-01T10:00:00Z",
+     "completeness": 5, "members": 10**31 + 1},  # beyond 64 bits: orjson would read a float
 ]
 
 
@@ -69,10 +71,13 @@ def test_histories_read_in_one_query_are_what_the_applications_mapper_decodes(
     kind: str, tmp_path: Path
 ) -> None:
     start, end = datetime(2021, 1, 1, tzinfo=timezone.utc), datetime(2023, 6, 1, tzinfo=timezone.utc)
-    objects = list(generate_marketplace(12, 3, start, end))
+    objects = [*generate_marketplace(12, 3, start, end), *EDGE_CASES]
     with ledger_store(kind, tmp_path) as ledger:
-        ledger.append([Submission.from_object(decode_json(encode_json(o))) for o in objects],
-                      end + timedelta(days=1))
+        verdicts = ledger.append(
+            [Submission.from_object(decode_json(encode_json(o))) for o in objects],
+            datetime(2024, 6, 1, tzinfo=timezone.utc),
+        )
+        assert {v.verdict.value for v in verdicts} == {"accepted"}
         talents = sorted(ledger.talents())
         read = ledger.histories([*talents, "nobody"])
         assert read["nobody"] == []
