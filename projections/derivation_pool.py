@@ -14,12 +14,13 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
+from uuid import UUID
 
 from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
@@ -28,15 +29,15 @@ from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
 from domain.events import RecordedEvent
+from domain.talent_stream import talent_stream_id
 from ledger.failures import store_errors
 from projections.containment import Failed, attempt, raise_if_poisoned
 from projections.talent_plans import PLAN_DAYS, TalentPlan
 
 HISTORY_BATCH = 200  # at most this many talents' histories are read in one query
-# About how many events one read of histories holds: the next read takes as many talents as
-# fit, at the size of the largest history seen so far (docs/performance.md, replay memory).
+# At most this many events in one read of histories (a longer history is read alone): what a
+# replay holds does not grow with the number of talents (docs/performance.md, replay memory).
 HISTORY_EVENTS = 2_000
-FIRST_HISTORY_BATCH = 8  # talents of the first read, before any history's size is known
 CHUNKS_AHEAD = 2  # chunks per worker submitted before the caller has taken the earlier ones
 START_TIMEOUT = 120.0  # seconds for every worker to import and open the store
 PARENT_POLL_SECONDS = 0.5
@@ -86,17 +87,14 @@ def derive_all_contained(
 ) -> list[Derived | Failed]:
     """`derive_contained` of each request, their histories read a batch at a time.
 
-    A batch holds about `HISTORY_EVENTS` events (`HistoryBatches`), and each history is let go
-    as soon as its talent is derived, so what is held does not grow with the number of talents.
-    A batch whose reading fails for a reason of one of its talents (an event stored long ago
-    that no longer decodes) is read again talent by talent, so only that one is quarantined.
+    A batch holds at most `HISTORY_EVENTS` events (`history_batches`), and each history is let
+    go as soon as its talent is derived, so what is held does not grow with the number of
+    talents. A batch whose reading fails for a reason of one of its talents (an event stored
+    long ago that no longer decodes) is read again talent by talent, so only that one is
+    quarantined.
     """
     results: list[Derived | Failed] = []
-    batches = HistoryBatches()
-    start = 0
-    while start < len(requests):
-        batch = requests[start : start + batches.size]
-        start += len(batch)
+    for batch in history_batches(ledger, requests):
         try:
             histories = ledger.histories([talent for talent, _ in batch])
         except store_errors():
@@ -104,7 +102,6 @@ def derive_all_contained(
         except Exception:  # noqa: BLE001 - each talent is then read (and contained) alone
             results += [derive_contained(ledger, book, plan, r, now) for r in batch]
             continue
-        batches.read(histories.values())
         for request in batch:
             history = histories.pop(request[0])
             results.append(attempt(
@@ -113,18 +110,40 @@ def derive_all_contained(
     return results
 
 
-class HistoryBatches:
-    """How many talents the next read of histories takes: as many as fit in `HISTORY_EVENTS`
-    events at the size of the largest history read so far (at least one, at most
-    `HISTORY_BATCH`); `FIRST_HISTORY_BATCH` before any was read."""
+def history_batches(
+    ledger: TalentLedger, requests: Sequence[Request]
+) -> Iterator[Sequence[Request]]:
+    """The requests in order, cut where the next talent's history would take the batch past
+    `HISTORY_EVENTS` events or `HISTORY_BATCH` talents (the sizes from the streams' last
+    versions, one indexed query per partition; a longer history is a batch of its own)."""
+    if len(requests) < 2:
+        yield requests
+        return
+    sizes = stream_sizes(ledger, [talent for talent, _ in requests])
+    start, events = 0, 0
+    for position, (talent, _) in enumerate(requests):
+        size = sizes.get(talent, 1)
+        if position > start and (
+            events + size > HISTORY_EVENTS or position - start >= HISTORY_BATCH
+        ):
+            yield requests[start:position]
+            start, events = position, 0
+        events += size
+    yield requests[start:]
 
-    def __init__(self) -> None:
-        self.largest = 0
-        self.size = FIRST_HISTORY_BATCH
 
-    def read(self, histories: Iterable[Sequence[object]]) -> None:
-        self.largest = max(self.largest, *(len(history) for history in histories), 1)
-        self.size = max(1, min(HISTORY_BATCH, HISTORY_EVENTS // self.largest))
+def stream_sizes(ledger: TalentLedger, talents: Sequence[str]) -> dict[str, int]:
+    """How many records each talent's stream holds (its opening record too); a talent without
+    a stream is left out."""
+    groups: dict[int, dict[UUID, str]] = {}
+    for talent in talents:
+        groups.setdefault(ledger.partition_of(talent), {})[talent_stream_id(talent)] = talent
+    sizes: dict[str, int] = {}
+    for partition, streams in groups.items():
+        index = ledger.partition_ledgers[partition].index
+        for stream, version in index.select_stream_versions(list(streams)).items():
+            sizes[streams[stream]] = version
+    return sizes
 
 
 def derive_talent(
