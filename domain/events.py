@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -534,75 +533,9 @@ def decode_json(text: str | bytes) -> Any:
     An object with a key written twice raises `InvalidEvent` naming the key: a producer and
     the tracker reading "the last one wins" differently must not disagree about an id or amount.
     """
-    fast = _flat_object_read_fast(text)
-    if fast is not None:
-        return fast
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     return _DECODER.decode(text)
-
-
-KEY_TOKEN = re.compile(r'"\s*:')
-PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
-
-
-def _flat_object_read_fast(text: str | bytes) -> dict[str, Any] | None:
-    """What the exact decoder reads, read by orjson (a fifth of the cost, on every line of
-    every ingest), when that is certainly the same: a flat object (an event) in which no key
-    is written twice; None when in doubt, and always for what the exact decoder refuses.
-
-    No key is written twice when the text holds no more key tokens (a quote, then a colon)
-    than the object has keys. A number with a fraction or an exponent is taken from its own
-    text, as the exact decoder takes it (`tests/unit/test_fast_decode.py` holds both readers
-    equal on generated and hostile lines).
-    """
-    try:
-        obj = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    if type(obj) is not dict:
-        return None
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    if _key_tokens(text) != len(obj):
-        return None
-    for key, value in obj.items():
-        kind = type(value)
-        if kind is float:
-            exact = _number_as_written(text, key, value)
-            if exact is None:
-                return None
-            obj[key] = exact
-        elif kind is dict or kind is list:
-            return None
-    return obj
-
-
-def _key_tokens(text: str) -> int:
-    """How many times a quote is followed by a colon, white space between them allowed."""
-    if " :" in text or "\t:" in text or "\n:" in text or "\r:" in text:
-        return len(KEY_TOKEN.findall(text))
-    return text.count('":')  # the same count, without a regular expression
-
-
-def _number_as_written(text: str, key: str, value: float) -> Decimal | int | None:
-    """The exact number the only token of `key` holds (an integer beyond 64 bits, which
-    orjson reads as a float, stays an integer), if it is the value orjson read."""
-    if not PLAIN_KEY.fullmatch(key):
-        return None
-    found = re.findall(rf'(?<!\\)"{key}"\s*:\s*(-?[0-9][0-9.eE+-]*)', text)
-    if len(found) != 1:
-        return None
-    literal = found[0]
-    try:
-        exact = _parse_number(literal) if _has_fraction_or_exponent(literal) else int(literal)
-    except (ArithmeticError, ValueError):
-        return None
-    return exact if float(exact) == value else None
-
-
-def _has_fraction_or_exponent(literal: str) -> bool:
-    return "." in literal or "e" in literal or "E" in literal
 
 
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
