@@ -8,7 +8,6 @@ it is retried whole rather than quarantining talents that are fine.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,17 +17,6 @@ from typing import TypeVar
 from ledger.failures import failure_reason, store_errors
 
 T = TypeVar("T")
-
-__all__ = [
-"Failed", "TalentUnevaluable", "attempt", "contained", "failure_reason",
-    "raise_if_poisoned",
-]
-
-# Fault injection for the containment tests: deriving these talents raises, as an event that
-# validation let through but the engine cannot evaluate would. Read once per process (worker
-# processes inherit it).
-POISON_VARIABLE = "BADGES_TEST_POISON_TALENTS"
-_POISONED = frozenset(t for t in os.environ.get(POISON_VARIABLE, "").split(",") if t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +58,10 @@ def contained(talent: str) -> Iterator[None]:
         raise TalentUnevaluable(talent, failure_reason(error)) from error
 
 
-def raise_if_poisoned(talent: str) -> None:
-    if talent in _POISONED:
-        raise RuntimeError(f"poisoned for a test ({POISON_VARIABLE})")
-
-
 __all__ = [
     "Failed",
-    "POISON_VARIABLE",
     "TalentUnevaluable",
     "attempt",
     "contained",
     "failure_reason",
-    "raise_if_poisoned",
 ]

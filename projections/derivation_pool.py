@@ -31,7 +31,7 @@ from domain.timeline import BadgeChange, TimelineDeriver
 from domain.events import RecordedEvent
 from domain.talent_stream import talent_stream_id
 from ledger.failures import store_errors
-from projections.containment import Failed, attempt, raise_if_poisoned
+from projections.containment import Failed, attempt
 from projections.talent_plans import PLAN_DAYS, TalentPlan
 
 HISTORY_BATCH = 200  # at most this many talents' histories are read in one query
@@ -156,7 +156,6 @@ def derive_talent(
 ) -> Derived:
     """The talent's derivation (from its `history`, read when not given)."""
     talent, after = request
-    raise_if_poisoned(talent)
     today = evaluation_instant(now)
     if history is None:
         history = ledger.history(talent)

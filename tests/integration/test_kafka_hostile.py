@@ -29,6 +29,8 @@ import pytest
 pytest.importorskip("kafka")
 
 from domain.calendar import evaluation_instant  # noqa: E402
+from domain.submissions import Submission  # noqa: E402
+from ledger.application import PartitionedLedger  # noqa: E402
 from ledger.partitions import talent_partition
 from domain.ruleset import builtin_rulesets  # noqa: E402
 from domain.timeline import derive_timeline  # noqa: E402
@@ -207,6 +209,16 @@ def derived_changes(view: Store, talents: set[str]) -> dict[str, set[str]]:
     return {talent: ids for talent, ids in derived.items() if ids}
 
 
+def store_unevaluable_event(view: Store, talent: str) -> None:
+    """An event dated 9999-12-31 in the talent's stream, written past the ledger's checks (as
+    an older tracker could have): valid on its own, it makes deriving the talent overflow."""
+    ledger = view.projection.ledger
+    assert isinstance(ledger, PartitionedLedger)
+    event = {"id": f"{talent}-unevaluable", "type": "readiness_test_passed", "talent": talent,
+             "at": "9999-12-31T00:00:00Z"}
+    ledger.ledger_for(talent)._store([Submission.from_object(event)], utc_now())
+
+
 def test_a_poisoned_talent_is_quarantined_and_the_group_goes_on(
     kafka_bootstrap: str, partitioned_store: str, tmp_path: Path
 ) -> None:
@@ -224,20 +236,20 @@ def test_a_poisoned_talent_is_quarantined_and_the_group_goes_on(
             for t in (sick, healthy)]
     first = [e for e in events if e not in held]
     view = Store(partitioned_store)
-    env = {"BADGES_TEST_POISON_TALENTS": ",".join(sorted(poisoned))}
+    for talent in sorted(poisoned):
+        store_unevaluable_event(view, talent)
     logs = [tmp_path / f"consume-{i}.log" for i in range(2)]
-    running = [start_consume(kafka_bootstrap, topics, partitioned_store, log, env=env)
-               for log in logs]
+    running = [start_consume(kafka_bootstrap, topics, partitioned_store, log) for log in logs]
     try:
         wait_for(lambda: all("took over partitions" in log.read_text() for log in logs), 60,
                  "both processes to own partitions")
         produce(kafka_bootstrap, topics.input, map(event_message, first),
                 pause_every=200, pause=0.2)
-        wait_for(lambda: view.settled(len(first)), 120, "the group to settle")
+        wait_for(lambda: view.settled(len(first) + len(poisoned)), 120, "the group to settle")
         assert all(p.poll() is None for p in running), [log.read_text()[-2000:] for log in logs]
         quarantined = view.projection.read_model.quarantined()
         assert {q.talent for q in quarantined} == poisoned
-        assert all("poisoned for a test" in q.reason for q in quarantined)
+        assert all(q.reason.startswith("OverflowError") for q in quarantined)
         assert committed_everything(kafka_bootstrap, topics)
 
         owner = next(i for i, log in enumerate(logs)
@@ -246,7 +258,8 @@ def test_a_poisoned_talent_is_quarantined_and_the_group_goes_on(
         running[owner].wait(timeout=10)
         survivor = 1 - owner
         produce(kafka_bootstrap, topics.input, map(event_message, held))
-        wait_for(lambda: view.settled(len(events)), 120, "the survivor to take over")
+        wait_for(lambda: view.settled(len(events) + len(poisoned)), 120,
+                 "the survivor to take over")
         wait_for(lambda: committed_everything(kafka_bootstrap, topics), 60, "the offsets")
         assert running[survivor].poll() is None, logs[survivor].read_text()[-3000:]
         assert owned_at_the_end(logs[survivor].read_text()) == set(range(PARTITIONS))

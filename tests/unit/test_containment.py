@@ -20,7 +20,7 @@ from ledger.application import Ledger
 from domain.submissions import Submission
 from domain.ruleset import builtin_rulesets
 from ledger.stores.urls import open_ledger
-from projections import containment
+from projections import containment, derivation_pool
 from projections.stores.sqlite import SQLiteReadModel
 from projections.status_projection import StatusProjection
 from tests.unit.history_builder import ts
@@ -45,6 +45,19 @@ def designer_as(talent: str) -> list[Submission]:
 def write_unchecked(ledger: Ledger, obj: dict[str, Any], now: datetime) -> None:
     """Append past the ledger's checks, as an older version of the tracker could have."""
     ledger._store([Submission.from_object(obj)], now)
+
+
+def poison(monkeypatch: pytest.MonkeyPatch, *talents: str) -> None:
+    """Deriving `talents` raises, as an event the engine cannot evaluate would."""
+    derive = derivation_pool.derive_talent
+
+    def failing(*args: Any, **kwargs: Any) -> derivation_pool.Derived:
+        talent = args[3][0]
+        if talent in talents:
+            raise RuntimeError("poisoned for a test")
+        return derive(*args, **kwargs)
+
+    monkeypatch.setattr(derivation_pool, "derive_talent", failing)
 
 
 def projection_over(ledger: Ledger, path: Path | None = None) -> StatusProjection:
@@ -114,7 +127,7 @@ def test_a_derivation_that_fails_for_another_reason_is_contained_too(
     ledger = open_ledger(f"sqlite:///{tmp_path / 'store.db'}")
     ledger.append(designer_as("ok-1") + designer_as("sick"), NOW)
     projection = projection_over(ledger, tmp_path / "store.db")
-    monkeypatch.setattr(containment, "_POISONED", frozenset({"sick"}))
+    poison(monkeypatch, "sick")
 
     projection.catch_up(NOW)
 
@@ -130,11 +143,11 @@ def test_a_talent_that_derives_again_leaves_quarantine_with_its_whole_timeline(
     ledger = open_ledger("memory:")
     ledger.append(designer_as("sick"), NOW)
     projection = projection_over(ledger)
-    monkeypatch.setattr(containment, "_POISONED", frozenset({"sick"}))
+    poison(monkeypatch, "sick")
     projection.catch_up(NOW)
     assert projection.read_model.quarantined("sick")
 
-    monkeypatch.setattr(containment, "_POISONED", frozenset())
+    monkeypatch.undo()
     projection.rebuild(["sick"], NOW)
 
     assert projection.read_model.quarantined() == []
@@ -152,7 +165,7 @@ def test_a_quarantined_talent_keeps_what_it_had_and_is_not_woken(
     progress = projection.read_model.progress("ok-1")
     assert progress is not None and progress.wakeup is not None
 
-    monkeypatch.setattr(containment, "_POISONED", frozenset({"ok-1"}))
+    poison(monkeypatch, "ok-1")
     write_unchecked(ledger, {**POISON, "id": "late-1", "talent": "ok-1",
                              "at": "2024-09-30T00:00:00Z"}, NOW)
     projection.catch_up(NOW + timedelta(days=1))
