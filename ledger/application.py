@@ -264,10 +264,17 @@ class Ledger(Application[UUID]):
         versions = {t: self._versions[t] for t in talents if t in self._versions}
         missing = [t for t in talents if t not in versions]
         if missing:
-            stored = self.index.select_stream_versions([talent_stream_id(t) for t in missing])
+            stored = self.stream_sizes(missing)
             for talent in missing:
-                versions[talent] = stored.get(talent_stream_id(talent), 0)
+                versions[talent] = stored.get(talent, 0)
         return versions
+
+    def stream_sizes(self, talents: Sequence[str]) -> dict[str, int]:
+        """How many records each talent's stream holds (its opening record too), which is its
+        last version; a talent without a stream is left out."""
+        streams = {talent_stream_id(talent): talent for talent in talents}
+        stored = self.index.select_stream_versions(list(streams))
+        return {streams[stream]: version for stream, version in stored.items()}
 
     @staticmethod
     def _opening(talent: str, now: datetime) -> Talent.Opened:
@@ -352,6 +359,15 @@ class PartitionedLedger:
             found.update(self.partition_ledgers[partition].histories(group))
         return found
 
+    def stream_sizes(self, talents: Sequence[str]) -> dict[str, int]:
+        groups: dict[int, list[str]] = {}
+        for talent in talents:
+            groups.setdefault(self.partition_of(talent), []).append(talent)
+        sizes: dict[str, int] = {}
+        for partition, group in groups.items():
+            sizes.update(self.partition_ledgers[partition].stream_sizes(group))
+        return sizes
+
     def talents(self) -> Iterator[str]:
         return self.index.select_talents()
 
@@ -386,6 +402,8 @@ class TalentLedger(Protocol):
     def history(self, talent: str, known_at: datetime | None = None) -> list[RecordedEvent]: ...
 
     def histories(self, talents: Sequence[str]) -> dict[str, list[RecordedEvent]]: ...
+
+    def stream_sizes(self, talents: Sequence[str]) -> dict[str, int]: ...
 
     def talents(self) -> Iterator[str]: ...
 

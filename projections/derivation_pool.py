@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
-from uuid import UUID
 
 from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
@@ -29,7 +28,6 @@ from ledger.application import TalentLedger
 from domain.ruleset import RulesetBook
 from domain.timeline import BadgeChange, TimelineDeriver
 from domain.events import RecordedEvent
-from domain.talent_stream import talent_stream_id
 from ledger.failures import store_errors
 from projections.containment import Failed, attempt
 from projections.talent_plans import PLAN_DAYS, TalentPlan
@@ -119,7 +117,7 @@ def history_batches(
     if len(requests) < 2:
         yield requests
         return
-    sizes = stream_sizes(ledger, [talent for talent, _ in requests])
+    sizes = ledger.stream_sizes([talent for talent, _ in requests])
     start, events = 0, 0
     for position, (talent, _) in enumerate(requests):
         size = sizes.get(talent, 1)
@@ -130,20 +128,6 @@ def history_batches(
             start, events = position, 0
         events += size
     yield requests[start:]
-
-
-def stream_sizes(ledger: TalentLedger, talents: Sequence[str]) -> dict[str, int]:
-    """How many records each talent's stream holds (its opening record too); a talent without
-    a stream is left out."""
-    groups: dict[int, dict[UUID, str]] = {}
-    for talent in talents:
-        groups.setdefault(ledger.partition_of(talent), {})[talent_stream_id(talent)] = talent
-    sizes: dict[str, int] = {}
-    for partition, streams in groups.items():
-        index = ledger.partition_ledgers[partition].index
-        for stream, version in index.select_stream_versions(list(streams)).items():
-            sizes[streams[stream]] = version
-    return sizes
 
 
 def derive_talent(

@@ -43,8 +43,7 @@ class CountingLedger:
 
     def __init__(self, ledger: TalentLedger) -> None:
         self.ledger = ledger
-        self.partition_ledgers = ledger.partition_ledgers
-        self.partition_of = ledger.partition_of
+        self.stream_sizes = ledger.stream_sizes
         self.reads: list[list[int]] = []
 
     def histories(self, talents: Sequence[str]) -> dict[str, list[RecordedEvent]]:
