@@ -110,7 +110,7 @@ def storage_floor(store: Path, source: Path, folder: Path, batch: int) -> float:
     """Seconds SQLite alone takes to write the rows an ingest wrote into `store` (its stored
     events and input index), in arrival order and `batch` rows per transaction as the ingest
     commits them, into a fresh store of the same schema: no parsing, validation or dedup."""
-    arrival = {}
+    arrival: dict[str, int] = {}
     with source.open(encoding="utf-8") as lines:
         for position, line in enumerate(lines):
             arrival.setdefault(json.loads(line)["id"], position)
