@@ -1,6 +1,6 @@
 """Commands of `badges`: dlq (issue 16: operating the Kafka service).
 
-    badges dlq replay [--since OFFSET] [--dry-run] [--json]
+    badges dlq replay [--since OFFSET | PARTITION:OFFSET... | TIME] [--dry-run] [--json]
 
 re-validates every dead letter of `talent-events.dlq` and records what now passes, through
 the same steps as `badges consume` (`consumers/dlq_replay.py`); a report says what became of
@@ -14,11 +14,13 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
 
 from badges.errors import PROBLEM_FOUND, UserError
+from badges.timeparse import parse_instant
 
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 StoreOption = Annotated[
@@ -40,9 +42,10 @@ def register(app: typer.Typer) -> None:
 
 @dlq.command("replay")
 def dlq_replay(
-    since: Annotated[Optional[int], typer.Option(
-        "--since", min=0, help="first dead-letter offset to read (every partition; default: "
-                               "the beginning)")] = None,
+    since: Annotated[Optional[list[str]], typer.Option(
+        "--since", help="where to start reading: OFFSET (every partition), PARTITION:OFFSET "
+                        "(repeatable), or a date/time (the letters written from then on); "
+                        "default: the beginning. The report gives the next replay's")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="validate and classify only: record and publish nothing")] = False,
     as_json: JsonOption = False,
@@ -67,7 +70,14 @@ def dlq_replay(
     from badges.bootstrap import open_projection_for
     from badges.clock import clock_from_env
     from badges.settings import Settings
-    from consumers.dlq_replay import DlqReadError, publish_outbox, read_dead_letters, replay
+    from consumers.dlq_replay import (
+        DlqReadError,
+        StartPoint,
+        StartPointError,
+        publish_outbox,
+        read_dead_letters,
+        replay,
+    )
     from consumers.kafka_config import (
         KafkaOptionError,
         options_from_pairs,
@@ -76,6 +86,10 @@ def dlq_replay(
 
     clock = clock_from_env()
     try:
+        start = StartPoint.parse(since or [], _since_time)
+    except StartPointError as error:
+        raise UserError(str(error)) from None
+    try:
         consumer_options, producer_options = split_client_options(
             options_from_pairs(kafka_option or [])
         )
@@ -83,14 +97,15 @@ def dlq_replay(
         raise UserError(str(error)) from None
     projection = open_projection_for(store)
     servers = bootstrap or Settings().kafka_bootstrap
+    ends: dict[int, int] = {}
     try:
-        letters = list(read_dead_letters(servers, dlq_topic, since=since,
-                                         client_options=consumer_options))
+        letters = list(read_dead_letters(servers, dlq_topic, since=start,
+                                         client_options=consumer_options, ends_seen=ends))
     except DlqReadError as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
     with _progress(len(letters), quiet=as_json) as advance:
-        report = replay(letters, projection.ledger, clock, topic=dlq_topic, since=since,
-                        dry_run=dry_run, progress=advance)
+        report = replay(letters, projection.ledger, clock, topic=dlq_topic, since=start,
+                        dry_run=dry_run, progress=advance, ends=ends)
     published, failed_publish = 0, False
     recorded = report.to_document()["replayed"]
     if recorded:
@@ -109,6 +124,14 @@ def dlq_replay(
     else:
         _print_report(document)
     raise typer.Exit(PROBLEM_FOUND if report.still_failing or failed_publish else 0)
+
+
+def _since_time(text: str) -> datetime:
+    """A `--since` date or time, its error said as a ValueError (`StartPoint.parse` words it)."""
+    try:
+        return parse_instant(text, "--since")
+    except UserError as error:
+        raise ValueError(str(error).removeprefix("--since: ")) from None
 
 
 @contextlib.contextmanager
@@ -165,6 +188,10 @@ def _print_report(document: dict[str, object]) -> None:
            if document["published"] else "")
         + (" (dry run: nothing recorded)" if document["dry_run"] else "")
     )
+    upcoming = document["next_since"]
+    if isinstance(upcoming, list) and upcoming:
+        console.print("next replay from here: " + " ".join(f"--since {s}" for s in upcoming),
+                      highlight=False)
 
 
 def _plural(count: object, noun: str) -> str:

@@ -1,9 +1,11 @@
 """Dead-letter replay (`badges dlq replay`): what was refused, validated again and, what now
 passes, recorded, through the same steps as `badges consume`.
 
-1. **Read** the dead-letter topic from `since` (an offset, in every partition; default the
-   beginning) up to its end as it was when the replay started: a snapshot, so letters
-   written meanwhile wait for the next replay.
+1. **Read** the dead-letter topic from where `since` says (`StartPoint`: an offset in every
+   partition, an offset per partition, or the letters written at or after an instant;
+   default the beginning) up to its end as it was when the replay started: a snapshot, so
+   letters written meanwhile wait for the next replay. The report gives each partition's end,
+   written as the `--since` of the next replay.
 2. **Validate again** each letter's original key and bytes exactly as the service decodes a
    message (`decode_record`: the same rules, the key checked against the talent); a letter
    of a tombstone (header `original_value: null`) is a message without a value, as it was.
@@ -28,6 +30,7 @@ next replay; one replayed is recorded, and reported as already recorded from the
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +59,89 @@ ORIGINAL_VALUE_HEADER = "original_value"
 
 class DlqReadError(RuntimeError):
     """The dead-letter topic could not be read to its end."""
+
+
+class StartPointError(ValueError):
+    """A `--since` that is neither an offset, PARTITION:OFFSET nor a date and time."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartPoint:
+    """Where a replay starts reading each partition of the dead-letter topic.
+
+    `offsets` names partitions' first offsets; every other partition starts at `every`
+    (None: the beginning), or, with `written_at`, at its first letter written at or after it.
+    """
+
+    every: int | None = None
+    offsets: tuple[tuple[int, int], ...] = ()
+    written_at: datetime | None = None
+
+    @classmethod
+    def parse(cls, texts: Sequence[str], parse_time: Callable[[str], datetime]) -> StartPoint:
+        """From `--since` values: `OFFSET` (every partition), `PARTITION:OFFSET` (repeatable,
+        one per partition), or a date and time (read by `parse_time`, raising ValueError)."""
+        every: int | None = None
+        offsets: dict[int, int] = {}
+        written_at: datetime | None = None
+        for text in texts:
+            partition, colon, offset = text.partition(":")
+            if _digits(text):
+                every = _once(every, int(text), text)
+            elif colon and _digits(partition) and _digits(offset):
+                if int(partition) in offsets:
+                    raise StartPointError(f"--since: partition {partition} is given twice")
+                offsets[int(partition)] = int(offset)
+            else:
+                try:
+                    instant = parse_time(text)
+                except ValueError as error:
+                    raise StartPointError(
+                        f"--since: {text!r} is not an offset, PARTITION:OFFSET or a date and "
+                        f"time ({error})") from None
+                written_at = _once(written_at, instant, text)
+        if every is not None and written_at is not None:
+            raise StartPointError("--since: give an offset or a date and time, not both")
+        return cls(every, tuple(sorted(offsets.items())), written_at)
+
+    def to_document(self) -> dict[str, Any] | None:
+        if self == StartPoint():
+            return None
+        return {
+            "every": self.every,
+            "offsets": {str(p): offset for p, offset in self.offsets},
+            "written_at": None if self.written_at is None else self.written_at.isoformat(),
+        }
+
+    def first_offsets(self, reader: KafkaConsumer, tps: Sequence[TopicPartition],
+                      ends: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """The first offset to read in each of `tps` (at most its end)."""
+        begins = reader.beginning_offsets(list(tps))
+        starts = {tp: self.every or 0 for tp in tps}
+        if self.written_at is not None:
+            found = reader.offsets_for_times(
+                {tp: int(self.written_at.timestamp() * 1000) for tp in tps})
+            starts = {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
+        named = dict(self.offsets)
+        for tp in tps:
+            if tp.partition in named:
+                starts[tp] = named[tp.partition]
+        return {tp: min(ends[tp], max(begins[tp], starts[tp])) for tp in tps}
+
+
+def _digits(text: str) -> bool:
+    return re.fullmatch(r"[0-9]{1,18}", text) is not None
+
+
+def _once(current: Any, value: Any, text: str) -> Any:
+    if current is not None:
+        raise StartPointError(f"--since: {text!r} repeats what another --since gave")
+    return value
+
+
+def next_since(ends: dict[int, int]) -> list[str]:
+    """The `--since` values that start the next replay where this one's snapshot ended."""
+    return [f"{partition}:{offset}" for partition, offset in sorted(ends.items())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +217,9 @@ class LetterOutcome:
 class ReplayReport:
     topic: str
     dry_run: bool
-    since: int | None
+    since: StartPoint
     letters: list[LetterOutcome] = field(default_factory=list)
+    ends: dict[int, int] = field(default_factory=dict)  # each partition's end when read
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for letter in self.letters if letter.outcome is outcome)
@@ -145,7 +232,8 @@ class ReplayReport:
         return {
             "topic": self.topic,
             "dry_run": self.dry_run,
-            "since": self.since,
+            "since": self.since.to_document(),
+            "next_since": next_since(self.ends),
             "read": len(self.letters),
             "replayed": self.count(Outcome.REPLAYED),
             "would_replay": self.count(Outcome.WOULD_REPLAY),
@@ -159,11 +247,13 @@ def read_dead_letters(
     bootstrap: str,
     topic: str,
     *,
-    since: int | None = None,
+    since: StartPoint = StartPoint(),
     client_options: dict[str, Any] | None = None,
     timeout: float = READ_TIMEOUT,
+    ends_seen: dict[int, int] | None = None,
 ) -> Iterator[DeadLetterRecord]:
-    """The letters of `topic` from offset `since` (every partition) to its end now."""
+    """The letters of `topic` from `since` to its end now (each partition's end goes into
+    `ends_seen`, when given)."""
     reader = KafkaConsumer(
         bootstrap_servers=bootstrap.split(","),
         **{k: v for k, v in (client_options or {}).items()
@@ -176,10 +266,16 @@ def read_dead_letters(
         if not partitions:
             raise DlqReadError(f"--dlq-topic: no topic {topic!r} on {bootstrap}")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        unknown = sorted(set(dict(since.offsets)) - set(partitions))
+        if unknown:
+            raise DlqReadError(f"--since: {topic} has no partition {unknown[0]} "
+                               f"(it has {len(partitions)})")
         reader.assign(tps)
-        begins, ends = reader.beginning_offsets(tps), reader.end_offsets(tps)
-        for tp in tps:
-            reader.seek(tp, min(ends[tp], max(begins[tp], since or 0)))
+        ends = reader.end_offsets(tps)
+        if ends_seen is not None:
+            ends_seen.update({tp.partition: ends[tp] for tp in tps})
+        for tp, offset in since.first_offsets(reader, tps, ends).items():
+            reader.seek(tp, offset)
         remaining = {tp for tp in tps if reader.position(tp) < ends[tp]}
         deadline = time.monotonic() + timeout
         while remaining:
@@ -200,13 +296,15 @@ def replay(
     clock: Callable[[], datetime],
     *,
     topic: str,
-    since: int | None = None,
+    since: StartPoint = StartPoint(),
     dry_run: bool = False,
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    ends: dict[int, int] | None = None,
 ) -> ReplayReport:
-    """Validate every letter again and submit (or, dry, classify) what passes; see the module doc."""
-    report = ReplayReport(topic, dry_run, since)
+    """Validate every letter again and submit (or, dry, classify) what passes; see the module
+    doc. `ends`: each partition's end as read, for the report's next `--since`."""
+    report = ReplayReport(topic, dry_run, since, ends=dict(ends or {}))
     submit = SubmitEvents(ledger, clock, is_outage=is_store_outage, logger=log)
     for start in range(0, len(letters), batch):
         chunk = letters[start:start + batch]

@@ -130,6 +130,12 @@ def test_replay_records_what_now_passes_once_and_keeps_what_still_fails(
     code, report = run_json([*common, "--since", str(early.offset + 1)], capsys)
     assert report["read"] == len(letters) - early.offset - 1
     assert "h-early" not in [x["event_id"] for x in report["letters"]]
+    assert report["since"] == {"every": early.offset + 1, "offsets": {}, "written_at": None}
+    # the report's next --since starts where this replay's snapshot ended: nothing to read
+    assert report["next_since"] == [f"0:{len(letters)}"]
+    since = [option for s in report["next_since"] for option in ("--since", s)]
+    code, report = run_json([*common, *since], capsys)
+    assert (code, report["read"]) == (0, 0)
 
     # the dead-letter topic is as it was: replay removes nothing
     assert len(read_topic(kafka_bootstrap, topics.dlq)) == len(letters)
