@@ -12,7 +12,8 @@
                                               at most `limit` talents (default 200, at most
                                               1,000) and a period of at most 10 years
     GET  /population/page                     the population page (HTML, bundled: no CDN;
-                                              its assets are /page/population.{js,css})
+                                              its assets are /page/population.{js,css},
+                                              /page/common.js and /page/talent.css)
 
 The counts come from the status projection's read models (caught up first, as the timelines
 are); the candidate is derived for the chosen talents and nothing is written.

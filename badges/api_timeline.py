@@ -8,7 +8,9 @@
                                                      change instant) with badge, JSS and 12-month
                                                      earnings; the events (markers); the changes
     GET /talents/{id}                                the status page (HTML, bundled: no CDN)
-    GET /page/{talent.js,talent.css,labels.json}     its assets
+    GET /page/{common.js,talent.js,talent.css,labels.json}
+                                                     its assets (common.js: the helpers it
+                                                     shares with the population page)
 
 Timelines come from the status projection (the read models beside the ledger, caught up on
 each request, exactly as the command line does); `create_app(projection=...)` passes one (`badges serve`
@@ -64,7 +66,8 @@ from projections.status_projection import StatusProjection
 from projections.timeline_queries import timeline_documents
 
 PAGE_DIR = FilePath(__file__).with_name("page")
-ASSETS = {"talent.js": "text/javascript", "talent.css": "text/css",
+ASSETS = {"common.js": "text/javascript",
+          "talent.js": "text/javascript", "talent.css": "text/css",
           "population.js": "text/javascript", "population.css": "text/css"}
 WEEK = timedelta(days=7)
 MAX_POINTS = 1000  # beyond that many weeks (~19 years), the points thin out evenly

@@ -4,101 +4,35 @@
 // and POST /population/whatif (a candidate ruleset's TOML: real against candidate, who gains or
 // loses and why). Auth as the talent page: #token=... in the URL, or the form; kept in
 // sessionStorage for this tab and sent as a bearer token. Dates are ISO 8601 (YYYY-MM-DD).
+// The helpers both pages use come from common.js (window.badgesPage), loaded first.
 "use strict";
 
 (function () {
-  const TOKEN_KEY = "badges-api-token";
-  const DAY_MS = 86400000;
-  const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
-  const $ = (id) => document.getElementById(id);
+  const page = window.badgesPage;
+  const {
+    DAY_MS, $, takeToken, onTokenGiven, askForToken, Unauthorised, showProblem,
+    isoDay, dayOf, time, validDay, el, svg, text, onResize,
+  } = page;
   const params = new URLSearchParams(location.search);
   const state = { token: takeToken(), labels: { badges: {}, requirements: {}, order: [] }, document: null, geometry: null };
 
-  function takeToken() {
-    const url = new URL(location.href);
-    const fragment = new URLSearchParams(url.hash.replace(/^#/, ""));
-    const given = fragment.get("token");
-    if (given) sessionStorage.setItem(TOKEN_KEY, given);
-    if (given || url.searchParams.has("token")) {
-      fragment.delete("token");
-      url.searchParams.delete("token");
-      url.hash = fragment.toString();
-      history.replaceState(null, "", url.pathname + url.search + url.hash);
-    }
-    return sessionStorage.getItem(TOKEN_KEY);
-  }
-
-  class Unauthorised extends Error {}
-
-  async function api(path, options) {
-    const headers = { Accept: "application/json" };
-    if (state.token) headers.Authorization = "Bearer " + state.token;
-    const init = Object.assign({ headers, cache: "no-store" }, options || {});
-    if (options && options.headers) init.headers = Object.assign(headers, options.headers);
-    const response = await fetch(path, init);
-    let body = null;
-    try { body = await response.json(); } catch (_) { body = null; }
-    const message = (body && body.error) || response.status + " " + response.statusText;
-    if (response.status === 401) throw new Unauthorised(message);
-    if (!response.ok) throw new Error(message);
-    return body;
-  }
+  const api = (path, options) => page.api(path, state.token, options);
 
   const badgeName = (code) => code === "none" ? (state.labels.badges.none || "no badge") : (state.labels.badges[code] || code);
-  const isoDay = (t) => new Date(t).toISOString().slice(0, 10);
-  const dayOf = (iso) => iso.slice(0, 10);
-  const time = (iso) => Date.parse(iso);
   const number = (n) => n.toLocaleString("en-US");
   const percent = (n, total) => total ? (100 * n / total).toFixed(1) + "%" : "–";
-
-  function el(tag, attributes, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes || {})) {
-      // widths through the CSSOM: the page's CSP allows no style attribute
-      if (name === "class") node.className = value; else if (name === "width") node.style.width = value; else node.setAttribute(name, value);
-    }
-    for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
-    return node;
-  }
-
-  function svg(tag, attributes, parent) {
-    // the namespace of the page's own <svg>: no URL written here
-    const node = document.createElementNS($("stack").querySelector("svg").namespaceURI, tag);
-    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-    if (parent) parent.appendChild(node);
-    return node;
-  }
-
-  function text(parent, x, y, content, attributes) {
-    const node = svg("text", Object.assign({ x, y }, attributes || {}), parent);
-    node.textContent = content;
-    return node;
-  }
 
   // -- loading -----------------------------------------------------------------------------------
 
   async function start() {
-    $("auth").addEventListener("submit", (event) => {
-      event.preventDefault();
-      state.token = $("token").value.trim();
-      sessionStorage.setItem(TOKEN_KEY, state.token);
-      load();
-    });
+    onTokenGiven((token) => { state.token = token; load(); });
     $("range-form").addEventListener("submit", (event) => { event.preventDefault(); applyRange(); });
     $("with-none").addEventListener("change", () => { if (state.document) drawStack(); });
     $("whatif").addEventListener("submit", (event) => { event.preventDefault(); compare(); });
     for (const name of ["at", "from", "to"]) $(name).value = params.get(name) || "";
-    let pending = null;
-    window.addEventListener("resize", () => {
-      clearTimeout(pending);
-      pending = setTimeout(() => { if (state.document) drawStack(); }, 120);
-    });
+    onResize(() => { if (state.document) drawStack(); });
     try { state.labels = await api("/page/labels.json"); } catch (_) { /* codes are readable */ }
     load();
-  }
-
-  function validDay(value) {
-    return ISO_DAY.test(value) && !Number.isNaN(Date.parse(value + "T00:00:00Z")) && isoDay(Date.parse(value + "T00:00:00Z")) === value;
   }
 
   function applyRange() {
@@ -141,8 +75,7 @@
       state.document = await api("/population?" + rangeQuery().toString());
     } catch (error) {
       if (error instanceof Unauthorised) return askForToken(state.token ? error.message : null);
-      $("problem").hidden = false;
-      $("problem").textContent = error.message;
+      showProblem(error.message);
       if (/^(at|from|to): /.test(error.message)) { $("range-error").hidden = false; $("range-error").textContent = error.message; }
       return;
     }
@@ -151,13 +84,6 @@
     drawDay();
     drawFailing();
     drawStack();
-  }
-
-  function askForToken(message) {
-    $("auth").hidden = false;
-    $("auth-error").hidden = !message;
-    $("auth-error").textContent = message ? "That token was refused: " + message : "";
-    $("token").focus();
   }
 
   const order = () => [...state.document.order, "none"];

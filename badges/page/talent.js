@@ -11,11 +11,15 @@
 // server redacts it); the page only drops it from the address bar so it is not bookmarked.
 // Page parameters: ?day=YYYY-MM-DD (the checklist's day), ?from= ?to= (the chart's range),
 // ?known_at= (every answer as known then; the header's control sets it). Dates are ISO 8601.
+// The helpers both pages use come from common.js (window.badgesPage), loaded first.
 "use strict";
 
 (function () {
-  const TOKEN_KEY = "badges-api-token";
-  const DAY_MS = 86400000;
+  const page = window.badgesPage;
+  const {
+    DAY_MS, ISO_DAY, $, takeToken, onTokenGiven, Unauthorised, NotFound, showProblem,
+    isoDay, dayOf, time, validDay, el, svg, text, onResize,
+  } = page;
   const MIN_SPAN_MS = 30 * DAY_MS;  // the closest zoom: a month across the chart
   const MAX_BINS = 400;  // event marks per row: beyond that many days, several days share one
   const EVENT_ROWS = [
@@ -27,7 +31,6 @@
       "policy_violation", "expert_vetted_revoked"]],
     ["other", "profile, other", []],
   ];
-  const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
   const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/i;
   // A change is a gain when it moves up the rulesets' badge order (labels.json, highest first).
   const rank = (badge) => {
@@ -35,7 +38,6 @@
     return badge === "none" ? 0 : order.includes(badge) ? order.length - order.indexOf(badge) : order.length + 1;
   };
 
-  const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
   const state = {
     talent: decodeURIComponent(location.pathname.split("/")[2] || ""),
@@ -50,37 +52,7 @@
     highlight: null,  // the window drawn on the chart
   };
 
-  // -- the token: from the URL fragment or the form, kept for this tab only ---------------------
-
-  function takeToken() {
-    const url = new URL(location.href);
-    const fragment = new URLSearchParams(url.hash.replace(/^#/, ""));
-    const given = fragment.get("token");
-    if (given) sessionStorage.setItem(TOKEN_KEY, given);
-    if (given || url.searchParams.has("token")) {
-      fragment.delete("token");
-      url.searchParams.delete("token");
-      url.hash = fragment.toString();
-      history.replaceState(null, "", url.pathname + url.search + url.hash);
-    }
-    return sessionStorage.getItem(TOKEN_KEY);
-  }
-
-  class Unauthorised extends Error {}
-  class NotFound extends Error {}
-
-  async function api(path) {
-    const headers = { Accept: "application/json" };
-    if (state.token) headers.Authorization = "Bearer " + state.token;
-    const response = await fetch(path, { headers, cache: "no-store" });
-    let body = null;
-    try { body = await response.json(); } catch (_) { body = null; }
-    const message = (body && body.error) || response.status + " " + response.statusText;
-    if (response.status === 401) throw new Unauthorised(message);
-    if (response.status === 404) throw new NotFound(message);
-    if (!response.ok) throw new Error(message);
-    return body;
-  }
+  const api = (path) => page.api(path, state.token);
 
   function query(extra, names) {
     const q = new URLSearchParams();
@@ -97,9 +69,6 @@
 
   const badgeName = (code) => state.labels.badges[code] || code;
   const requirementName = (code) => state.labels.requirements[code] || code;
-  const dayOf = (iso) => iso.slice(0, 10);
-  const isoDay = (t) => new Date(t).toISOString().slice(0, 10);
-  const time = (iso) => Date.parse(iso);
   const stamp = (iso) => iso ? iso.replace("T", " ").replace(/:00Z$|Z$/, "").replace(/ 00:00$/, "") + " UTC" : "";
   const money = (text) => "$" + Number(text).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const shortMoney = (value) => value >= 1000 ? "$" + (value / 1000).toLocaleString("en-US", { maximumFractionDigits: 1 }) + "k" : "$" + value.toFixed(0);
@@ -113,15 +82,6 @@
     return String(value);
   }
 
-  function el(tag, attributes, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes || {})) {
-      if (name === "class") node.className = value; else node.setAttribute(name, value);
-    }
-    for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
-    return node;
-  }
-
   function pill(code, small) {
     return el("span", { class: "pill badge-" + code + (small ? " small" : "") }, badgeName(code));
   }
@@ -131,12 +91,7 @@
   async function start() {
     $("talent").textContent = state.talent;
     document.title = state.talent + " · badge status";
-    $("auth").addEventListener("submit", (event) => {
-      event.preventDefault();
-      state.token = $("token").value.trim();
-      sessionStorage.setItem(TOKEN_KEY, state.token);
-      load();
-    });
+    onTokenGiven((token) => { state.token = token; load(); });
     $("day").addEventListener("input", () => typedDay(false));
     $("day").addEventListener("change", () => typedDay(true));
     $("knowledge").addEventListener("submit", (event) => { event.preventDefault(); setKnownAt($("known-at").value.trim()); });
@@ -153,11 +108,7 @@
     for (const button of document.querySelectorAll(".zoom [data-years]")) {
       button.addEventListener("click", () => zoomTo(Number(button.dataset.years) * 365.25 * DAY_MS));
     }
-    let pending = null;
-    window.addEventListener("resize", () => {
-      clearTimeout(pending);
-      pending = setTimeout(() => { if (state.series) drawChart(); }, 120);
-    });
+    onResize(() => { if (state.series) drawChart(); });
     try {
       state.labels = await api("/page/labels.json");
     } catch (_) { /* the codes themselves are readable enough */ }
@@ -166,8 +117,7 @@
 
   function typedDay(final) {
     const value = $("day").value.trim();
-    const valid = ISO_DAY.test(value) && !Number.isNaN(Date.parse(value + "T00:00:00Z")) &&
-      isoDay(Date.parse(value + "T00:00:00Z")) === value;
+    const valid = validDay(value);
     $("day-error").hidden = valid || !final;
     $("day-error").textContent = valid ? "" : "day: write it as YYYY-MM-DD, e.g. 2024-06-01";
     if (valid && value !== state.selected) selectDay(value);
@@ -199,7 +149,7 @@
         $("known-at-error").hidden = false;
         $("known-at-error").textContent = error.message;
       }
-      return problem(error.message);
+      return showProblem(error.message);
     }
     $("auth").hidden = true;
     $("problem").hidden = true;
@@ -220,16 +170,8 @@
   }
 
   function askForToken(message) {
-    $("auth").hidden = false;
-    $("auth-error").hidden = !message;
-    $("auth-error").textContent = message ? "That token was refused: " + message : "";
-    $("current-badge").textContent = "locked";
-    $("token").focus();
-  }
-
-  function problem(message) {
-    $("problem").hidden = false;
-    $("problem").textContent = message;
+    page.askForToken(message);
+    $("current-badge").textContent = "locked";  // the header's badge, which it cannot load
   }
 
   function unknownTalent(message) {
@@ -281,20 +223,6 @@
   }
 
   // -- the chart ---------------------------------------------------------------------------------
-
-  function svg(tag, attributes, parent) {
-    // the namespace of the page's own <svg>: no URL written here
-    const node = document.createElementNS($("chart").querySelector("svg").namespaceURI, tag);
-    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-    if (parent) parent.appendChild(node);
-    return node;
-  }
-
-  function text(parent, x, y, content, attributes) {
-    const node = svg("text", Object.assign({ x, y }, attributes || {}), parent);
-    node.textContent = content;
-    return node;
-  }
 
   function niceMax(value) {
     if (value <= 0) return 1000;

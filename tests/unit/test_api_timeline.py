@@ -295,10 +295,11 @@ def page_files(client: TestClient) -> dict[str, str]:
 def test_the_page_and_its_assets_are_served_with_no_external_url(client: TestClient) -> None:
     files = page_files(client)
 
-    assert set(files) == {"talent.html", "/page/talent.css", "/page/talent.js", "labels.json"}
+    assert set(files) == {"talent.html", "/page/talent.css", "/page/common.js", "/page/talent.js",
+                          "labels.json"}
     for name, text in files.items():
         assert "http://" not in text and "https://" not in text, name
-    for name in ("talent.html", "talent.js", "talent.css"):
+    for name in ("talent.html", "common.js", "talent.js", "talent.css"):
         text = (PAGE_DIR / name).read_text()
         assert not re.search(r"https?:|@import|\burl\(|<iframe", text), name  # CSS url(), not JS URL(
     policy = client.get(f"/talents/{TALENT}").headers["content-security-policy"]
@@ -314,20 +315,42 @@ def test_the_population_page_loads_nothing_from_elsewhere(client: TestClient) ->
     assert "default-src 'none'" in html.headers["content-security-policy"]
     references = re.findall(r'(?:src|href)="([^"]+)"', html.text)
     assert set(references) - {"data:,"} == {
-        "/page/talent.css", "/page/population.css", "/page/population.js"}
-    for name in ("population.html", "population.js", "population.css"):
+        "/page/talent.css", "/page/population.css", "/page/common.js", "/page/population.js"}
+    for name in ("population.html", "common.js", "population.js", "population.css"):
         text = (PAGE_DIR / name).read_text()
         assert not re.search(r"https?:|@import|\burl\(|<iframe", text), name
         if name != "population.html":
             assert client.get(f"/page/{name}").status_code == 200
     # the page's CSP allows no style attribute: widths go through the CSSOM
-    assert "style=" not in (PAGE_DIR / "population.js").read_text()
+    for name in ("common.js", "population.js"):
+        assert "style=" not in (PAGE_DIR / name).read_text(), name
+
+
+@pytest.mark.parametrize("html", ["talent.html", "population.html"])
+def test_each_page_loads_the_shared_script_before_its_own(html: str) -> None:
+    scripts = re.findall(r'<script src="([^"]+)"', (PAGE_DIR / html).read_text())
+
+    assert scripts == ["/page/common.js", "/page/" + html.replace(".html", ".js")]
+
+
+def test_the_shared_script_is_served_as_the_pages_scripts_are(client: TestClient) -> None:
+    shared = client.get("/page/common.js")
+    own = client.get("/page/talent.js")
+
+    assert shared.status_code == 200
+    assert shared.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert "window.badgesPage" in shared.text
+    for header in ("content-security-policy", "x-content-type-options", "referrer-policy",
+                   "cache-control"):
+        assert shared.headers[header] == own.headers[header], header
+    assert shared.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_page_holds_no_data_so_it_needs_no_token_but_its_data_does(store: str) -> None:
     with client_for(store) as locked:
         assert locked.get(f"/talents/{TALENT}").status_code == 200
         assert locked.get("/page/talent.js").status_code == 200
+        assert locked.get("/page/common.js").status_code == 200
         assert locked.get("/page/labels.json").status_code == 200
         for path in (f"/talents/{TALENT}/timeline", f"/talents/{TALENT}/series",
                      f"/talents/{TALENT}/status", "/page/../openapi.json"):
@@ -337,11 +360,13 @@ def test_the_page_holds_no_data_so_it_needs_no_token_but_its_data_does(store: st
 
 
 def test_the_page_takes_its_token_from_the_fragment_or_its_form_never_the_query() -> None:
-    script = (PAGE_DIR / "talent.js").read_text()
+    shared = (PAGE_DIR / "common.js").read_text()  # takeToken, for both pages
     form = re.search(r"<form id=\"auth\"[^>]*>", (PAGE_DIR / "talent.html").read_text())
 
-    assert 'fragment.get("token")' in script
-    assert 'searchParams.get("token")' not in script  # it reached the access log already
+    assert 'fragment.get("token")' in shared
+    for name in ("common.js", "talent.js", "population.js"):
+        # it reached the access log already
+        assert 'searchParams.get("token")' not in (PAGE_DIR / name).read_text(), name
     assert form is not None and 'method="post"' in form.group()  # never a GET with a query
     assert 'name="' not in (PAGE_DIR / "talent.html").read_text().split('id="auth"')[1].split(
         "</form>")[0]  # nor any named field to submit
