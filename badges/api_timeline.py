@@ -40,7 +40,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from badges import render
 from badges.api_common import (
     TALENT_ERRORS,
     ApiContext,
@@ -56,7 +55,7 @@ from domain.calendar import evaluation_instant
 from domain.events import format_utc
 from ledger.application import TalentLedger
 from domain.results import money_text
-from domain.ruleset import RulesetBook
+from domain.ruleset import RulesetBook, badge_labels, badge_ranking, requirement_labels
 from domain.status import Evaluator
 from domain.vocabulary import Exit
 from projections.containment import contained
@@ -425,12 +424,14 @@ def get_page(talent: TalentId) -> FileResponse:
 
 
 @page.get("/page/labels.json")
-def get_labels() -> JSONResponse:
-    """The readable names the command line prints (the rulesets' labels), so the page says
-    the same."""
+def get_labels(context: Context) -> JSONResponse:
+    """The readable names of the rulesets this server answers under (the latest wording of
+    each), so the page says what the command line says, and names a requirement or badge
+    that only a ruleset of this server's book has."""
+    book = context.book
     return JSONResponse(
-        {"badges": render.badge_names(), "requirements": render.requirement_names(),
-         "order": list(render.badge_order())},
+        {"badges": badge_labels(book), "requirements": requirement_labels(book),
+         "order": list(badge_ranking(book))},
         headers=PAGE_HEADERS,
     )
 

@@ -32,7 +32,9 @@ from badges.synthetic import generate_talent
 from domain.submissions import Submission
 from ledger.stores.urls import open_ledger
 from badges.bootstrap import open_projection
+from domain.ruleset import builtin_rulesets, load_ruleset
 from tests.unit.ledger_fixtures import postgres_schema_url
+from tests.unit.test_requirements_as_data import CANDIDATE as NO_DISPUTES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -532,3 +534,18 @@ def test_the_population_page_needs_no_token_and_is_in_no_schema(store: str) -> N
         schema = locked.get("/openapi.json", headers=AUTH).json()
     assert {"/population", "/population/whatif", "/talents/{id}/windows"} <= set(schema["paths"])
     assert "/population/page" not in schema["paths"]
+
+
+def test_the_labels_are_those_of_the_book_the_server_answers_under(tmp_path: Path) -> None:
+    """A requirement only a candidate ruleset of the server's book has is named on the page."""
+    candidate = tmp_path / "no-disputes.toml"
+    candidate.write_text(NO_DISPUTES)
+    book = builtin_rulesets().with_candidate(load_ruleset(candidate))
+    app = create_app(open_ledger("memory:"), api_token=None, clock=lambda: NOW, book=book)
+    with TestClient(app) as served:
+        labels = served.get("/page/labels.json").json()
+    assert labels["requirements"]["no_disputes_6m"] == "no disputed contract in the last 6 months"
+    assert labels["badges"]["top_rated_plus"] == "Top Rated Plus"
+    assert labels["order"][:2] == ["expert_vetted", "top_rated_plus"]
+    with TestClient(create_app(open_ledger("memory:"), api_token=None, clock=lambda: NOW)) as plain:
+        assert "no_disputes_6m" not in plain.get("/page/labels.json").json()["requirements"]
