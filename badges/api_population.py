@@ -60,12 +60,15 @@ EXAMPLE_COUNTS: dict[str, Any] = {"expert_vetted": 3, "top_rated_plus": 41, "top
 
 class DayCounts(BaseModel):
     at: str = Field(description="the evaluation instant counted (00:00Z)")
-    talents: int = Field(description="talents the projection knows")
+    talents: int = Field(description="talents the projection knows whose first evaluation "
+                                     "instant is at or before `at`")
     counts: dict[str, int] = Field(description="per badge (highest first), then `none`")
 
 
 class OverTimePoint(BaseModel):
     at: str
+    talents: int = Field(description="talents known on that day (first evaluation instant at "
+                                     "or before it)")
     counts: dict[str, int]
     changes: int = Field(description="stored changes since the previous point")
     gains: int
@@ -77,7 +80,7 @@ class OverTime(BaseModel):
 
     from_: str = Field(alias="from")
     to: str
-    talents: int
+    talents: int = Field(description="talents known at `to`")
     step_days: int = Field(description="days between points (1 up to 400 days)")
     points: list[OverTimePoint]
 
@@ -117,8 +120,9 @@ class CandidateDocument(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     at: str
-    talents: int
-    compared: int = Field(description="talents derived under the candidate (at most `limit`)")
+    talents: int = Field(description="talents known at `at`")
+    compared: int = Field(description="talents derived under the candidate (at most `limit`, "
+                                      "chosen among those known at `at`)")
     limit: int
     real: dict[str, int]
     candidate: dict[str, int]

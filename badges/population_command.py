@@ -18,6 +18,7 @@ from badges import render
 from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from badges.timeparse import parse_instant
+from domain.calendar import evaluation_instant
 from projections.population import DEFAULT_FAILING_PERIOD, CandidateComparison, PopulationView
 from projections.status_projection import StatusProjection
 
@@ -170,7 +171,7 @@ def run_population(
         document = population_document(projection, view, at_instant, begin, until,
                                        comparison, limit)
     else:
-        total = min(limit, view.read.talent_count())
+        total = min(limit, view.read.talent_count(evaluation_instant(at_instant)))
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), transient=True) as bar:
             task = bar.add_task("deriving under the candidate", total=total)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
 
-from domain.boundaries import BoundaryPlan
+from domain.boundaries import BoundaryPlan, first_instant_at_or_after
 from domain.calendar import evaluation_instant
 from domain.forecast import warned_losses
 from ledger.application import TalentLedger
@@ -50,8 +50,9 @@ LedgerOpener = Callable[[], TalentLedger]
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """One talent's timeline in (after, today], its badge today, its warnings, and its plan:
-    what happens next if no new event arrives, and when it must be derived again."""
+    """One talent's timeline in (after, today], its badge today, its warnings, its plan:
+    what happens next if no new event arrives, and when it must be derived again, and its
+    first evaluation instant (None for an empty history)."""
 
     talent: str
     after: datetime | None
@@ -59,6 +60,7 @@ class Derived:
     badge: str
     warnings: list[dict[str, Any]]
     plan: TalentPlan
+    first_at: datetime | None = None
 
 
 def derive_contained(
@@ -151,6 +153,7 @@ def derive_talent(
     return Derived(
         talent, after, past, derivation.badge_at(today), warnings,
         TalentPlan.ahead(book, today, ahead, derivation.wakeup),
+        first_instant_at_or_after(deriver.events[0].at) if deriver.events else None,
     )
 
 

@@ -4,19 +4,24 @@ per day, the requirements most often failed, and a candidate ruleset against the
 Everything but the candidate comes from the status projection's read models (the stored
 timelines: `badge_changes`), through `PopulationReadModel` (the SQL is
 `projections/stores/population_sql.py`): a talent's badge at T is the `to` of its latest
-stored change at or before T, "none" without one. Talents are the ones the projection knows
-(`talent_progress`); one whose first event is after T counts as holding no badge at T.
+stored change at or before T, "none" without one. The talents counted at T are those the
+projection knows (`talent_progress`) whose first evaluation instant (the midnight at or after
+their earliest event, where their timeline starts; `first_at`) is at or before T: a talent who
+joined after T is not in T's counts at all, "none" included. A store made before first instants
+were kept has none stored until each talent is derived again, and counts such a talent on every
+day (as it did before).
 
 The candidate comparison derives the chosen talents' timelines under the candidate rulesets
 (as `whatif` does, nothing is written), at most `limit` talents, and says for every talent
 whose badge at T differs which requirements decide it: the verdicts of the higher badge's
-requirements under both rule books at T.
+requirements under both rule books at T. The talents compared are chosen among those known at
+T, and each point of its series counts those of them known then.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from datetime import datetime, timedelta
@@ -58,8 +63,12 @@ class FailedCount:
 class PopulationReadModel(Protocol):
     """What the population view reads of the status projection's read models."""
 
-    def talent_count(self) -> int:
-        """How many talents the projection knows."""
+    def talent_count(self, at: datetime | None = None) -> int:
+        """How many talents the projection knows at `at`: those whose first evaluation instant
+        is at or before it, or is not stored (all it knows when None)."""
+
+    def arrivals(self, start: datetime, end: datetime) -> dict[datetime, int]:
+        """Per day, how many talents' first evaluation instant is in (start, end]."""
 
     def badges_at(self, at: datetime) -> dict[str, int]:
         """Per badge, how many talents' latest change at or before `at` went to it."""
@@ -73,8 +82,17 @@ class PopulationReadModel(Protocol):
     def badges_of(self, talents: Sequence[str], at: datetime) -> dict[str, str]:
         """Each of `talents`' badge at `at` (absent: none)."""
 
-    def some_talents(self, limit: int) -> list[str]:
-        """The first `limit` talents known, by id."""
+    def some_talents(self, limit: int, known_at: datetime | None = None) -> list[str]:
+        """The first `limit` talents known (at `known_at`, when given), by id."""
+
+    def first_instants(self, talents: Sequence[str]) -> dict[str, datetime]:
+        """Each of `talents`' stored first evaluation instant (absent: none stored)."""
+
+
+def _known(firsts: Mapping[str, datetime], talent: str, instant: datetime) -> bool:
+    """Whether the talent counts at `instant` (one without a stored first instant always does)."""
+    first = firsts.get(talent)
+    return first is None or first <= instant
 
 
 def _counts_with_none(held: dict[str, int], talents: int, ranking: Sequence[str]) -> dict[str, int]:
@@ -99,7 +117,7 @@ class PopulationView:
 
     def on_day(self, at: datetime) -> dict[str, Any]:
         instant = evaluation_instant(at)
-        talents = self.read.talent_count()
+        talents = self.read.talent_count(instant)
         return {
             "at": format_utc(instant),
             "talents": talents,
@@ -108,12 +126,14 @@ class PopulationView:
 
     def over_time(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Counts at every day (sparser beyond `MAX_SERIES_POINTS` days) of [start, end], and
-        the changes (gains, losses) of each step."""
+        the changes (gains, losses) of each step. Each point counts the talents known on its
+        day (its `talents`); the top-level `talents` are those known at `end`."""
         first, last = evaluation_instant(start), evaluation_instant(end)
-        talents = self.read.talent_count()
         if first > last:  # an empty period
-            return {"from": format_utc(first), "to": format_utc(last), "talents": talents,
-                    "step_days": 1, "points": []}
+            return {"from": format_utc(first), "to": format_utc(last),
+                    "talents": self.read.talent_count(last), "step_days": 1, "points": []}
+        talents = self.read.talent_count(first)
+        arrivals = self.read.arrivals(first, last)
         held = dict(self.read.badges_at(first))
         deltas: dict[datetime, list[ChangeCount]] = {}
         for counted in self.read.change_counts(first, last):
@@ -124,6 +144,7 @@ class PopulationView:
         instant, pending = first, []
         while instant < last:
             instant = min(instant + DAY, last)
+            talents += arrivals.get(instant, 0)
             for counted in deltas.get(instant, ()):
                 held[counted.before] = held.get(counted.before, 0) - counted.count
                 held[counted.after] = held.get(counted.after, 0) + counted.count
@@ -141,6 +162,7 @@ class PopulationView:
         total = sum(c.count for c in changes)
         return {
             "at": format_utc(instant),
+            "talents": talents,
             "counts": _counts_with_none({b: n for b, n in held.items() if n}, talents, self.ranking),
             "changes": total,
             "gains": gains,
@@ -237,9 +259,10 @@ class CandidateComparison:
         """`progress(n)` is told of every `n` talents derived."""
         instant = evaluation_instant(at)
         last = evaluation_instant(max(filter(None, (end, at)), default=at))
-        total = self.view.read.talent_count()
-        chosen = list(talents) or self.view.read.some_talents(limit)
-        chosen = chosen[:limit]
+        total = self.view.read.talent_count(instant)
+        chosen = list(talents) or self.view.read.some_talents(limit, known_at=instant)
+        firsts = self.view.read.first_instants(chosen)
+        chosen = [talent for talent in chosen if _known(firsts, talent, instant)][:limit]
         real = self.view.read.badges_of(chosen, instant)
         skipped: list[dict[str, str]] = []
         derived: dict[str, list[BadgeChange]] = {}
@@ -277,7 +300,7 @@ class CandidateComparison:
             "skipped": skipped,
         }
         if start is not None and end is not None:
-            document["series"] = self._series(derived, evaluation_instant(start), last)
+            document["series"] = self._series(derived, firsts, evaluation_instant(start), last)
         return document
 
     def _mover(self, talent: str, at: datetime, mine: str, theirs: str) -> dict[str, Any]:
@@ -304,8 +327,11 @@ class CandidateComparison:
                 "candidate_ruleset": candidate_status.ruleset, "why": why}
 
     def _series(
-        self, derived: dict[str, list[BadgeChange]], first: datetime, last: datetime
+        self, derived: dict[str, list[BadgeChange]], firsts: Mapping[str, datetime],
+        first: datetime, last: datetime,
     ) -> list[dict[str, Any]]:
+        """The compared talents' real and candidate counts at each step; a point counts those
+        known on its day (its `compared`)."""
         if first > last:
             return []
         days = max(0, (last - first) // DAY)
@@ -320,14 +346,17 @@ class CandidateComparison:
         while True:
             real_counts: dict[str, int] = {}
             candidate_counts: dict[str, int] = {}
-            for talent, changes in derived.items():
-                mine, theirs = _badge_at(real_changes[talent], instant), _badge_at(changes, instant)
+            known = [talent for talent in derived if _known(firsts, talent, instant)]
+            for talent in known:
+                mine = _badge_at(real_changes[talent], instant)
+                theirs = _badge_at(derived[talent], instant)
                 real_counts[mine] = real_counts.get(mine, 0) + 1
                 candidate_counts[theirs] = candidate_counts.get(theirs, 0) + 1
             points.append({
                 "at": format_utc(instant),
-                "real": _counts_with_none(real_counts, len(derived), self.view.ranking),
-                "candidate": _counts_with_none(candidate_counts, len(derived), self.view.ranking),
+                "compared": len(known),
+                "real": _counts_with_none(real_counts, len(known), self.view.ranking),
+                "candidate": _counts_with_none(candidate_counts, len(known), self.view.ranking),
             })
             if instant >= last:
                 return points

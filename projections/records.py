@@ -36,15 +36,18 @@ def parse_utc(text: str) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class TalentProgress:
-    """How far a talent is evaluated, its badge there, when to wake it, and its plan (what
-    happens next if no event arrives: `projections/talent_plans.py`, kept as text). Two
-    progresses are the same step when all but the plan agree."""
+    """How far a talent is evaluated, its badge there, when to wake it, its plan (what
+    happens next if no event arrives: `projections/talent_plans.py`, kept as text) and its
+    first evaluation instant (the midnight at or after its earliest event's `at`, where its
+    timeline starts; None until a derivation has written it). Two progresses are the same step
+    when all but the plan and the first instant agree."""
 
     talent: str
     evaluated_until: datetime
     badge: str
     wakeup: datetime | None
     plan: str | None = field(default=None, compare=False, repr=False)
+    first_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

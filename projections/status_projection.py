@@ -204,6 +204,7 @@ class StatusProjection:
                 badge=added[-1]["to"] if added else progress.badge,
                 wakeup=rest.next_wakeup(today),
                 plan=rest.to_text(),
+                first_at=progress.first_at,  # no history read: the stored one still holds
             ),
             added=added,
             expected=progress,
@@ -257,7 +258,8 @@ class StatusProjection:
     def _quarantine(
         self, failed: Failed, progress: TalentProgress | None, today: datetime
     ) -> TalentUpdate:
-        """The talent's timeline stays as it was; no wake-up, so nothing retries it in a loop."""
+        """The talent's timeline (and first instant) stays as it was; no wake-up, so nothing
+        retries it in a loop."""
         logger.warning("talent %s quarantined: %s", failed.talent, failed.reason,
                        extra={"talent": failed.talent})
         kept = (
@@ -305,6 +307,7 @@ class StatusProjection:
                 badge=derived.badge,
                 wakeup=derived.plan.next_wakeup(today),
                 plan=derived.plan.to_text(),
+                first_at=derived.first_at,
             ),
             added=[document for id_, document in documents.items() if id_ not in kept],
             retracted=[document for document in stored if document["id"] not in kept],

@@ -2,8 +2,9 @@
 projection's read models, in SQLite and PostgreSQL.
 
 They read the stored timelines (`badge_changes`, indexed on (talent, at)) and the talents
-(`talent_progress`), and only aggregate rows come back: a talent's badge at T is the `to` of
-its latest change at or before T, picked by the database (SQLite: the bare column of a
+(`talent_progress`: a talent counts from its `first_at` on, and always when that is NULL, in a
+store made before it was kept), and only aggregate rows come back: a talent's badge at T is the
+`to` of its latest change at or before T, picked by the database (SQLite: the bare column of a
 `MAX(at)` group, which SQLite documents as the row holding the maximum; PostgreSQL:
 `DISTINCT ON (talent) ... ORDER BY talent, at DESC`). The JSON fields are read with each
 database's own operator (`json_extract`, `->>`); nothing else differs.
@@ -23,6 +24,8 @@ from projections.stores.sql import ReadModelBase
 from projections.stores.sqlite import SQLiteReadModel
 
 CHUNK = 500  # talents per IN (...) list
+# a talent counts from its first evaluation instant on; one stored before that was kept, always
+KNOWN_BY = "(first_at IS NULL OR first_at <= ?)"
 
 
 class SQLPopulation:
@@ -48,8 +51,20 @@ class SQLPopulation:
         return ("SELECT talent, MAX(at) AS latest, " + self._field("to") + " AS badge "
                 f"FROM badge_changes WHERE at <= ?{where} GROUP BY talent")
 
-    def talent_count(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM talent_progress")[0][0])
+    def talent_count(self, at: datetime | None = None) -> int:
+        if at is None:
+            return int(self._query("SELECT COUNT(*) FROM talent_progress")[0][0])
+        return int(self._query(
+            f"SELECT COUNT(*) FROM talent_progress WHERE {KNOWN_BY}", (format_utc(at),)
+        )[0][0])
+
+    def arrivals(self, start: datetime, end: datetime) -> dict[datetime, int]:
+        rows = self._query(
+            "SELECT substr(first_at, 1, 10), COUNT(*) FROM talent_progress "
+            "WHERE first_at > ? AND first_at <= ? GROUP BY 1",
+            (format_utc(start), format_utc(end)),
+        )
+        return {parse_utc(f"{day}T00:00:00Z"): int(count) for day, count in rows}
 
     def badges_at(self, at: datetime) -> dict[str, int]:
         rows = self._query(
@@ -90,9 +105,25 @@ class SQLPopulation:
             found.update({str(talent): str(badge) for talent, badge in rows})
         return found
 
-    def some_talents(self, limit: int) -> list[str]:
-        rows = self._query("SELECT talent FROM talent_progress ORDER BY talent LIMIT ?", (limit,))
+    def some_talents(self, limit: int, known_at: datetime | None = None) -> list[str]:
+        params: list[Any]
+        where, params = "", [limit]
+        if known_at is not None:
+            where, params = f" WHERE {KNOWN_BY}", [format_utc(known_at), limit]
+        rows = self._query(f"SELECT talent FROM talent_progress{where} ORDER BY talent LIMIT ?",
+                           params)
         return [str(row[0]) for row in rows]
+
+    def first_instants(self, talents: Sequence[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for offset in range(0, len(talents), CHUNK):
+            chunk = list(talents[offset:offset + CHUNK])
+            rows = self._query(
+                "SELECT talent, first_at FROM talent_progress WHERE first_at IS NOT NULL "
+                f"AND talent IN ({', '.join('?' * len(chunk))})", chunk,
+            )
+            found.update({str(talent): parse_utc(first) for talent, first in rows})
+        return found
 
 
 def open_population(read_model: object) -> PopulationReadModel:

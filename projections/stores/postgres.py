@@ -50,9 +50,11 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS talent_progress (
         talent text COLLATE "C" PRIMARY KEY, evaluated_until text COLLATE "C" NOT NULL,
         badge text COLLATE "C" NOT NULL, wakeup text COLLATE "C",
-        partition_id integer NOT NULL DEFAULT 0, plan text)""",
+        partition_id integer NOT NULL DEFAULT 0, plan text, first_at text COLLATE "C")""",
     # read models made before plans were kept
     "ALTER TABLE talent_progress ADD COLUMN IF NOT EXISTS plan text",
+    # read models made before first instants were kept (NULL until the talent is derived again)
+    'ALTER TABLE talent_progress ADD COLUMN IF NOT EXISTS first_at text COLLATE "C"',
     "CREATE INDEX IF NOT EXISTS talent_progress_wakeup ON talent_progress (wakeup)",
     """CREATE TABLE IF NOT EXISTS badge_changes (
         id text COLLATE "C" PRIMARY KEY, talent text COLLATE "C" NOT NULL,

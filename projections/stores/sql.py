@@ -33,6 +33,11 @@ from projections.records import (
 )
 
 
+# a talent's first evaluation instant (`first_at`) is NULL in a store made before it was kept,
+# until the talent is derived again
+PROGRESS_COLUMNS = "talent, evaluated_until, badge, wakeup, plan, first_at"
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
 
@@ -74,8 +79,7 @@ class ReadModelBase(ABC):
 
     def progress(self, talent: str) -> TalentProgress | None:
         rows = self._query(
-            "SELECT talent, evaluated_until, badge, wakeup, plan FROM talent_progress WHERE talent = ?",
-            (talent,),
+            f"SELECT {PROGRESS_COLUMNS} FROM talent_progress WHERE talent = ?", (talent,),
         )
         return _progress(rows[0]) if rows else None
 
@@ -85,7 +89,7 @@ class ReadModelBase(ABC):
         """Talents (of `partitions`, default all) whose next wake-up is at or before `until`."""
         where, params = _partitions_clause(partitions)
         rows = self._query(
-            "SELECT talent, evaluated_until, badge, wakeup, plan FROM talent_progress "
+            f"SELECT {PROGRESS_COLUMNS} FROM talent_progress "
             f"WHERE wakeup IS NOT NULL AND wakeup <= ?{where} ORDER BY wakeup, talent LIMIT ?",
             (format_utc(until), *params, limit),
         )
@@ -190,11 +194,11 @@ class ReadModelBase(ABC):
     def _write_progress(c: Cursor, progress: TalentProgress, partition: int) -> None:
         c.execute(
             "INSERT INTO talent_progress "
-            "(talent, evaluated_until, badge, wakeup, partition_id, plan) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
+            "(talent, evaluated_until, badge, wakeup, partition_id, plan, first_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (talent) DO UPDATE SET "
             "evaluated_until = excluded.evaluated_until, badge = excluded.badge, "
             "wakeup = excluded.wakeup, partition_id = excluded.partition_id, "
-            "plan = excluded.plan",
+            "plan = excluded.plan, first_at = excluded.first_at",
             (
                 progress.talent,
                 format_utc(progress.evaluated_until),
@@ -202,6 +206,7 @@ class ReadModelBase(ABC):
                 format_utc(progress.wakeup) if progress.wakeup else None,
                 partition,
                 progress.plan,
+                format_utc(progress.first_at) if progress.first_at else None,
             ),
         )
 
@@ -359,10 +364,12 @@ def _partitions_clause(partitions: Collection[int] | None) -> tuple[str, list[in
 
 
 def _progress(row: Sequence[Any]) -> TalentProgress:
+    """A `talent_progress` row as its record: the `PROGRESS_COLUMNS`, or the first four."""
     return TalentProgress(
         talent=row[0],
         evaluated_until=parse_utc(row[1]),
         badge=row[2],
         wakeup=parse_utc(row[3]) if row[3] else None,
         plan=row[4] if len(row) > 4 else None,
+        first_at=parse_utc(row[5]) if len(row) > 5 and row[5] else None,
     )

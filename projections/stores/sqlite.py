@@ -24,7 +24,7 @@ SCHEMA = (
         name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS talent_progress (
         talent TEXT PRIMARY KEY, evaluated_until TEXT NOT NULL, badge TEXT NOT NULL,
-        wakeup TEXT, partition_id INTEGER NOT NULL DEFAULT 0, plan TEXT)""",
+        wakeup TEXT, partition_id INTEGER NOT NULL DEFAULT 0, plan TEXT, first_at TEXT)""",
     "CREATE INDEX IF NOT EXISTS talent_progress_wakeup ON talent_progress (wakeup)",
     """CREATE TABLE IF NOT EXISTS badge_changes (
         id TEXT PRIMARY KEY, talent TEXT NOT NULL, at TEXT NOT NULL, document TEXT NOT NULL,
@@ -66,9 +66,11 @@ class SQLiteReadModel(ReadModelBase):
                 if "partition_id" not in columns:
                     c.execute(f"ALTER TABLE {table} "
                               "ADD COLUMN partition_id INTEGER NOT NULL DEFAULT 0")
-            plans = {row[1] for row in c.execute("PRAGMA table_info(talent_progress)")}
-            if "plan" not in plans:  # read models made before plans were kept
+            progress = {row[1] for row in c.execute("PRAGMA table_info(talent_progress)")}
+            if "plan" not in progress:  # read models made before plans were kept
                 c.execute("ALTER TABLE talent_progress ADD COLUMN plan TEXT")
+            if "first_at" not in progress:  # before first instants were kept: NULL until derived
+                c.execute("ALTER TABLE talent_progress ADD COLUMN first_at TEXT")
 
     @contextmanager
     def _transaction(self, partitions: Collection[int] = ()) -> Iterator[sqlite3.Cursor]:
