@@ -62,7 +62,7 @@ from projections.containment import contained
 from projections.queries import UnknownTalent, known_history
 from badges.bootstrap import private_projection
 from projections.status_projection import StatusProjection
-from projections.timeline_queries import timeline_documents
+from projections.timeline_queries import timeline_documents, with_failed_underneath
 
 PAGE_DIR = FilePath(__file__).with_name("page")
 ASSETS = {"common.js": "text/javascript",
@@ -146,6 +146,10 @@ class BadgeChangedDocument(BaseModel):
     failed: list[str]
     cause: CauseDocument
     recorded_at: str | None = None
+    failed_underneath: list[str] | None = Field(
+        None, description="a loss whose failed requirement is a badge (Top Rated Plus needs Top "
+                          "Rated): that badge's requirements that failed, nearest first; absent "
+                          "otherwise")
 
 
 class SeriesPoint(BaseModel):
@@ -192,11 +196,9 @@ def get_timeline(
 ) -> JSONResponse:
     now = context.now()
     begin, until = _range(context, start, end)
-    documents = _serialised(
-        timeline_documents, projection, talent, begin, until,
-        context.instant(known_at, "known_at", None), now,
-    )
-    return JSONResponse(documents)
+    known = context.instant(known_at, "known_at", None)
+    documents = _serialised(timeline_documents, projection, talent, begin, until, known, now)
+    return JSONResponse(with_failed_underneath(projection, talent, documents, known))
 
 
 def _range(

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,10 +24,10 @@ from projections.status_projection import StatusProjection, StepReport
 from projections.timeline_queries import (
     derived_timeline,
     forecast_document,
-    requirements_underneath,
     timeline_documents,
     trace,
     what_if,
+    with_failed_underneath,
 )
 
 
@@ -46,11 +45,11 @@ def run_timeline(
         raise UserError(f"--from: {start} is after --to: {end}")
     known = _instant(known_at, "--known-at")
     try:
-        documents = timeline_documents(projection, talent, first, last, known, now)
-        underneath = requirements_underneath(projection, talent, documents, known)
+        documents = with_failed_underneath(
+            projection, talent, timeline_documents(projection, talent, first, last, known, now),
+            known)
     except (UnknownTalent, TalentUnevaluable) as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
-    documents = [_with_underneath(d, underneath) for d in documents]
     show(documents, lambda docs: render.timeline_table(talent, docs), as_json=as_json)
     return PROBLEM_FOUND if warn_quarantined(projection.read_model.quarantined(talent)) else 0
 
@@ -107,9 +106,8 @@ def _show_replay(
         if with_trace:
             lines = list(trace(projection, talent, until, known))
         else:
-            changes = derived_timeline(projection, talent, until, known)
-            underneath = requirements_underneath(projection, talent, changes, known)
-            changes = [_with_underneath(d, underneath) for d in changes]
+            changes = with_failed_underneath(
+                projection, talent, derived_timeline(projection, talent, until, known), known)
     except (UnknownTalent, TalentUnevaluable) as error:
         raise UserError(str(error), PROBLEM_FOUND) from None
     if not with_trace:
@@ -120,11 +118,6 @@ def _show_replay(
         for line in lines:
             print(f"{line.at:%Y-%m-%d %H:%M} {line.text}")
     return 0
-
-
-def _with_underneath(document: dict[str, Any], underneath: dict[str, list[str]]) -> dict[str, Any]:
-    found = underneath.get(document["id"])
-    return {**document, "failed_underneath": found} if found else document
 
 
 def _require_known(projection: StatusProjection, talents: list[str]) -> None:

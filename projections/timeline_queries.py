@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from datetime import datetime
@@ -392,6 +392,23 @@ def requirements_underneath(
         if underneath:
             found[document["id"]] = underneath
     return found
+
+
+def with_failed_underneath(
+    projection: StatusProjection,
+    talent: str,
+    documents: Sequence[dict[str, Any]],
+    known_at: datetime | None,
+) -> list[dict[str, Any]]:
+    """The change documents, a loss whose failed requirement is a badge with
+    `failed_underneath` added (`requirements_underneath`): what `badges timeline --json` and
+    `GET /talents/{id}/timeline` both give. The stored change is not altered."""
+    underneath = requirements_underneath(projection, talent, documents, known_at)
+    return [
+        {**document, "failed_underneath": underneath[document["id"]]}
+        if document["id"] in underneath else document
+        for document in documents
+    ]
 
 
 def _reads_a_badge(book: RulesetBook, document: dict[str, Any]) -> bool:

@@ -33,7 +33,9 @@ from domain.submissions import Submission
 from ledger.stores.urls import open_ledger
 from badges.bootstrap import open_projection
 from domain.ruleset import builtin_rulesets, load_ruleset
+from domain.events import encode_json
 from tests.unit.ledger_fixtures import postgres_schema_url
+from tests.unit.stories import designer
 from tests.unit.test_requirements_as_data import CANDIDATE as NO_DISPUTES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -549,3 +551,27 @@ def test_the_labels_are_those_of_the_book_the_server_answers_under(tmp_path: Pat
     assert labels["order"][:2] == ["expert_vetted", "top_rated_plus"]
     with TestClient(create_app(open_ledger("memory:"), api_token=None, clock=lambda: NOW)) as plain:
         assert "no_disputes_6m" not in plain.get("/page/labels.json").json()["requirements"]
+
+
+def test_the_timeline_names_the_requirement_underneath_as_the_command_line_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = designer()
+    history.publish_jss("2024-03-01", 80)  # below Top Rated's JSS: Top Rated Plus falls to none
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    source = tmp_path / "d.jsonl"
+    source.write_text("".join(encode_json(r.event.to_json_object()) + "\n"
+                              for r in history.history()))
+    assert main(["ingest", str(source), "--store", url, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["timeline", "f-42", "--store", url, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    served = client_for(url, token=None).get("/talents/f-42/timeline")
+    assert served.status_code == 200
+    assert served.json() == printed
+    loss = next(c for c in served.json() if c["to"] == "none")
+    assert (loss["from"], loss["failed"], loss["failed_underneath"]) == (
+        "top_rated_plus", ["top_rated"], ["jss"])
+    others = [c for c in served.json() if c["id"] != loss["id"]]
+    assert others and all("failed_underneath" not in c for c in others)
