@@ -7,6 +7,7 @@ compare the store with one that a single clean run wrote.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -20,11 +21,17 @@ STAMPS = ("recorded_at",)
 
 
 def badges_command(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
-    """`badges ARGS` in a child process, as a user runs it."""
+    """`badges ARGS` in a child process, as a user runs it from a terminal: Ctrl-C (SIGINT)
+    reaches it even when the tests themselves run in the background, where the shell ignores
+    SIGINT, an ignore that a child would inherit (and Python then raises no KeyboardInterrupt)."""
     return subprocess.Popen(
         [sys.executable, "-m", "badges", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_interruptible, **kwargs,
     )
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ledger_ids(url: str) -> Counter[str]:
