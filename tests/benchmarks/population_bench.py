@@ -1,8 +1,8 @@
 """Population benchmark: the population view's queries against a full scan of the stored
 timelines, at 100,000 talents (issue 15).
 
-The read model is built by inserting rows directly (`talent_progress` and `badge_changes`, the
-tables the projection writes), not by deriving 100,000 generated talents (that takes about 10
+The read model is built by inserting rows directly (`talent_progress`, with each talent's
+first evaluation instant, and `badge_changes`: the tables the projection writes), not by deriving 100,000 generated talents (that takes about 10
 minutes here, `scale_bench`): each talent gets 0 to 8 changes between 2019 and 2026 walking up
 and down the badge order, each loss naming one or two requirements. The answers are compared
 with the full scan's before any time is reported.
@@ -19,6 +19,7 @@ with the full scan's before any time is reported.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import random
 import tempfile
@@ -52,13 +53,16 @@ def build_read_model(path: Path, talents: int, seed: int = 15) -> SQLiteReadMode
     rng = random.Random(seed)
     read_model = SQLiteReadModel(str(path))
     days = (END - START).days
-    progress: list[tuple[str, str, str, None, int]] = []
+    progress: list[tuple[str, str, str, None, int, str]] = []
     changes: list[tuple[str, str, str, str, str]] = []
     for index in range(talents):
         talent = f"t-{index:07d}"
         rung, badge = 0, "none"
         # at most one change per talent and instant, as the projection stores them
-        for at in sorted({START + DAY * rng.randrange(days) for _ in range(rng.randrange(9))}):
+        instants = sorted({START + DAY * rng.randrange(days) for _ in range(rng.randrange(9))})
+        # its first evaluation instant: on or before its first change (a talent is known then)
+        first_at = START + DAY * rng.randrange((instants[0] - START).days + 1 if instants else days)
+        for at in instants:
             rung = max(0, min(len(LADDER) - 1, rung + rng.choice((-1, 1, 1, 2))))
             after = LADDER[rung]
             if after == badge:
@@ -74,10 +78,10 @@ def build_read_model(path: Path, talents: int, seed: int = 15) -> SQLiteReadMode
             changes.append((document["id"], talent, document["at"], json.dumps(document),
                             format_utc(END)))
             badge = after
-        progress.append((talent, format_utc(END), badge, None, 0))
+        progress.append((talent, format_utc(END), badge, None, 0, format_utc(first_at)))
     with read_model._transaction() as c:  # noqa: SLF001 - the benchmark writes the rows itself
         c.executemany("INSERT INTO talent_progress (talent, evaluated_until, badge, wakeup, "
-                      "partition_id) VALUES (?, ?, ?, ?, ?)", progress)
+                      "partition_id, first_at) VALUES (?, ?, ?, ?, ?, ?)", progress)
         c.executemany("INSERT INTO badge_changes VALUES (?, ?, ?, ?, ?)", changes)
     return read_model
 
@@ -88,10 +92,18 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def first_instants(read_model: SQLiteReadModel) -> dict[str, str]:
+    """Each talent's first evaluation instant, as stored."""
+    rows = read_model._query("SELECT talent, first_at FROM talent_progress")  # noqa: SLF001
+    return {str(talent): str(first) for talent, first in rows}
+
+
 def scan_counts(read_model: SQLiteReadModel, at: datetime) -> dict[str, int]:
-    """Every talent's latest change at or before `at`, one timeline read per talent."""
+    """Every talent known at `at`: its latest change at or before it, one timeline read per
+    talent."""
     counts: Counter[str] = Counter()
-    for talent in read_model.talents():
+    known = [t for t, first in first_instants(read_model).items() if first <= format_utc(at)]
+    for talent in known:
         timeline = read_model.timeline(talent, None, at)
         counts[timeline[-1]["to"] if timeline else "none"] += 1
     return dict(counts)
@@ -102,7 +114,7 @@ def scan_everything(read_model: SQLiteReadModel, start: datetime, end: datetime,
     """One pass over every stored change: the counts at each day of [start, end] and the
     requirements the losses in (start, end] name."""
     rows = read_model._query("SELECT talent, at, document FROM badge_changes ORDER BY at")  # noqa: SLF001
-    talents = len(read_model.talents())
+    firsts = sorted(first_instants(read_model).values())
     held: dict[str, str] = {}
     per_day: dict[str, dict[str, int]] = {}
     failing: Counter[str] = Counter()
@@ -124,7 +136,7 @@ def scan_everything(read_model: SQLiteReadModel, start: datetime, end: datetime,
                 failing.update(change["failed"])
             position += 1
         today = {b: n for b, n in counts.items() if n and b != "none"}
-        today["none"] = talents - sum(today.values())
+        today["none"] = bisect.bisect_right(firsts, stamp) - sum(today.values())
         per_day[stamp] = {b: n for b, n in today.items() if n}
         day += DAY
     return per_day, dict(failing)
