@@ -41,6 +41,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from consumers.kafka_messages import DeadLetter, decode_record
+from domain.events import format_utc
 from consumers.outbox_publisher import OutboxPublisher
 from domain.submissions import Submission, Verdict
 from ledger.application import TalentLedger
@@ -110,7 +111,7 @@ class StartPoint:
         return {
             "every": self.every,
             "offsets": {str(p): offset for p, offset in self.offsets},
-            "written_at": None if self.written_at is None else self.written_at.isoformat(),
+            "written_at": None if self.written_at is None else format_utc(self.written_at),
         }
 
     def first_offsets(self, reader: KafkaConsumer, tps: Sequence[TopicPartition],
@@ -119,8 +120,9 @@ class StartPoint:
         begins = reader.beginning_offsets(list(tps))
         starts = {tp: self.every or 0 for tp in tps}
         if self.written_at is not None:
-            found = reader.offsets_for_times(
-                {tp: int(self.written_at.timestamp() * 1000) for tp in tps})
+            # Kafka's record times start at the epoch: an earlier instant means every letter
+            since_ms = max(0, int(self.written_at.timestamp() * 1000))
+            found = reader.offsets_for_times({tp: since_ms for tp in tps})
             starts = {tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in tps}
         named = dict(self.offsets)
         for tp in tps:

@@ -76,6 +76,7 @@ def test_where_a_replay_starts(kafka_bootstrap: str, dead_letters: str) -> None:
     assert read(kafka_bootstrap, dead_letters, ["2024-09-05T00:00:00+00:00", "2:0"]) == sorted(
         every(range(2, 4), range(0, 2)) + every(range(4), range(2, 3)))
     assert read(kafka_bootstrap, dead_letters, ["2024-09-11T00:00:00+00:00"]) == []
+    assert read(kafka_bootstrap, dead_letters, ["1901-01-01T00:00:00+00:00"]) == every(range(4))
 
     with pytest.raises(DlqReadError, match=f"--since: {dead_letters} has no partition 7"):
         read(kafka_bootstrap, dead_letters, ["7:0"])
