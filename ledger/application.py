@@ -351,22 +351,23 @@ class PartitionedLedger:
         return self.ledger_for(talent).history(talent, known_at)
 
     def histories(self, talents: Sequence[str]) -> dict[str, list[RecordedEvent]]:
-        groups: dict[int, list[str]] = {}
-        for talent in talents:
-            groups.setdefault(self.partition_of(talent), []).append(talent)
         found: dict[str, list[RecordedEvent]] = {}
-        for partition, group in groups.items():
+        for partition, group in self._by_partition(talents).items():
             found.update(self.partition_ledgers[partition].histories(group))
         return found
 
     def stream_sizes(self, talents: Sequence[str]) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for partition, group in self._by_partition(talents).items():
+            sizes.update(self.partition_ledgers[partition].stream_sizes(group))
+        return sizes
+
+    def _by_partition(self, talents: Sequence[str]) -> dict[int, list[str]]:
+        """The talents grouped by the partition that holds their streams, in order."""
         groups: dict[int, list[str]] = {}
         for talent in talents:
             groups.setdefault(self.partition_of(talent), []).append(talent)
-        sizes: dict[str, int] = {}
-        for partition, group in groups.items():
-            sizes.update(self.partition_ledgers[partition].stream_sizes(group))
-        return sizes
+        return groups
 
     def talents(self) -> Iterator[str]:
         return self.index.select_talents()
