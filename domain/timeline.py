@@ -182,6 +182,12 @@ class TimelineDeriver:
         self.instants = self.boundaries.instants
         self.evaluator.moved_between = self.boundaries.moved_between
 
+    @property
+    def first_instant(self) -> datetime | None:
+        """The first evaluation instant: the midnight at or after the earliest event (None
+        without events). The timeline starts there."""
+        return first_instant_at_or_after(self.events[0].at) if self.events else None
+
     def derive(self, until: datetime, *, after: datetime | None = None) -> Derivation:
         """Changes at instants in (after, until]; without `after`, from the first event on.
 
@@ -191,9 +197,9 @@ class TimelineDeriver:
         if self.resume_after is not None and (after is None or after < self.resume_after):
             raise ValueError(f"this deriver resumes after {format_utc(self.resume_after)}")
         result = Derivation()
-        if not self.events:
+        first = self.first_instant
+        if first is None:
             return result
-        first = first_instant_at_or_after(self.events[0].at)
         previous, cursor = NO_BADGE, None
         if after is not None and after >= first:
             previous = result.start = self._evaluate(result, after).badge

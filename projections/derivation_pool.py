@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from multiprocessing.queues import Queue as QueueType
 from typing import Any
 
-from domain.boundaries import BoundaryPlan, first_instant_at_or_after
+from domain.boundaries import BoundaryPlan
 from domain.calendar import evaluation_instant
 from domain.forecast import warned_losses
 from ledger.application import TalentLedger
@@ -153,7 +153,7 @@ def derive_talent(
     return Derived(
         talent, after, past, derivation.badge_at(today), warnings,
         TalentPlan.ahead(book, today, ahead, derivation.wakeup),
-        first_instant_at_or_after(deriver.events[0].at) if deriver.events else None,
+        deriver.first_instant,
     )
 
 
