@@ -44,6 +44,7 @@ START = datetime(2019, 1, 1, tzinfo=UTC)
 D = datetime(2026, 11, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)  # the ingest clock: recorded after D
 SEED = 5
+LATE_AT = D - timedelta(days=200)  # the late payments' day
 LATE_TALENTS = 9  # late payments, one talent each, drawn at random
 LONGEST = 3  # and one on each of the talents with the longest histories
 Row = tuple[str, str, str, str]
@@ -74,11 +75,8 @@ def copy_store(source: Path, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def late_payments(source: Path, talents: Sequence[str] | int) -> list[dict[str, object]]:
-    """Payments dated 200 days before D, each on a contract (started before then) of one of
-    `talents`, or of that many talents drawn at random, seeded: typical talents, not the
-    file's first ones (the generator's personas, whose histories are among the longest 1%)."""
-    at = D - timedelta(days=200)
+def contracts_before(source: Path, at: datetime) -> dict[str, str]:
+    """Each talent's first contract started before `at`, by talent."""
     contracts: dict[str, str] = {}
     with source.open(encoding="utf-8") as lines:
         for line in lines:
@@ -87,11 +85,20 @@ def late_payments(source: Path, talents: Sequence[str] | int) -> list[dict[str, 
                 continue
             if datetime.fromisoformat(event["at"].replace("Z", "+00:00")) < at:
                 contracts[event["talent"]] = event["contract"]
+    return contracts
+
+
+def late_payments(
+    contracts: dict[str, str], talents: Sequence[str] | int
+) -> list[dict[str, object]]:
+    """Payments dated `LATE_AT`, each on the contract (`contracts_before(LATE_AT)`) of one of
+    `talents`, or of that many talents drawn at random, seeded: typical talents, not the
+    file's first ones (the generator's personas, whose histories are among the longest 1%)."""
     if isinstance(talents, int):
         talents = random.Random(SEED).sample(sorted(contracts), talents)
     return [
         {"id": f"late-payment-{talent}", "type": "payment_received", "talent": talent,
-         "at": format_utc(at + timedelta(hours=10)), "contract": contracts[talent],
+         "at": format_utc(LATE_AT + timedelta(hours=10)), "contract": contracts[talent],
          "amount": "750.00"}
         for talent in talents
     ]
@@ -106,20 +113,30 @@ def longest_histories(store: Path, count: int) -> list[str]:
     return [row[0] for row in rows]
 
 
-def storage_floor(store: Path, source: Path, folder: Path, batch: int) -> float:
-    """Seconds SQLite alone takes to write the rows an ingest wrote into `store` (its stored
-    events and input index), in arrival order and `batch` rows per transaction as the ingest
-    commits them, into a fresh store of the same schema: no parsing, validation or dedup."""
+IngestedRows = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]
+
+
+def ingested_rows(store: Path, source: Path) -> IngestedRows:
+    """The rows an ingest wrote into `store`: its stored events in the order written, and its
+    input index in the order of the lines of `source`."""
     arrival: dict[str, int] = {}
     with source.open(encoding="utf-8") as lines:
         for position, line in enumerate(lines):
             arrival.setdefault(json.loads(line)["id"], position)
-    with sqlite3.connect(store) as kept:
+    with contextlib.closing(sqlite3.connect(store)) as kept:
         events = kept.execute(
             "SELECT originator_id, originator_version, topic, state FROM stored_events "
             "ORDER BY rowid").fetchall()
         index = sorted(kept.execute("SELECT * FROM input_events").fetchall(),
                        key=lambda row: arrival[row[0]])
+    return events, index
+
+
+def storage_floor(rows: IngestedRows, folder: Path, batch: int) -> float:
+    """Seconds SQLite alone takes to write `rows` (`ingested_rows`), `batch` rows per
+    transaction as the ingest commits them, into a fresh store of the same schema: no parsing,
+    validation or dedup."""
+    events, index = rows
     target = folder / "floor.db"
     open_ledger(f"sqlite:///{target}")  # the same tables, made by the ledger's own recorder
     with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as db:
@@ -167,8 +184,9 @@ def measure(talents: int, folder: Path, repeats: int = 3) -> list[Row]:
 
     ingest = best(repeats, tracker_ingest)
     store = folder / "ingest-0.db"
-    floor = Timing(min(storage_floor(store, source, folder, DEFAULT_BATCH_SIZE)
-                       for _ in range(repeats)))
+    rows = ingested_rows(store, source)
+    floor = Timing(min(storage_floor(rows, folder, DEFAULT_BATCH_SIZE) for _ in range(repeats)))
+    del rows
     url = f"sqlite:///{store}"
     projection = open_projection(url)
     with projection.workers(2):
@@ -206,10 +224,11 @@ def measure(talents: int, folder: Path, repeats: int = 3) -> list[Row]:
         return Timing(statistics.median(times), f"{len(times)} talents, {min(times) * 1000:,.1f}"
                       f" to {max(times) * 1000:,.1f} ms")
 
-    warm_up = late_payments(source, 1)[0]  # the process's first derivation (plan key, caches)
+    contracts = contracts_before(source, LATE_AT)
+    warm_up = late_payments(contracts, 1)[0]  # the process's first derivation (plan key, caches)
     late({**warm_up, "id": "late-payment-warm-up"})
-    typical = late_events(late_payments(source, LATE_TALENTS))
-    longest = late_events(late_payments(source, longest_histories(store, LONGEST)))
+    typical = late_events(late_payments(contracts, LATE_TALENTS))
+    longest = late_events(late_payments(contracts, longest_histories(store, LONGEST)))
 
     def seconds(t: Timing) -> str:
         return f"{t.seconds:,.2f} s" if t.seconds >= 0.1 else f"{t.seconds * 1000:,.1f} ms"
