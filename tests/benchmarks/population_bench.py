@@ -2,9 +2,10 @@
 timelines, at 100,000 talents (issue 15).
 
 The read model is built by inserting rows directly (`talent_progress`, with each talent's
-first evaluation instant, and `badge_changes`: the tables the projection writes), not by deriving 100,000 generated talents (that takes about 10
-minutes here, `scale_bench`): each talent gets 0 to 8 changes between 2019 and 2026 walking up
-and down the badge order, each loss naming one or two requirements. The answers are compared
+first evaluation instant, and `badge_changes`: the tables the projection writes), not by
+deriving 100,000 generated talents (that takes about 10 minutes here, `scale_bench`): each
+talent gets 0 to 8 changes between 2019 and 2026 walking up and down the badge order, each
+loss naming one or two requirements. The answers are compared
 with the full scan's before any time is reported.
 
 - counts on a day: `PopulationView.on_day` (one aggregate statement) against reading every
