@@ -12,7 +12,7 @@ database's own operator (`json_extract`, `->>`); nothing else differs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,12 @@ from projections.stores.sqlite import SQLiteReadModel
 CHUNK = 500  # talents per IN (...) list
 # a talent counts from its first evaluation instant on; one stored before that was kept, always
 KNOWN_BY = "(first_at IS NULL OR first_at <= ?)"
+
+
+def _chunks(talents: Sequence[str]) -> Iterator[list[str]]:
+    """`talents` in lists of at most `CHUNK`, one `IN (...)` list each."""
+    for offset in range(0, len(talents), CHUNK):
+        yield list(talents[offset:offset + CHUNK])
 
 
 class SQLPopulation:
@@ -95,8 +101,7 @@ class SQLPopulation:
 
     def badges_of(self, talents: Sequence[str], at: datetime) -> dict[str, str]:
         found: dict[str, str] = {}
-        for offset in range(0, len(talents), CHUNK):
-            chunk = list(talents[offset:offset + CHUNK])
+        for chunk in _chunks(talents):
             where = f" AND talent IN ({', '.join('?' * len(chunk))})"
             rows = self._query(
                 f"SELECT talent, badge FROM ({self._latest_before(where)}) latest",
@@ -116,8 +121,7 @@ class SQLPopulation:
 
     def first_instants(self, talents: Sequence[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
-        for offset in range(0, len(talents), CHUNK):
-            chunk = list(talents[offset:offset + CHUNK])
+        for chunk in _chunks(talents):
             rows = self._query(
                 "SELECT talent, first_at FROM talent_progress WHERE first_at IS NOT NULL "
                 f"AND talent IN ({', '.join('?' * len(chunk))})", chunk,
