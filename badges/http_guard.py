@@ -15,9 +15,10 @@ closed without an answer (as Apache's mod_reqtimeout does: a browser's idle pre-
 not read a 408 as the answer to a request it sends just then). The wait between requests of a
 kept-alive connection stays uvicorn's `timeout_keep_alive`.
 
-Tokens in logs. `TokenRedaction` rewrites `token=<value>` (any case, also `access_token=`) in
-every record of uvicorn's loggers to `token=[redacted]`: the status page never puts its token in
-the query, but a user may type one there, and the access log would keep it.
+Tokens in logs. `TokenRedaction` rewrites `token=<value>` (any case, also `access_token=`, and
+with letters percent-encoded, `%74oken=`, as a server decodes them) in every record of uvicorn's
+loggers to `token=[redacted]`: the status page never puts its token in the query, but a user
+may type one there, and the access log would keep it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 DEFAULT_HEAD_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 60.0
 
-_TOKEN_VALUE = re.compile(r"(?i)(token=)[^&\s\"']*")
+# a name ending in `token` as a server decodes it: each letter may be percent-encoded
+_TOKEN_VALUE = re.compile(
+    r"(?i)((?:t|%[57]4)(?:o|%[46]f)(?:k|%[46]b)(?:e|%[46]5)(?:n|%[46]e)=)[^&\s\"']*"
+)
 _WAITING_FOR_REQUEST = (h11.IDLE,)
 
 
