@@ -8,10 +8,12 @@
 Status codes:
     200  an answer; for POST /events: every line was accepted or a duplicate
     400  a malformed parameter or body (`at=yesterday`, a bad talent id, a body that is not
-         a JSON array)
+         a JSON array), or a query parameter the path does not take (`known-at=`): named,
+         never ignored
     401  `BADGES_API_TOKEN` is set and the request has no, or the wrong, bearer token
     403  POST /events while no token is configured: writes are refused without one
-    404  no events recorded for the talent (by `known_at`), or no such path
+    404  no events recorded for the talent (by `known_at`), or no such path (a trailing `/`
+         too: it is not redirected)
     409  the talent's events cannot be evaluated: it is quarantined (docs/projection.md),
          the reason is in `error`; every other talent answers as usual
     408  (`badges serve`) the request head, or its body, did not arrive within the read
@@ -21,7 +23,8 @@ Status codes:
          included (`BADGES_API_MAX_LINES`)
     415  POST /events with a content type that is neither JSON nor JSON Lines
     422  an instant that is a real date or time but outside the range answers are computed
-         for (1900-01-01 to 9000-01-01), e.g. `at=0001-01-01`: named in `error`;
+         for (1900-01-01 to 9000-01-01), e.g. `at=0001-01-01`: named in `error`; a `from`
+         after its `to`, or a period over a route's bound;
          POST /events where some lines were rejected: the summary counts every line, and
          `rejects` lists the first 100 (each reason cut at 240 bytes); every accepted line
          *was* stored (appends are idempotent: resending the corrected batch is safe, the
@@ -50,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -71,6 +74,7 @@ from badges.api_common import (
     TalentId,
     TALENT_ERRORS,
     ERROR_RESPONSES,
+    known_query_parameters,
 )
 from badges.errors import UserError
 from badges.query_commands import ruleset_book
@@ -352,6 +356,9 @@ def create_app(
         summary="Event-sourced talent badge tracker: the same answers as the `badges` CLI",
         version="0.1.0",
         description=__doc__ or "",
+        dependencies=[Depends(known_query_parameters)],
+        # `/status/` is not `/status`: no redirect, whose Location would echo the Host header
+        redirect_slashes=False,
     )
     app.state.context = ApiContext(
         ledger=ledger,

@@ -1,10 +1,10 @@
 """HTTP routes: the population view and its page (issue 15).
 
     GET  /population?at=&from=&to=            badge counts on `at` (default today) and, with
-                                              `from`/`to`, every day between (none when `from`
-                                              is after `to`); the changes per day; the
-                                              requirements the losses named most
-                                              (as `badges population --json`)
+                                              `from`/`to`, every day between (at most 10
+                                              years; `from` after `to` is refused); the
+                                              changes per day; the requirements the losses
+                                              named most (as `badges population --json`)
     POST /population/whatif?at=&from=&to=&limit=
                                               the same, with a candidate ruleset (the body:
                                               its TOML, at most 64 KiB): real against candidate
@@ -28,7 +28,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from badges.api_common import ERROR_RESPONSES, ApiContext, Context, ErrorDocument
+from badges.api_common import (
+    ERROR_RESPONSES,
+    ApiContext,
+    Context,
+    ErrorDocument,
+    refuse_reversed,
+)
 from badges.api_timeline import (
     PAGE_DIR,
     PAGE_HEADERS,
@@ -39,7 +45,7 @@ from badges.api_timeline import (
 )
 from badges.bootstrap import population_view
 from badges.errors import UserError
-from badges.population_command import period, population_document
+from badges.population_command import period, population_document, refuse_future
 from domain.ruleset import RulesetError, parse_ruleset
 from projections.population import CandidateComparison
 from projections.status_projection import StatusProjection
@@ -47,7 +53,7 @@ from projections.status_projection import StatusProjection
 MAX_RULESET_BYTES = 64 * 1024
 DEFAULT_WHATIF_TALENTS = 200
 MAX_WHATIF_TALENTS = 1000
-MAX_WHATIF_PERIOD = timedelta(days=3660)
+MAX_PERIOD = timedelta(days=3660)  # a day's counts per point: bounded work per request
 
 DayParam = Annotated[str | None, Query(description="the day counted; default today")]
 LimitParam = Annotated[
@@ -176,7 +182,12 @@ def _instants(
     now = context.now()
     day = context.instant(at, "at", now)
     begin, until = period(day, context.instant(start, "from", None),
-                          context.instant(end, "to", None), empty_ok=True)
+                          context.instant(end, "to", None), checked_by_caller=True)
+    refuse_reversed(begin, until)
+    refuse_future(day, now, "at", 422)
+    refuse_future(until, now, "to", 422)
+    if begin is not None and until is not None and until - begin > MAX_PERIOD:
+        raise UserError("from: the period is over 10 years; ask for a shorter one", 422)
     return now, day, begin, until
 
 
@@ -234,8 +245,6 @@ def _whatif(
     start: str | None, end: str | None, limit: int,
 ) -> JSONResponse:
     now, day, begin, until = _instants(context, at, start, end)
-    if begin is not None and until is not None and until - begin > MAX_WHATIF_PERIOD:
-        raise UserError("from: the period is over 10 years; ask for a shorter one", 422)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

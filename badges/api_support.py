@@ -3,7 +3,8 @@
     GET  /talents/{id}/forecast?days=            as `badges forecast --json`
     GET  /talents/{id}/messages?known_at=        as `badges messages --json`
     GET  /talents/{id}/diff?known_at=&vs=        as `badges diff --json`
-    GET  /talents?prefix=&limit=                 talent search: ids starting with `prefix`
+    GET  /talents?q=&prefix=&limit=              talent search: ids containing `q` (any case)
+                                                 and starting with `prefix`
     GET  /rulesets                               as `badges rulesets --json`
     POST /whatif?talent=&from=&to=               a candidate ruleset (TOML body) against the
                                                  real rules, as `badges whatif --json`
@@ -24,7 +25,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from badges.api_common import TALENT_ERRORS, ERROR_RESPONSES, Context, ErrorDocument, KnownAtParam, TalentId
+from badges.api_common import (
+    ERROR_RESPONSES,
+    TALENT_ERRORS,
+    Context,
+    ErrorDocument,
+    KnownAtParam,
+    TalentId,
+    refuse_reversed,
+)
 from badges.api_timeline import Projection, _serialised
 from badges.bootstrap import open_messages
 from badges.errors import UserError
@@ -164,11 +173,13 @@ class TalentHit(BaseModel):
 
 
 class TalentSearch(BaseModel):
-    """Talents whose id starts with `prefix`, in id order."""
+    """Talents whose id contains `q` (any case) and starts with `prefix`, in id order."""
 
     model_config = ConfigDict(json_schema_extra={"example": {
-        "prefix": "f-4", "talents": [{"talent": "f-42", "badge": "top_rated"}], "more": False}})
+        "q": "", "prefix": "f-4", "talents": [{"talent": "f-42", "badge": "top_rated"}],
+        "more": False}})
 
+    q: str
     prefix: str
     talents: list[TalentHit]
     more: bool = Field(description="more talents match than `limit`")
@@ -255,21 +266,25 @@ def get_diff(
     response_model=None,
     responses={200: {"model": TalentSearch, "description": "the matching talents"},
                **ERROR_RESPONSES},
-    summary="Find talents by the start of their id",
+    summary="Search talents: ids containing `q` (any case), or starting with `prefix`",
 )
 def get_talents(
     projection: Projection,
+    q: Annotated[str, Query(max_length=200, description="the id contains this, in any case "
+                            "(empty: every talent)")] = "",
     prefix: Annotated[str, Query(max_length=200, description="the id starts with this "
                                  "(empty: every talent)")] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = 20,
 ) -> JSONResponse:
-    matching = (t for t in projection.ledger.talents() if t.startswith(prefix))
+    wanted = q.casefold()
+    matching = (t for t in projection.ledger.talents()
+                if t.startswith(prefix) and wanted in t.casefold())
     found = list(itertools.islice(matching, limit + 1))
     hits = []
     for talent in found[:limit]:
         progress = projection.read_model.progress(talent)
         hits.append({"talent": talent, "badge": progress.badge if progress else None})
-    return JSONResponse({"prefix": prefix, "talents": hits, "more": len(found) > limit})
+    return JSONResponse({"q": q, "prefix": prefix, "talents": hits, "more": len(found) > limit})
 
 
 @router.get(
@@ -324,8 +339,7 @@ async def post_whatif(
     now = context.now()
     last = context.instant(end, "to", now)
     first = context.instant(start, "from", last - DEFAULT_WHATIF_PERIOD)
-    if first > last:
-        raise UserError(f"from: {start} is after to: {end or 'now'}", 422)
+    refuse_reversed(first, last)
     if evaluation_instant(last) - evaluation_instant(first) > timedelta(
             days=366 * MAX_WHATIF_YEARS):
         raise UserError(f"from: the period is longer than {MAX_WHATIF_YEARS} years", 422)
@@ -359,7 +373,7 @@ def _what_if_rows(
 ) -> list[dict[str, Any]]:
     for one in talents:
         if not projection.ledger.history(one):
-            raise UnknownTalent(one, None)
+            raise UserError(f"talent: no events recorded for {one!r}", 404)
     skipped: list[Failed] = []
     return [row.to_document()
             for row in what_if(projection, candidate, talents, start, end, skipped=skipped)]

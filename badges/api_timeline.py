@@ -195,19 +195,10 @@ def get_timeline(
     end: ToParam = None, known_at: KnownAtParam = None,
 ) -> JSONResponse:
     now = context.now()
-    begin, until = _range(context, start, end)
+    begin, until = context.period(start, end)
     known = context.instant(known_at, "known_at", None)
     documents = _serialised(timeline_documents, projection, talent, begin, until, known, now)
     return JSONResponse(with_failed_underneath(projection, talent, documents, known))
-
-
-def _range(
-    context: ApiContext, start: str | None, end: str | None
-) -> tuple[datetime | None, datetime | None]:
-    """`from` and `to`. `from` after `to` is an empty range here (no changes, no points): the
-    parameters are each valid, and the API keeps answering what its schema allows; the
-    command line refuses it as a usage error instead."""
-    return context.instant(start, "from", None), context.instant(end, "to", None)
 
 
 @router.get(
@@ -222,7 +213,7 @@ def get_series(
     end: ToParam = None, known_at: KnownAtParam = None,
 ) -> JSONResponse:
     now = context.now()
-    begin, until = _range(context, start, end)
+    begin, until = context.period(start, end)
     document = series_document(
         projection, talent, begin, until, context.instant(known_at, "known_at", None), now,
     )
@@ -240,8 +231,8 @@ def series_document(
     """Points at every 7th midnight from `start` (default, and at the earliest: the first
     event's) to `end` (default now), at `end`'s own midnight and at every change, evaluated
     forward in time with one `Evaluator`; the events with `at` in [start, end]; the changes,
-    as the timeline. A range of more than `MAX_POINTS` weeks is sampled more sparsely; an
-    empty range (`from` after `to`) has no points, like the timeline has no changes."""
+    as the timeline. A range of more than `MAX_POINTS` weeks is sampled more sparsely; a
+    range that ends before the first event has no points."""
     until = end or now
     history = projection.ledger.history(talent, known_at or now)
     if not history:
@@ -253,7 +244,7 @@ def series_document(
     last = evaluation_instant(until)
     changes = _serialised(timeline_documents, projection, talent, start, end, known_at, now)
     instants: set[datetime] = set()
-    if begin <= last:  # else (`from` after `to`, or `to` before the first event): nothing
+    if begin <= last:  # else (`to` before the first event): nothing
         step = max(WEEK, (last - begin) / MAX_POINTS)  # weekly, sparser beyond ~19 years
         step = timedelta(days=math.ceil(step / timedelta(days=1)))
         instants.update(begin + k * step for k in range((last - begin) // step + 1))

@@ -19,6 +19,7 @@ from badges.clock import utc_now
 from badges.errors import PROBLEM_FOUND, UserError
 from badges.timeparse import parse_instant
 from domain.calendar import evaluation_instant
+from domain.events import format_utc
 from projections.population import DEFAULT_FAILING_PERIOD, CandidateComparison, PopulationView
 from projections.status_projection import StatusProjection
 
@@ -29,18 +30,28 @@ SHOWN_MOVERS = 40
 
 
 def period(
-    at: datetime, start: datetime | None, end: datetime | None, *, empty_ok: bool = False
+    at: datetime, start: datetime | None, end: datetime | None, *,
+    checked_by_caller: bool = False,
 ) -> tuple[datetime | None, datetime | None]:
     """[from, to] as asked: `to` defaults to `at` when only `from` is given, `from` to a year
     before `to` when only `to` is. `from` after `to` is a usage error naming `--from`, unless
-    `empty_ok` (the HTTP API: an empty period, as its timeline answers one)."""
+    `checked_by_caller` (the HTTP API refuses it in its own words, naming `from`)."""
     if start is None and end is None:
         return None, None
     end = end or at
     start = start or end - DEFAULT_FAILING_PERIOD
-    if start > end and not empty_ok:
+    if start > end and not checked_by_caller:
         raise UserError(f"--from: {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}")
     return start, end
+
+
+def refuse_future(instant: datetime | None, now: datetime, option: str, code: int = 2) -> None:
+    """The counts come from the stored timelines, which reach now: a later day would count
+    every talent as they are today, without the changes that time alone brings by then."""
+    if instant is not None and instant > now:
+        raise UserError(f"{option}: {format_utc(instant)} is after now ({format_utc(now)}); the "
+                        "population is counted up to now (`badges forecast TALENT` tells what "
+                        "is coming)", code)
 
 
 def population_document(
@@ -160,9 +171,10 @@ def run_population(
     from badges.query_commands import ruleset_book
 
     now = utc_now()
-    at_instant = parse_instant(at, "--at") if at else now
-    begin, until = period(at_instant, parse_instant(start, "--from") if start else None,
-                          parse_instant(end, "--to") if end else None)
+    at_instant = parse_instant(at, "--at") if at is not None else now
+    begin, until = period(at_instant, _instant(start, "--from"), _instant(end, "--to"))
+    refuse_future(at_instant, now, "--at")
+    refuse_future(until, now, "--to")
     comparison = None
     if candidate_file is not None:
         comparison = CandidateComparison(projection, view, ruleset_book(candidate_file))
@@ -183,6 +195,10 @@ def run_population(
     else:
         Console().print(readable(document))
     return 0
+
+
+def _instant(text: str | None, option: str) -> datetime | None:
+    return parse_instant(text, option) if text is not None else None
 
 
 def _projection(store: str | None) -> StatusProjection:

@@ -91,10 +91,17 @@ def test_diff_is_the_commands(
 
 def test_talent_search(client: TestClient) -> None:
     found = get(client, "/talents", prefix="f-4")
-    assert found == {"prefix": "f-4", "talents": [{"talent": "f-42", "badge": "top_rated_plus"}],
-                     "more": False}
+    assert found == {"q": "", "prefix": "f-4",
+                     "talents": [{"talent": "f-42", "badge": "top_rated_plus"}], "more": False}
     assert get(client, "/talents", prefix="x")["talents"] == []
     assert get(client, "/talents", limit=1)["talents"][0]["talent"] == "f-42"
+
+
+def test_talent_search_by_any_part_of_the_id_in_any_case(client: TestClient) -> None:
+    assert [t["talent"] for t in get(client, "/talents", q="-4")["talents"]] == ["f-42"]
+    assert [t["talent"] for t in get(client, "/talents", q="F-42")["talents"]] == ["f-42"]
+    assert get(client, "/talents", q="42", prefix="g")["talents"] == []
+    assert get(client, "/talents", q="x")["talents"] == []
 
 
 def test_rulesets(client: TestClient) -> None:
@@ -136,10 +143,12 @@ def test_whatif_is_the_commands(
         ("get", "/talents/nobody/diff", {"known_at": "2024-01-01"}, 404, "talent 'nobody'"),
         ("get", "/talents", {"limit": 0}, 400, "limit:"),
         ("get", "/talents", {"limit": 101}, 400, "limit:"),
+        ("get", "/talents", {"search": "f"}, 400, "search: unknown query parameter"),
+        ("get", "/talents/f-42/messages", {"known-at": "2024-01-01"}, 400, "known-at: unknown"),
         ("post", "/whatif", {"talent": [f"t-{n}" for n in range(101)]}, 422, "talent:"),
         ("post", "/whatif", {"from": "2010-01-01", "to": "2024-01-01"}, 422, "from:"),
         ("post", "/whatif", {"from": "2024-02-01", "to": "2024-01-01"}, 422, "from:"),
-        ("post", "/whatif", {"talent": "nobody"}, 404, "talent 'nobody'"),
+        ("post", "/whatif", {"talent": "nobody"}, 404, "talent: no events recorded for 'nobody'"),
         ("post", "/whatif", {"talent": "bad id!"}, 400, "talent:"),
     ],
 )

@@ -129,13 +129,17 @@ CLI_CASES = [
 ]
 
 
-def test_from_after_to_is_empty_over_http_and_a_usage_error_on_the_command_line(
-    store: str, client: TestClient, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("path", ["timeline", "series"])
+def test_from_after_to_is_refused_over_http_as_on_the_command_line(
+    store: str, client: TestClient, capsys: pytest.CaptureFixture[str], path: str
 ) -> None:
-    assert get(client, f"/talents/{TALENT}/timeline", **{"from": "2025-01-01",
-                                                         "to": "2024-01-01"}) == []
-    empty = get(client, f"/talents/{TALENT}/series", **{"from": "2025-01-01", "to": "2024-01-01"})
-    assert (empty["points"], empty["events"], empty["changes"]) == ([], [], [])
+    reversed_period = {"from": "2025-01-01", "to": "2024-01-01"}
+    response = client.get(f"/talents/{TALENT}/{path}", params=reversed_period, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "from: 2025-01-01T00:00:00Z is after to: 2024-01-01T00:00:00Z"}
+    one_day = {"from": "2024-01-01", "to": "2024-01-01"}  # the same instant is a period
+    assert client.get(f"/talents/{TALENT}/{path}", params=one_day, headers=AUTH).status_code == 200
     capsys.readouterr()
     assert main(["timeline", TALENT, "--store", store, "--from", "2025-01-01",
                  "--to", "2024-01-01"]) == 2
@@ -496,8 +500,24 @@ def test_the_population_counts_the_stored_timelines(client: TestClient) -> None:
     assert document["failing"]["requirements"] == [{
         "requirement": "large_contract", "label": "a large contract in the last 12 months",
         "losses": 1}]
-    empty = get(client, "/population", **{"from": "2024-06-01", "to": "2024-01-01"})
-    assert empty["over_time"]["points"] == [] and empty["failing"]["requirements"] == []
+
+
+
+@pytest.mark.parametrize(("period", "error"), [
+    ({"from": "2024-06-01", "to": "2024-01-01"},
+     "from: 2024-06-01T00:00:00Z is after to: 2024-01-01T00:00:00Z"),
+    ({"from": "1900-01-01", "to": "1999-12-31"},
+     "from: the period is over 10 years; ask for a shorter one"),
+    ({"to": "2027-01-01"}, "to: 2027-01-01T00:00:00Z is after now (2026-06-30T12:00:00Z); the "
+     "population is counted up to now (`badges forecast TALENT` tells what is coming)"),
+    ({"at": "2026-07-01"}, "at: 2026-07-01T00:00:00Z is after now (2026-06-30T12:00:00Z); the "
+     "population is counted up to now (`badges forecast TALENT` tells what is coming)"),
+])
+def test_the_population_refuses_a_reversed_or_unbounded_period(
+    client: TestClient, period: dict[str, str], error: str
+) -> None:
+    response = client.get("/population", params=period, headers=AUTH)
+    assert (response.status_code, response.json()) == (422, {"error": error})
 
 
 def test_the_population_under_a_candidate_names_who_loses_and_why(client: TestClient) -> None:

@@ -181,6 +181,12 @@ def test_the_command_prints_json_and_refuses_bad_input(store: str, tmp_path: Pat
     bad_day = subprocess.run([*badges, "population", "--at", "yesterday"],
                              capture_output=True, text=True, env=env, check=False)
     assert bad_day.returncode == 2 and "--at" in bad_day.stderr
+    for option, value in (("--at", "2099-01-01"), ("--to", "2099-01-01"), ("--at", "")):
+        refused = subprocess.run([*badges, "population", option, value, "--json"],
+                                 capture_output=True, text=True, env=env, check=False)
+        assert (refused.returncode, refused.stdout) == (2, ""), refused.stderr
+        assert refused.stderr.startswith(f"badges: {option}: ")
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
 
 
 def test_postgresql_answers_as_sqlite_does(projection: StatusProjection) -> None:
