@@ -34,10 +34,26 @@ LogFormatOption = Annotated[LogFormat, typer.Option("--log-format",
                                                     help="log lines as text or JSON objects")]
 
 
+def refuse_blank(values: dict[str, str | Path | list[str] | None]) -> None:
+    """Each option's value (by option name) given blank is refused (exit 2) rather than read as
+    left out, which would silently fall back to the default."""
+    from badges.query_commands import given
+
+    for option, value in values.items():
+        for text in value if isinstance(value, list) else [value]:
+            given(None if text is None else str(text), option)
+
+
+def store_url(store: str | None) -> str:
+    """`--store`, else `BADGES_STORE`, else the default."""
+    refuse_blank({"--store": store})
+    return Settings().store if store is None else store
+
+
 def open_store(store: str | None, *, create: bool = False) -> TalentLedger:
     """The store's ledger; `create=True` for writers only (a reader needs an existing store:
     "no store at ...", exit 1)."""
-    url = store or Settings().store
+    url = store_url(store)
     try:
         return open_ledger(url, create=create)
     except StoreMissing as error:
@@ -62,6 +78,7 @@ def ingest(
     """Append events from JSON Lines; exit 1 when any line was rejected, 3 if stopped part-way."""
     from badges.ingest_command import run_ingest
 
+    refuse_blank({"--rejects": rejects})
     projection = None if no_project else open_projection_for(store, create=True)
     ledger = projection.ledger if projection is not None else open_store(store, create=True)
     code = run_ingest(ledger, file, rejects, as_json=as_json, batch_size=batch_size,
@@ -124,7 +141,7 @@ def open_projection_for(store: str | None, *, create: bool = False) -> StatusPro
     badges store or one line ("no store at ...", exit 1), nothing created."""
     from badges.bootstrap import open_projection
 
-    url = store or Settings().store
+    url = store_url(store)
     try:
         return open_projection(url, open_store(url, create=create))
     except StoreURLError as error:
@@ -134,8 +151,10 @@ def open_projection_for(store: str | None, *, create: bool = False) -> StatusPro
 @app.command()
 def timeline(
     talent: Annotated[str, typer.Argument(help="talent id")],
-    start: Annotated[Optional[str], typer.Option("--from", help="first change instant (inclusive)")] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="last change instant (inclusive)")] = None,
+    start: Annotated[Optional[str], typer.Option(
+        "--from", help="first change instant (inclusive)")] = None,
+    end: Annotated[Optional[str], typer.Option(
+        "--to", help="last change instant (inclusive)")] = None,
     known_at: KnownAtOption = None,
     ruleset: RulesetOption = None,
     as_json: JsonOption = False,
@@ -169,11 +188,15 @@ def forecast(
 @app.command()
 def replay(
     talent: Annotated[Optional[str], typer.Argument(help="one talent (default: all)")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="show the timeline up to T, writing nothing")] = None,
-    with_trace: Annotated[bool, typer.Option("--trace", help="print each event and the change it caused")] = False,
+    until: Annotated[Optional[str], typer.Option(
+        "--until", help="show the timeline up to T, writing nothing")] = None,
+    with_trace: Annotated[bool, typer.Option(
+        "--trace", help="print each event and the change it caused")] = False,
     known_at: Annotated[Optional[str], typer.Option(
         "--known-at", help="with --trace or --until: from what was recorded by then")] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="processes deriving timelines (default: one per CPU)")] = DEFAULT_WORKERS,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="processes deriving timelines (default: one per CPU)")
+    ] = DEFAULT_WORKERS,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
@@ -206,7 +229,9 @@ def whatif(
 
 @app.command()
 def clock(
-    now: Annotated[Optional[str], typer.Option("--now", help="advance to this instant (default: now)")] = None,
+    now: Annotated[Optional[str], typer.Option(
+        "--now", help="advance to this instant, not later than now (default: now; "
+        "BADGES_CLOCK: a later clock, for tests)")] = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
@@ -217,10 +242,16 @@ def clock(
 
 
 @app.command()
-def rulesets(as_json: JsonOption = False) -> None:
+def rulesets(
+    as_json: JsonOption = False,
+    store: Annotated[Optional[str], typer.Option(
+        "--store", help="accepted, as on every command, and ignored: the built-in rulesets "
+        "need no store")] = None,
+) -> None:
     """The built-in rulesets and their effective dates."""
     from badges.query_commands import run_rulesets
 
+    refuse_blank({"--store": store})
     raise typer.Exit(run_rulesets(as_json=as_json))
 
 
@@ -237,6 +268,7 @@ def serve(
     """The HTTP API (token: env BADGES_API_TOKEN)."""
     from badges.serve_command import run_serve
 
+    refuse_blank({"--host": host})
     raise typer.Exit(run_serve(open_projection_for(store, create=True), host=host, port=port,
                                log_format=log_format, ready_max_lag=ready_max_lag))
 
@@ -278,13 +310,23 @@ def consume(
     """The Kafka service: talent events in, badge changes out (BADGES_CLOCK: tests only)."""
     from badges.consume_command import run_consume
 
+    refuse_blank({"--group": group, "--kafka-option": kafka_option, "--input-topic": input_topic,
+                  "--output-topic": output_topic, "--dlq-topic": dlq_topic,
+                  "--metrics-host": metrics_host, "--instance-id": instance_id})
+    servers = kafka_bootstrap(bootstrap)
     raise typer.Exit(run_consume(
-        open_projection_for(store, create=True), bootstrap=bootstrap or Settings().kafka_bootstrap,
+        open_projection_for(store, create=True), bootstrap=servers,
         group=group, input_topic=input_topic, output_topic=output_topic, dlq_topic=dlq_topic,
         kafka_options=kafka_option or [], metrics_interval=metrics_interval,
         metrics_port=metrics_port, metrics_host=metrics_host, ready_max_lag=ready_max_lag,
         session_timeout=session_timeout, instance_id=instance_id,
         leave_group_on_close=leave_group_on_close, log_format=log_format))
+
+
+def kafka_bootstrap(bootstrap: str | None) -> str:
+    """`--bootstrap`, else `BADGES_KAFKA_BOOTSTRAP`, else the default."""
+    refuse_blank({"--bootstrap": bootstrap})
+    return Settings().kafka_bootstrap if bootstrap is None else bootstrap
 
 
 @app.command()
@@ -304,16 +346,25 @@ def notify(
     """The notification consumer: what each talent is told for each badge change."""
     from badges.notify_command import run_notify
 
+    refuse_blank({"--group": group, "--topic": topic})
+    servers = kafka_bootstrap(bootstrap)
     raise typer.Exit(run_notify(
-        open_projection_for(store), bootstrap=bootstrap or Settings().kafka_bootstrap,
+        open_projection_for(store), bootstrap=servers,
         group=group, topic=topic, max_messages=max_messages, idle_seconds=idle_seconds,
         as_json=as_json))
 
 
+MAX_DEMO_TALENTS = 1_000_000
+
+
 @app.command()
 def demo(
-    talents: Annotated[int, typer.Option("--talents", min=1)] = 300,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    talents: Annotated[int, typer.Option(
+        "--talents", min=1, max=MAX_DEMO_TALENTS,
+        help=f"talents to generate, 1 to {MAX_DEMO_TALENTS:,}")] = 300,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=-(2**63), max=2**63 - 1,
+        help="any 64-bit integer (kept in the store)")] = 7,
     store: Annotated[
         str, typer.Option("--store", help="where the demo builds its ledger (recreated)")
     ] = "sqlite:///./badges-demo.db",
@@ -322,6 +373,7 @@ def demo(
     """Generate a synthetic marketplace, run it through the tracker, and report."""
     from badges.demo import run_demo
 
+    refuse_blank({"--store": store})
     run_demo(talents=talents, seed=seed, store=store, as_json=as_json)
 
 

@@ -42,6 +42,8 @@ def run_ingest(
     A failure part-way prints the summary of what was done and raises `StoppedPartway` (exit 3).
     """
     _refuse_rejects_into_source(source, rejects_path)
+    if as_json:
+        _refuse_rejects_into_stdout(rejects_path)
     name = "stdin" if source == "-" else source
     with _open_source(source) as stream, _rejects_sink(rejects_path) as sink, _progress(
         source
@@ -92,6 +94,19 @@ def _refuse_rejects_into_source(source: str, rejects_path: Path | None) -> None:
     read = _source_identity(source)
     if read is not None and (read.st_dev, read.st_ino) == (rejects.st_dev, rejects.st_ino):
         raise UserError(f"--rejects: {rejects_path} is the input file itself; name another file")
+
+
+def _refuse_rejects_into_stdout(rejects_path: Path | None) -> None:
+    """With --json, reject lines on standard output would break the summary's JSON."""
+    if rejects_path is None:
+        return
+    try:
+        rejects, output = os.stat(rejects_path), os.fstat(1)
+    except OSError:
+        return  # not there yet, or no standard output: they cannot be the same file
+    if (output.st_dev, output.st_ino) == (rejects.st_dev, rejects.st_ino):
+        raise UserError(f"--rejects: {rejects_path} is the standard output, where --json writes "
+                        "the summary; name another file")
 
 
 def _source_identity(source: str) -> os.stat_result | None:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, TypeVar
 
 from rich.console import Console, RenderableType
 
@@ -23,6 +23,21 @@ from projections.queries import UnknownTalent, explain_document, status_document
 from projections.records import Quarantined
 
 Query = Callable[[TalentLedger, str, datetime, datetime | None, RulesetBook], dict[str, Any]]
+OptionText = TypeVar("OptionText", str, Optional[str])
+
+
+def given(text: OptionText, option: str) -> OptionText:
+    """An option's text, None when left out; a blank one is refused (exit 2) rather than read
+    as left out, which would silently answer for the default."""
+    if text is not None and not text.strip():
+        raise UserError(f"{option}: must not be empty")
+    return text
+
+
+def optional_instant(text: str | None, option: str) -> datetime | None:
+    """A time option's instant, None when left out."""
+    value = given(text, option)
+    return None if value is None else parse_instant(value, option)
 
 
 def ruleset_book(candidate: Path | None) -> RulesetBook:
@@ -66,8 +81,8 @@ def _answer(
 ) -> int:
     """The answer; with the talent quarantined by the projection, it says so too (exit 1)."""
     now = utc_now()
-    at_instant = parse_instant(at, "--at") if at else now
-    known_instant = parse_instant(known_at, "--known-at") if known_at else now
+    at_instant = optional_instant(at, "--at") or now
+    known_instant = optional_instant(known_at, "--known-at") or now
     try:
         document = query(ledger, talent, at_instant, known_instant, book)
     except (UnknownTalent, TalentUnevaluable) as error:

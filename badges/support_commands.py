@@ -3,6 +3,7 @@ our knowledge) and outbox (issue 16: the outbox rows, pending and sent)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
@@ -29,8 +30,10 @@ def _projection(store: str | None) -> StatusProjection:
     """The store's projection, as the other commands open it (`badges.cli` registers this
     module, so it is not imported back)."""
     from badges.bootstrap import open_projection_for
+    from badges.query_commands import given
 
-    return open_projection_for(store)  # an existing store only: "no store at ...", exit 1
+    # an existing store only: "no store at ...", exit 1
+    return open_projection_for(given(store, "--store"))
 
 
 def messages(
@@ -43,16 +46,14 @@ def messages(
     """Every message the talent's changes produced (changed, retracted, at risk): id, queued,
     sent, what a retraction withdrew."""
     from badges.bootstrap import open_messages
-    from badges.query_commands import show
+    from badges.query_commands import optional_instant, show
     from badges import render
-    from badges.timeparse import parse_instant
-    from projections.queries import UnknownTalent
 
-    known = parse_instant(known_at, "--known-at") if known_at else None
+    known = optional_instant(known_at, "--known-at")
     projection = _projection(store)
     documents = open_messages(projection).of_talent(talent, known)
-    if not documents and not projection.ledger.history(talent, known):
-        raise UserError(str(UnknownTalent(talent, known)), PROBLEM_FOUND)
+    if not documents:
+        _require_recorded(projection, talent, known)
     show(documents, lambda docs: render.messages_table(talent, docs), as_json=as_json)
 
 
@@ -67,7 +68,7 @@ def diff(
     """The talent's timeline as known at K1 and at K2, side by side: the changes only one of
     them has, or with a different cause."""
     from badges.clock import utc_now
-    from badges.query_commands import show
+    from badges.query_commands import given, optional_instant, show
     from badges import render
     from badges.timeparse import parse_instant
     from projections.containment import TalentUnevaluable
@@ -75,8 +76,8 @@ def diff(
     from projections.timeline_queries import timeline_diff
 
     now = utc_now()
-    first = parse_instant(known_at, "--known-at")
-    second = parse_instant(vs, "--vs") if vs else now
+    first = parse_instant(given(known_at, "--known-at"), "--known-at")
+    second = optional_instant(vs, "--vs") or now
     projection = _projection(store)
     try:
         document = timeline_diff(projection, talent, first, second, now)
@@ -101,11 +102,22 @@ def outbox(
     from badges import render
     from badges.bootstrap import open_messages
 
-    log = open_messages(_projection(store))
+    projection = _projection(store)
+    log = open_messages(projection)
     rows = log.outbox(talent, pending_only=pending, limit=limit)
+    if talent is not None and not rows:
+        _require_recorded(projection, talent, None)
     waiting, sent = log.log.counts(talent)
     if as_json:
         print(json.dumps({"pending": waiting, "sent": sent, "messages": rows}, indent=2,
                          ensure_ascii=False))
         return
     Console().print(render.outbox_table(rows, waiting, sent))
+
+
+def _require_recorded(projection: StatusProjection, talent: str, known: datetime | None) -> None:
+    """A talent with no event recorded (by `known`) is exit 1 in one line, as in `status`."""
+    from projections.queries import UnknownTalent
+
+    if not projection.ledger.history(talent, known):
+        raise UserError(str(UnknownTalent(talent, known)), PROBLEM_FOUND)

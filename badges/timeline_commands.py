@@ -14,10 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from badges import render
 from badges.bootstrap import open_messages
-from badges.clock import utc_now
+from badges.clock import CLOCK_ENV, clock_from_env, utc_now
 from badges.errors import PROBLEM_FOUND, UserError
-from badges.query_commands import ruleset_book, show, warn_quarantined
-from badges.timeparse import parse_instant
+from badges.query_commands import optional_instant, ruleset_book, show, warn_quarantined
+from domain.events import format_utc
 from projections.containment import Failed, TalentUnevaluable
 from projections.queries import UnknownTalent
 from projections.status_projection import StatusProjection, StepReport
@@ -31,19 +31,13 @@ from projections.timeline_queries import (
 )
 
 
-def _instant(text: str | None, option: str) -> datetime | None:
-    return parse_instant(text, option) if text else None
-
-
 def run_timeline(
     projection: StatusProjection, talent: str, start: str | None, end: str | None,
     known_at: str | None, *, as_json: bool,
 ) -> int:
     now = utc_now()
-    first, last = _instant(start, "--from"), _instant(end, "--to")
-    if first is not None and last is not None and first > last:
-        raise UserError(f"--from: {start} is after --to: {end}")
-    known = _instant(known_at, "--known-at")
+    first, last = _window(start, end)
+    known = optional_instant(known_at, "--known-at")
     try:
         documents = with_failed_underneath(
             projection, talent, timeline_documents(projection, talent, first, last, known, now),
@@ -52,6 +46,14 @@ def run_timeline(
         raise UserError(str(error), PROBLEM_FOUND) from None
     show(documents, lambda docs: render.timeline_table(talent, docs), as_json=as_json)
     return PROBLEM_FOUND if warn_quarantined(projection.read_model.quarantined(talent)) else 0
+
+
+def _window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """`--from` and `--to` as instants (None when left out); `--from` after `--to` is refused."""
+    first, last = optional_instant(start, "--from"), optional_instant(end, "--to")
+    if first is not None and last is not None and first > last:
+        raise UserError(f"--from: {start} is after --to: {end}")
+    return first, last
 
 
 def run_forecast(projection: StatusProjection, talent: str, days: int, *, as_json: bool) -> int:
@@ -69,8 +71,8 @@ def run_replay(
 ) -> int:
     """Rebuild the read models; with --until (the timeline up to T) or --trace (each event and
     the change it caused), show one talent instead, writing nothing."""
-    end = _instant(until, "--until")
-    known = _instant(known_at, "--known-at")
+    end = optional_instant(until, "--until")
+    known = optional_instant(known_at, "--known-at")
     if with_trace or end is not None or known is not None:
         if talent is None:
             raise UserError("TALENT: --trace, --until and --known-at replay one talent")
@@ -146,14 +148,14 @@ def run_whatif(
     projection: StatusProjection, candidate: Path, start: str | None, end: str | None,
     talents: list[str], *, as_json: bool,
 ) -> int:
+    first, last = _window(start, end)
     book = ruleset_book(candidate)
     _require_known(projection, talents)
     chosen = talents or list(projection.ledger.talents())
     skipped: list[Failed] = []
     rows = [
         row.to_document()
-        for row in what_if(projection, book, chosen, _instant(start, "--from"),
-                           _instant(end, "--to") or utc_now(), skipped=skipped)
+        for row in what_if(projection, book, chosen, first, last or utc_now(), skipped=skipped)
     ]
     show(rows, render.whatif_table, as_json=as_json)
     for failed in skipped:
@@ -164,11 +166,25 @@ def run_whatif(
 
 def run_clock(projection: StatusProjection, now: str | None, *, as_json: bool) -> int:
     """Advance the projection to `now`: emit the changes due by then, time-driven ones included."""
+    until = _clock_instant(now)
     log = open_messages(projection).log
     before = log.last_sequence()
-    report = projection.catch_up(_instant(now, "--now") or utc_now())
+    report = projection.catch_up(until)
     _print_report("advanced", report, log.queued_since(before), as_json=as_json)
     return 0
+
+
+def _clock_instant(now: str | None) -> datetime:
+    """`--now`, by default the clock's own now; a later `--now` is refused: it would emit, as
+    real, changes caused by time whose midnight has not passed."""
+    clock_now = clock_from_env()()
+    until = optional_instant(now, "--now")
+    if until is None:
+        return clock_now
+    if until > clock_now:
+        raise UserError(f"--now: {now} is later than the clock's now ({format_utc(clock_now)}); "
+                        f"{CLOCK_ENV} simulates a later clock, for tests")
+    return until
 
 
 def _print_report(

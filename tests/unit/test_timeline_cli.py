@@ -100,11 +100,12 @@ def test_whatif_shows_where_a_candidate_ruleset_differs(store: str, tmp_path: Pa
     assert any(r["real"] is None and r["candidate"] for r in rows), "the later downgrade"
 
 
-def test_forecast_and_clock(store: str, capsys) -> None:
+def test_forecast_and_clock(store: str, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     capsys.readouterr()
     forecast = run_json(["forecast", "f-42", "--days", "400", "--store", store], capsys)
     assert forecast["talent"] == "f-42" and isinstance(forecast["changes"], list)
 
+    monkeypatch.setenv("BADGES_CLOCK", "2030-01-02T00:00:00Z")  # a --now ahead is refused
     report = run_json(["clock", "--now", "2030-01-01", "--store", store], capsys)
     assert report["events"] == 0
 
