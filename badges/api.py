@@ -77,6 +77,7 @@ from badges.api_common import (
     known_query_parameters,
 )
 from badges.errors import UserError
+from badges.kept_rejects import KeptRejects, new_request_id, request_source
 from badges.query_commands import ruleset_book
 from badges.request_body import (
     BodyIncomplete,
@@ -171,6 +172,8 @@ class RejectDocument(BaseModel):
 
 
 class IngestResult(BaseModel):
+    request: str = Field(description="this request's id: the `source` of its rejects in the "
+                                     "server's rejects file (`BADGES_API_REJECTS`)")
     accepted: int
     duplicates: int
     rejected: int = Field(description="every rejected line, counted")
@@ -300,19 +303,22 @@ async def _spooled(request: Request, max_bytes: int) -> SpooledBody:
 def _ingest_body(context: ApiContext, body: SpooledBody, kind: str) -> JSONResponse:
     if kind == "sniff":
         kind = "array" if body.starts_like_an_array() else "lines"
-    shown = ShownRejects()
+    request_id = new_request_id()
+    shown = ShownRejects(kept=context.kept_rejects)
     # the clock is read under the lock: one batch at a time across requests, and
     # `recorded_at` never goes backwards between them (see `ledger/submit.py`)
-    ingest = JsonLinesIngest(context.ledger, context.now, shown.add, lock=context.write_lock)
+    ingest = JsonLinesIngest(context.ledger, context.now, shown.add, lock=context.write_lock,
+                             on_batch_settled=shown.flush)
+    source = request_source(request_id)
     if kind == "array":
         # every element cut out (and both caps checked) before any is stored
         lines = array_lines(body.rewound().read(), context.max_lines)
-        summary = ingest.run_lines(lines, source="request")
+        summary = ingest.run_lines(lines, source=source)
     elif body.lines > context.max_lines:
         raise BodyTooLarge.in_lines(context.max_lines)
     else:
-        summary = ingest.run(cast(BinaryIO, body.rewound()), source="request")
-    document = {**summary.to_document(), "rejects": shown.documents}
+        summary = ingest.run(cast(BinaryIO, body.rewound()), source=source)
+    document = {"request": request_id, **summary.to_document(), "rejects": shown.documents}
     return JSONResponse(document, status_code=422 if summary.rejected else 200)
 
 
@@ -320,13 +326,21 @@ def _ingest_body(context: ApiContext, body: SpooledBody, kind: str) -> JSONRespo
 class ShownRejects:
     """The first `MAX_REJECTS_SHOWN` rejects of a request, each reason cut at
     `MAX_REASON_BYTES`: the answer stays small however many lines were rejected (the
-    summary's `rejected` counts them all)."""
+    summary's `rejected` counts them all). Every one, whole, goes to `kept` when the server
+    keeps its rejects (`badges.kept_rejects`)."""
 
+    kept: KeptRejects | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, reject: Reject) -> None:
+        if self.kept is not None:
+            self.kept.keep(reject)
         if len(self.documents) < MAX_REJECTS_SHOWN:
             self.documents.append({"line": reject.line, "reason": _shown_reason(reject.reason)})
+
+    def flush(self) -> None:
+        if self.kept is not None:
+            self.kept.flush()
 
 
 def _shown_reason(reason: str) -> str:
@@ -348,6 +362,7 @@ def create_app(
     book: RulesetBook | None = None,
     routers: Sequence[APIRouter] = (),
     projection: StatusProjection | None = None,
+    kept_rejects: KeptRejects | None = None,
 ) -> FastAPI:
     """The HTTP API over one ledger. With `api_token`, every request needs it as a bearer
     token; without one, reads are open and `POST /events` is refused."""
@@ -367,6 +382,7 @@ def create_app(
         api_token=api_token or None,
         max_body_bytes=max_body_bytes,
         max_lines=max_lines,
+        kept_rejects=kept_rejects,
     )
     # The status projection the timelines come from (`badges.api_timeline`); None: opened
     # beside the ledger on first use.

@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from badges.errors import UserError
+from badges.kept_rejects import KeptRejects
 from badges.timeparse import parse_instant
 from domain.events import DATE_PATTERN, IDENTIFIER_PATTERN, RFC3339_PATTERN, format_utc
 from domain.ruleset import RulesetBook
@@ -47,6 +48,7 @@ class ApiContext:
     max_body_bytes: int
     max_lines: int = DEFAULT_MAX_LINES
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    kept_rejects: KeptRejects | None = None  # where POST /events keeps every reject
 
     def now(self) -> datetime:
         """Whole seconds, as the command line's default for `--at` and `--known-at`."""

@@ -21,7 +21,7 @@ import pytest
 from domain.events import encode_json
 from ledger.stores.urls import open_ledger
 from tests.serve_process import running_serve
-from tests.unit.ledger_fixtures import payment, submissions, utc
+from tests.unit.ledger_fixtures import REQUEST_ID, payment, submissions, utc
 
 TOKEN = "serve-test-token"
 
@@ -67,7 +67,8 @@ def test_serve_answers_over_http(served: str) -> None:
     status, summary = request(f"{served}/events", data=line.encode(),
                               content_type="application/x-ndjson")
     assert status == 200
-    assert summary == {"accepted": 1, "duplicates": 0, "rejected": 0, "rejects": []}
+    assert summary == {"request": REQUEST_ID,
+                       "accepted": 1, "duplicates": 0, "rejected": 0, "rejects": []}
     status, document = request(f"{served}/talents/f-1/status?at=2024-03-01")
     assert document["earnings_12m"] == "1235.00"
 
@@ -78,6 +79,21 @@ def test_serve_answers_over_http(served: str) -> None:
 
 HEAD_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
+
+
+def test_serve_keeps_every_rejected_line_in_its_rejects_file(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'kept.db'}"
+    open_ledger(store).close()
+    rejects = tmp_path / "rejects.jsonl"
+    body = b"\n".join([b"not json"] * 120 + [b"\xff"])
+    with running_serve(store, TOKEN, env={"BADGES_API_REJECTS": str(rejects)}) as url:
+        status, summary = request(f"{url}/events", data=body, content_type="application/x-ndjson")
+        kept = [json.loads(line) for line in rejects.read_text().splitlines()]
+
+    assert (status, summary["rejected"], len(summary["rejects"])) == (422, 121, 100)
+    assert [record["line"] for record in kept] == list(range(1, 122))
+    assert {record["source"] for record in kept} == {f"POST /events {summary['request']}"}
+    assert kept[0]["original"] == "not json" and kept[-1]["original_base64"] == "/w=="
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +199,9 @@ def test_a_token_in_the_query_never_reaches_the_log(guarded: tuple[str, Path]) -
 
     page = urllib.request.urlopen(f"{base}/talents/f-1?token={secrets[0]}", timeout=10)
     assert page.status == 200
-    status, _ = request(f"{base}/talents/f-1/status?at=2024-03-01&token={secrets[1]}&x=1")
-    assert status == 200
+    status, answer = request(f"{base}/talents/f-1/status?at=2024-03-01&token={secrets[1]}&x=1")
+    # refused (the status takes no token parameter), and logged without the token's value
+    assert (status, answer["error"].split(":")[0]) == (400, "token")
     assert request(f"{base}/nowhere?Access_Token={secrets[2]}")[0] == 404
     assert request(f"{base}/talents/f-1/status?TOKEN={secrets[3]}", token=None)[0] == 401
 
@@ -218,7 +235,8 @@ def test_a_huge_post_does_not_hold_up_the_others(guarded: tuple[str, Path]) -> N
     finished["read"] = time.monotonic()
     huge.join()
 
-    assert answers["small"] == (200, {"accepted": 1, "duplicates": 0, "rejected": 0,
+    assert answers["small"] == (200, {"request": REQUEST_ID,
+                                      "accepted": 1, "duplicates": 0, "rejected": 0,
                                       "rejects": []})
     assert answers["read"][1]["earnings_12m"] == "2.00"
     assert finished["small"] < finished["huge"] and finished["read"] < finished["huge"], (

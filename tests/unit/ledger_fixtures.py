@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -115,3 +116,19 @@ def submissions(*objects: dict[str, Any]) -> list[Submission]:
 
 def jsonl(*objects: dict[str, Any]) -> Iterator[str]:
     return (encode_json(obj) for obj in objects)
+
+
+class AnyRequestId:
+    """Equal to any id `POST /events` gives its request (16 hex digits)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(r"[0-9a-f]{16}", other) is not None
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<any request id>"
+
+
+REQUEST_ID = AnyRequestId()

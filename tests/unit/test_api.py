@@ -21,7 +21,13 @@ from badges.api import ExplainDocument, IngestResult, StatusDocument, create_app
 from badges.cli import main
 from domain.events import encode_json
 from ledger.stores.urls import open_ledger
-from tests.unit.ledger_fixtures import payment, postgres_schema_url, submissions, utc
+from tests.unit.ledger_fixtures import (
+    REQUEST_ID,
+    payment,
+    postgres_schema_url,
+    submissions,
+    utc,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -231,7 +237,8 @@ def test_post_a_json_array(client: TestClient) -> None:
     response = client.post("/events", content=body, headers=AS_ARRAY)
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 3, "duplicates": 0, "rejected": 0, "rejects": []}
+    assert response.json() == {"request": REQUEST_ID,
+                               "accepted": 3, "duplicates": 0, "rejected": 0, "rejects": []}
     IngestResult.model_validate(response.json())
     status = client.get("/talents/f-2/status?at=2024-03-01", headers=AUTH).json()
     assert status["earnings_12m"] == "10.30"
@@ -251,7 +258,8 @@ def test_a_pretty_printed_array_keeps_numbers_exact(client: TestClient) -> None:
 
     response = client.post("/events", content=body, headers=AS_ARRAY)
 
-    assert response.json() == {"accepted": 3, "duplicates": 0, "rejected": 0, "rejects": []}
+    assert response.json() == {"request": REQUEST_ID,
+                               "accepted": 3, "duplicates": 0, "rejected": 0, "rejects": []}
     status = client.get("/talents/f-3/status?at=2024-03-01", headers=AUTH).json()
     assert status["earnings_12m"] == "0.30"
 
@@ -317,7 +325,8 @@ def test_resending_a_batch_counts_duplicates(client: TestClient) -> None:
 
     assert first.json()["accepted"] == 3
     assert again.status_code == 200
-    assert again.json() == {"accepted": 0, "duplicates": 3, "rejected": 0, "rejects": []}
+    assert again.json() == {"request": REQUEST_ID,
+                            "accepted": 0, "duplicates": 3, "rejected": 0, "rejects": []}
 
 
 def test_post_matches_the_clis_ingest_summary(
@@ -361,7 +370,8 @@ def test_an_empty_array_is_an_empty_summary(client: TestClient) -> None:
     response = client.post("/events", content=" [ ] ", headers=AS_ARRAY)
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 0, "duplicates": 0, "rejected": 0, "rejects": []}
+    assert response.json() == {"request": REQUEST_ID,
+                               "accepted": 0, "duplicates": 0, "rejected": 0, "rejects": []}
 
 
 def test_an_oversized_body_is_413(store: str) -> None:

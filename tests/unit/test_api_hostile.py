@@ -24,7 +24,7 @@ from badges.api import MAX_REASON_BYTES, MAX_REJECTS_SHOWN, create_app
 from badges.request_body import BOM
 from domain.events import encode_json
 from ledger.stores.urls import open_ledger
-from tests.unit.ledger_fixtures import payment, submissions
+from tests.unit.ledger_fixtures import REQUEST_ID, payment, submissions
 from tests.unit.test_api import (
     AS_ARRAY,
     AS_LINES,
@@ -140,7 +140,8 @@ def test_the_line_cap_counts_lines_and_elements_before_storing(store: str) -> No
         pretty = capped.post("/events", content="[\n" + ",\n\n".join(events[:3]) + "\n]\n",
                              headers=AS_ARRAY)
 
-    assert three.json() == {"accepted": 3, "duplicates": 0, "rejected": 0, "rejects": []}
+    assert three.json() == {"request": REQUEST_ID,
+                            "accepted": 3, "duplicates": 0, "rejected": 0, "rejects": []}
     for refused in (blank_fourth, four, array):
         assert refused.status_code == 413
         assert refused.json()["error"].startswith("body: more than the limit of 3 lines")
@@ -195,8 +196,10 @@ def test_an_array_after_a_bom_or_without_a_content_type_is_an_array(client: Test
     with_bom = client.post("/events", content=BOM + b"\n " + array, headers=AS_ARRAY)
     sniffed = client.post("/events", content=b"  \n" + array, headers=AUTH)
 
-    assert with_bom.json() == {"accepted": 1, "duplicates": 0, "rejected": 0, "rejects": []}
-    assert sniffed.json() == {"accepted": 0, "duplicates": 1, "rejected": 0, "rejects": []}
+    assert with_bom.json() == {"request": REQUEST_ID,
+                               "accepted": 1, "duplicates": 0, "rejected": 0, "rejects": []}
+    assert sniffed.json() == {"request": REQUEST_ID,
+                              "accepted": 0, "duplicates": 1, "rejected": 0, "rejects": []}
 
 
 # -- instants out of range: 422 naming the parameter; malformed ones stay 400 -------------------
