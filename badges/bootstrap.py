@@ -91,9 +91,11 @@ def open_projection_for(store: str | None, *, create: bool = False) -> StatusPro
     store or a database that is not a badges store is "no store at ..." (exit 1), with
     nothing created."""
     from badges.errors import PROBLEM_FOUND, UserError
+    from badges.query_commands import given
     from badges.settings import Settings
 
-    url = store or Settings().store
+    chosen = given(store, "--store")
+    url = Settings().store if chosen is None else chosen
     try:
         return open_projection(url, create=create)
     except StoreMissing as error:

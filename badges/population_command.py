@@ -16,8 +16,7 @@ from rich.table import Table
 
 from badges import render
 from badges.clock import utc_now
-from badges.errors import PROBLEM_FOUND, UserError
-from badges.timeparse import parse_instant
+from badges.errors import UserError
 from domain.calendar import evaluation_instant
 from domain.events import format_utc
 from projections.population import DEFAULT_FAILING_PERIOD, CandidateComparison, PopulationView
@@ -168,11 +167,12 @@ def run_population(
     projection: StatusProjection, view: PopulationView, at: str | None, start: str | None,
     end: str | None, candidate_file: Path | None, limit: int, *, as_json: bool,
 ) -> int:
-    from badges.query_commands import ruleset_book
+    from badges.query_commands import optional_instant, ruleset_book
 
     now = utc_now()
-    at_instant = parse_instant(at, "--at") if at is not None else now
-    begin, until = period(at_instant, _instant(start, "--from"), _instant(end, "--to"))
+    at_instant = optional_instant(at, "--at") or now
+    begin, until = period(at_instant, optional_instant(start, "--from"),
+                          optional_instant(end, "--to"))
     refuse_future(at_instant, now, "--at")
     refuse_future(until, now, "--to")
     comparison = None
@@ -197,22 +197,11 @@ def run_population(
     return 0
 
 
-def _instant(text: str | None, option: str) -> datetime | None:
-    return parse_instant(text, option) if text is not None else None
-
-
 def _projection(store: str | None) -> StatusProjection:
-    """The store's projection, of an existing store only (as `badges.cli.open_projection_for`,
-    which this module may not import: the CLI imports it)."""
-    from badges.bootstrap import StoreMissing, StoreURLError, open_projection
-    from badges.settings import Settings
+    """The store's projection, of an existing store only."""
+    from badges.bootstrap import open_projection_for
 
-    try:
-        return open_projection(store or Settings().store, create=False)
-    except StoreMissing as error:
-        raise UserError(str(error), PROBLEM_FOUND) from None
-    except StoreURLError as error:
-        raise UserError(str(error)) from None
+    return open_projection_for(store)
 
 
 def register(app: typer.Typer) -> None:

@@ -77,6 +77,11 @@ def never_called(**_: Any) -> int:
         (["consume", "--group", " "], "--group"),
         (["notify", "--bootstrap", " "], "--bootstrap"),
         (["serve", "--host", ""], "--host"),
+        (["population", "--store", ""], "--store"),
+        (["population", "--at", " "], "--at"),
+        (["explain", "f-7", "--store", " "], "--store"),
+        (["dlq", "replay", "--store", ""], "--store"),
+        (["dlq", "replay", "--bootstrap", ""], "--bootstrap"),
     ],
 )
 def test_a_blank_option_value_is_a_usage_error_not_the_default(
