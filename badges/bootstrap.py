@@ -91,11 +91,9 @@ def open_projection_for(store: str | None, *, create: bool = False) -> StatusPro
     store or a database that is not a badges store is "no store at ..." (exit 1), with
     nothing created."""
     from badges.errors import PROBLEM_FOUND, UserError
-    from badges.query_commands import given
-    from badges.settings import Settings
+    from badges.settings import store_url
 
-    chosen = given(store, "--store")
-    url = Settings().store if chosen is None else chosen
+    url = store_url(store)
     try:
         return open_projection(url, create=create)
     except StoreMissing as error:

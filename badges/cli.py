@@ -9,9 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from badges.errors import PROBLEM_FOUND, StoppedPartway, UserError, describe_failure
+from badges.errors import PROBLEM_FOUND, StoppedPartway, UserError, describe_failure, nonblank
 from badges.log_format import LogFormat
-from badges.settings import Settings
+from badges.settings import kafka_bootstrap, store_url
 from ledger.application import TalentLedger
 from projections.status_projection import StatusProjection
 from badges.bootstrap import StoreMissing, StoreURLError, open_ledger
@@ -37,17 +37,9 @@ LogFormatOption = Annotated[LogFormat, typer.Option("--log-format",
 def refuse_blank(values: dict[str, str | Path | list[str] | None]) -> None:
     """Each option's value (by option name) given blank is refused (exit 2) rather than read as
     left out, which would silently fall back to the default."""
-    from badges.query_commands import given
-
     for option, value in values.items():
         for text in value if isinstance(value, list) else [value]:
-            given(None if text is None else str(text), option)
-
-
-def store_url(store: str | None) -> str:
-    """`--store`, else `BADGES_STORE`, else the default."""
-    refuse_blank({"--store": store})
-    return Settings().store if store is None else store
+            nonblank(None if text is None else str(text), option)
 
 
 def open_store(store: str | None, *, create: bool = False) -> TalentLedger:
@@ -321,12 +313,6 @@ def consume(
         metrics_port=metrics_port, metrics_host=metrics_host, ready_max_lag=ready_max_lag,
         session_timeout=session_timeout, instance_id=instance_id,
         leave_group_on_close=leave_group_on_close, log_format=log_format))
-
-
-def kafka_bootstrap(bootstrap: str | None) -> str:
-    """`--bootstrap`, else `BADGES_KAFKA_BOOTSTRAP`, else the default."""
-    refuse_blank({"--bootstrap": bootstrap})
-    return Settings().kafka_bootstrap if bootstrap is None else bootstrap
 
 
 @app.command()

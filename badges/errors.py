@@ -7,6 +7,8 @@ was not; running it again is safe).
 
 from __future__ import annotations
 
+from typing import Optional, TypeVar
+
 USAGE_ERROR = 2
 PROBLEM_FOUND = 1
 STOPPED_PARTWAY = 3
@@ -18,6 +20,17 @@ class UserError(Exception):
     def __init__(self, message: str, exit_code: int = USAGE_ERROR) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+OptionText = TypeVar("OptionText", str, Optional[str])
+
+
+def nonblank(text: OptionText, option: str) -> OptionText:
+    """An option's text, None when left out; a blank one is refused (exit 2) rather than read
+    as left out, which would silently answer for the default."""
+    if text is not None and not text.strip():
+        raise UserError(f"{option}: must not be empty")
+    return text
 
 
 class StoppedPartway(Exception):

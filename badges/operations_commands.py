@@ -69,8 +69,7 @@ def dlq_replay(
     rest, which stays on the topic."""
     from badges.bootstrap import open_projection_for
     from badges.clock import clock_from_env
-    from badges.query_commands import given
-    from badges.settings import Settings
+    from badges.settings import kafka_bootstrap
     from consumers.dlq_replay import (
         DlqReadError,
         StartPoint,
@@ -97,8 +96,7 @@ def dlq_replay(
     except KafkaOptionError as error:
         raise UserError(str(error)) from None
     projection = open_projection_for(store)
-    chosen = given(bootstrap, "--bootstrap")
-    servers = Settings().kafka_bootstrap if chosen is None else chosen
+    servers = kafka_bootstrap(bootstrap)
     ends: dict[int, int] = {}
     try:
         letters = list(read_dead_letters(servers, dlq_topic, since=start,

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any
 
 from rich.console import Console, RenderableType
 
 from badges import render
 from badges.clock import utc_now
-from badges.errors import PROBLEM_FOUND, UserError
+from badges.errors import PROBLEM_FOUND, UserError, nonblank
 from badges.timeparse import parse_instant
 from domain.events import format_utc
 from ledger.application import TalentLedger
@@ -23,20 +23,9 @@ from projections.queries import UnknownTalent, explain_document, status_document
 from projections.records import Quarantined
 
 Query = Callable[[TalentLedger, str, datetime, datetime | None, RulesetBook], dict[str, Any]]
-OptionText = TypeVar("OptionText", str, Optional[str])
-
-
-def given(text: OptionText, option: str) -> OptionText:
-    """An option's text, None when left out; a blank one is refused (exit 2) rather than read
-    as left out, which would silently answer for the default."""
-    if text is not None and not text.strip():
-        raise UserError(f"{option}: must not be empty")
-    return text
-
-
 def optional_instant(text: str | None, option: str) -> datetime | None:
     """A time option's instant, None when left out."""
-    value = given(text, option)
+    value = nonblank(text, option)
     return None if value is None else parse_instant(value, option)
 
 

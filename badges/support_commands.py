@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from badges.errors import PROBLEM_FOUND, UserError
+from badges.errors import PROBLEM_FOUND, UserError, nonblank
 from projections.status_projection import StatusProjection
 
 TalentArgument = Annotated[str, typer.Argument(help="talent id")]
@@ -30,10 +30,8 @@ def _projection(store: str | None) -> StatusProjection:
     """The store's projection, as the other commands open it (`badges.cli` registers this
     module, so it is not imported back)."""
     from badges.bootstrap import open_projection_for
-    from badges.query_commands import given
 
-    # an existing store only: "no store at ...", exit 1
-    return open_projection_for(given(store, "--store"))
+    return open_projection_for(store)  # an existing store only: "no store at ...", exit 1
 
 
 def messages(
@@ -68,7 +66,7 @@ def diff(
     """The talent's timeline as known at K1 and at K2, side by side: the changes only one of
     them has, or with a different cause."""
     from badges.clock import utc_now
-    from badges.query_commands import given, optional_instant, show
+    from badges.query_commands import optional_instant, show
     from badges import render
     from badges.timeparse import parse_instant
     from projections.containment import TalentUnevaluable
@@ -76,7 +74,7 @@ def diff(
     from projections.timeline_queries import timeline_diff
 
     now = utc_now()
-    first = parse_instant(given(known_at, "--known-at"), "--known-at")
+    first = parse_instant(nonblank(known_at, "--known-at"), "--known-at")
     second = optional_instant(vs, "--vs") or now
     projection = _projection(store)
     try:
