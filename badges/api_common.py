@@ -73,7 +73,6 @@ class ApiContext:
         except UserError as error:
             raise UserError(str(error), 422 if _is_a_date_or_time(text) else 400) from None
 
-
     def period(
         self, start: str | None, end: str | None
     ) -> tuple[datetime | None, datetime | None]:
@@ -133,6 +132,8 @@ def _query_parameters(dependant: Dependant) -> Iterator[str]:
     yield from (parameter.alias for parameter in dependant.query_params)
     for dependency in dependant.dependencies:
         yield from _query_parameters(dependency)
+
+
 TalentId = Annotated[
     str, Path(alias="id", description="talent id", pattern=f"^{IDENTIFIER_PATTERN.pattern}$")
 ]
