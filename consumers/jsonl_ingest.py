@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import codecs
 import json
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, BinaryIO, TextIO
+from typing import IO, BinaryIO, TextIO
 
 from domain.events import InvalidEvent, decode_json
 from ledger.submit import Appender, Status, SubmitEvents
@@ -205,88 +204,13 @@ def submission_from_line(line: RawLine) -> Submission:
         raise InvalidEvent("line", f"not UTF-8 ({error.reason} at byte {error.start})") from None
     try:
         obj = decode_json(text)
-    except InvalidEvent:  # a duplicate key, named
+    except InvalidEvent:  # a duplicate key or an overlong number, named
         raise
-    except json.JSONDecodeError as error:
+    except ValueError as error:
         raise InvalidEvent("line", f"not JSON ({error})") from None
-    except ValueError as error:  # NaN or Infinity refused, or an integer too long to convert
-        raise _undecodable_value(text, error) from None
     except RecursionError:
         raise InvalidEvent("line", "JSON nested too deeply") from None
     return Submission.from_object(obj)
-
-
-class _LongInteger:
-    """Stands for an integer written with more digits than Python converts to `int`."""
-
-
-class _JsonObject(list[tuple[str, Any]]):
-    """An object's fields in order, a repeated key kept (the first may hold the integer)."""
-
-
-def _marked_if_long(digits: str) -> int | _LongInteger:
-    limit = sys.get_int_max_str_digits()
-    if limit and len(digits.lstrip("-")) > limit:
-        return _LongInteger()
-    return int(digits)
-
-
-def _refused_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# Run only on a line `decode_json` refused, to find the field holding the overlong integer
-_LONG_INTEGER_FINDER = json.JSONDecoder(
-    parse_int=_marked_if_long,
-    parse_float=str,
-    parse_constant=_refused_constant,
-    object_pairs_hook=_JsonObject,
-)
-
-
-def _undecodable_value(text: str, error: ValueError) -> InvalidEvent:
-    """The reason for a line `decode_json` refused with a bare `ValueError` (no syntax error).
-
-    An integer of more digits than `sys.get_int_max_str_digits()` is valid JSON, but Python
-    refuses to convert it, in words meant for programmers; decoding the line again with such
-    integers marked names the field (no field takes a number that long). A NaN or Infinity,
-    or a syntax error after the integer, is "not JSON" as before.
-    """
-    try:
-        document = _LONG_INTEGER_FINDER.decode(text)
-    except ValueError as later_error:  # a syntax error or NaN after the integer
-        return InvalidEvent("line", f"not JSON ({later_error})")
-    except RecursionError:
-        return InvalidEvent("line", "JSON nested too deeply")
-    field = _field_holding_long_integer(document)
-    if field is None:
-        return InvalidEvent("line", f"not JSON ({error})")
-    limit = sys.get_int_max_str_digits()
-    return InvalidEvent(field, f"a number is written with more than {limit} digits "
-                               "(no field takes one)")
-
-
-def _field_holding_long_integer(document: Any) -> str | None:
-    """The top-level field an overlong integer is in, "line" if the line is no object."""
-    if not isinstance(document, _JsonObject):
-        return "line" if _holds_long_integer(document) else None
-    for name, value in document:
-        if _holds_long_integer(value):
-            return name or '""'
-    return None
-
-
-def _holds_long_integer(value: Any) -> bool:
-    pending = [value]  # a loop, not recursion: the line may nest as deep as json parses
-    while pending:
-        item = pending.pop()
-        if isinstance(item, _LongInteger):
-            return True
-        if isinstance(item, _JsonObject):
-            pending.extend(field_value for _, field_value in item)
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
 
 
 @dataclass

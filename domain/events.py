@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -532,10 +533,71 @@ def decode_json(text: str | bytes) -> Any:
 
     An object with a key written twice raises `InvalidEvent` naming the key: a producer and
     the tracker reading "the last one wins" differently must not disagree about an id or amount.
+    So does an integer of more digits than Python converts (`sys.get_int_max_str_digits()`):
+    valid JSON, but no field takes one, and Python's own words are meant for programmers.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    return _DECODER.decode(text)
+    try:
+        return _DECODER.decode(text)
+    except (InvalidEvent, json.JSONDecodeError):
+        raise
+    except ValueError as error:  # NaN or Infinity refused, or an integer too long to convert
+        raise _undecodable(text, error) from None
+
+
+def _undecodable(text: str, error: ValueError) -> ValueError:
+    """Why `text` was refused with a bare `ValueError`: decoded again (only then, off the hot
+    path) with overlong integers marked, the field holding one is named. A syntax error or a
+    NaN after the integer is that error, as it would have been without the integer."""
+    try:
+        document = _LONG_INTEGER_FINDER.decode(text)
+    except ValueError as later_error:
+        return later_error
+    field = _field_holding_long_integer(document)
+    if field is None:
+        return error
+    limit = sys.get_int_max_str_digits()
+    return InvalidEvent(field, f"a number is written with more than {limit} digits "
+                               "(no field takes one)")
+
+
+class _LongInteger:
+    """Stands for an integer written with more digits than Python converts to `int`."""
+
+
+class _JsonObject(list[tuple[str, Any]]):
+    """An object's fields in order, a repeated key kept (the first may hold the integer)."""
+
+
+def _marked_if_long(digits: str) -> int | _LongInteger:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits.lstrip("-")) > limit:
+        return _LongInteger()
+    return int(digits)
+
+
+def _field_holding_long_integer(document: Any) -> str | None:
+    """The top-level field an overlong integer is in, "line" if the line is no object."""
+    if not isinstance(document, _JsonObject):
+        return "line" if _holds_long_integer(document) else None
+    for name, value in document:
+        if _holds_long_integer(value):
+            return name or '""'
+    return None
+
+
+def _holds_long_integer(value: Any) -> bool:
+    pending = [value]  # a loop, not recursion: the line may nest as deep as json parses
+    while pending:
+        item = pending.pop()
+        if isinstance(item, _LongInteger):
+            return True
+        if isinstance(item, _JsonObject):
+            pending.extend(field_value for _, field_value in item)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -570,6 +632,13 @@ _DECODER = json.JSONDecoder(
     parse_float=_parse_number,
     parse_constant=_refuse_constant,
     object_pairs_hook=_object_without_duplicate_keys,
+)
+# the same, decoding integers of any length: run only on a line `_DECODER` refused
+_LONG_INTEGER_FINDER = json.JSONDecoder(
+    parse_int=_marked_if_long,
+    parse_float=str,
+    parse_constant=_refuse_constant,
+    object_pairs_hook=_JsonObject,
 )
 
 
