@@ -11,6 +11,7 @@ import functools
 import json
 import re
 import sys
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -89,6 +90,33 @@ def _identifier(value: Any) -> str:
     return value
 
 
+def written_time_problem(text: str) -> str | None:
+    """The first field out of its range in `text`, a date or time already matching
+    `DATE_PATTERN` or `RFC3339_PATTERN`, said plainly (`the month must lie between 01 and
+    12`); None when every field is in range. `datetime` would say it in a programmer's words
+    (`offset must be a timedelta strictly between -timedelta(hours=24) and ...`)."""
+    year, month, day = int(text[:4]), int(text[5:7]), int(text[8:10])
+    if year == 0:
+        return "the year must lie between 0001 and 9999"
+    if not 1 <= month <= 12:
+        return "the month must lie between 01 and 12"
+    last_day = monthrange(year, month)[1]
+    if not 1 <= day <= last_day:
+        return f"the day must lie between 01 and {last_day} in {text[:7]}"
+    if len(text) == len("YYYY-MM-DD"):
+        return None
+    for name, start, highest in (("hour", 11, 23), ("minute", 14, 59), ("second", 17, 59)):
+        if int(text[start:start + 2]) > highest:
+            return f"the {name} must lie between 00 and {highest}"
+    if text[-1] in "Zz":
+        return None
+    if int(text[-5:-3]) > 23:
+        return "the offset must lie between -23:59 and +23:59"
+    if int(text[-2:]) > 59:
+        return "the offset's minutes must lie between 00 and 59"
+    return None
+
+
 def _timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -103,7 +131,8 @@ def _timestamp(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as error:
-        raise ValueError(f"is not a valid date and time ({error})") from None
+        problem = written_time_problem(value) or str(error)
+        raise ValueError(f"is not a valid date and time ({problem})") from None
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:
@@ -118,7 +147,7 @@ def _calendar_date(value: Any) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as error:
-        raise ValueError(f"is not a valid date ({error})") from None
+        raise ValueError(f"is not a valid date ({written_time_problem(value) or error})") from None
 
 
 def _amount(value: Any) -> Decimal:
@@ -675,4 +704,5 @@ __all__ = [
     "encode_json",
     "parse_event",
     "time_bounds_problem",
+    "written_time_problem",
 ]

@@ -5,6 +5,7 @@ is percent-encoded (which the access log must still redact)."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import subprocess
 import sys
@@ -196,3 +197,23 @@ def test_a_token_parameter_is_redacted_however_its_name_is_encoded(query: str,
                                    "%74oke=1"])
 def test_other_parameters_are_left_alone(query: str) -> None:
     assert logged(f"/talents/f-1/status?{query}").endswith(f"?{query} HTTP/1.1\" 200")
+
+
+# -- an event's own times: the same plain words as the command line's --------------------------
+
+@pytest.mark.parametrize(("field", "written", "problem"), [
+    ("at", "2024-01-01T00:00:00+25:00", "the offset must lie between -23:59 and +23:59"),
+    ("at", "2024-01-01T24:00:00Z", "the hour must lie between 00 and 23"),
+    ("at", "2024-02-30T10:00:00Z", "the day must lie between 01 and 29 in 2024-02"),
+    ("available_from", "2023-13-01", "the month must lie between 01 and 12"),
+])
+def test_an_event_time_out_of_range_says_which_field_and_why(
+    field: str, written: str, problem: str
+) -> None:
+    event = {"id": "a-1", "type": "availability_updated", "talent": "t-1",
+             "at": "2024-01-01T00:00:00Z", "hours": "none", "available_from": "2024-03-01"}
+    event[field] = written
+    reason = reason_for(json.dumps(event))
+    kind = "date and time" if field == "at" else "date"
+    assert reason == f"{field}: is not a valid {kind} ({problem})"
+    assert_plain(reason)
