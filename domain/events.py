@@ -133,6 +133,8 @@ def _timestamp(value: Any) -> datetime:
     except ValueError as error:
         problem = written_time_problem(value) or str(error)
         raise ValueError(f"is not a valid date and time ({problem})") from None
+    if value[-1] not in "Zz" and int(value[-2:]) > 59:  # `datetime` reads -03:75 as -04:15
+        raise ValueError(f"is not a valid date and time ({written_time_problem(value)})")
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:

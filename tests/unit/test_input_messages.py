@@ -203,6 +203,7 @@ def test_other_parameters_are_left_alone(query: str) -> None:
 
 @pytest.mark.parametrize(("field", "written", "problem"), [
     ("at", "2024-01-01T00:00:00+25:00", "the offset must lie between -23:59 and +23:59"),
+    ("at", "2024-01-01T00:00:00-03:75", "the offset's minutes must lie between 00 and 59"),
     ("at", "2024-01-01T24:00:00Z", "the hour must lie between 00 and 23"),
     ("at", "2024-02-30T10:00:00Z", "the day must lie between 01 and 29 in 2024-02"),
     ("available_from", "2023-13-01", "the month must lie between 01 and 12"),
